@@ -1,0 +1,88 @@
+"""The Typer app and the one error boundary that turns exceptions into exit codes."""
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+
+from llmcli import __version__
+from llmcli.cli import chat, serve
+from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
+from llmcli.outputs import Output, Terminal, silence_stdout
+
+app = typer.Typer(
+    name="llmcli",
+    help="A pipe-first client for OpenAI- and Anthropic-compatible LLM gateways.",
+    add_completion=False,
+    pretty_exceptions_enable=False,  # no rich traceback can print a secret
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("chat")(chat.chat)
+app.command("stream")(chat.stream)
+app.command("serve")(serve.serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"llmcli {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """A pipe-first client for OpenAI- and Anthropic-compatible LLM gateways."""
+
+
+def _wants_debug(argv: list[str]) -> bool:
+    return "--debug" in argv or bool(os.environ.get("LLMCLI_DEBUG"))
+
+
+def run(argv: list[str]) -> int:
+    """Run one command; every failure becomes one line on stderr and an exit code."""
+    command = typer.main.get_command(app)
+    out = Output(Terminal.detect())
+    try:
+        command.main(args=argv, prog_name="llmcli", standalone_mode=False)
+    except LlmcliError as e:
+        if _wants_debug(argv):
+            traceback.print_exc()
+        out.error(str(e))
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        out.error(_usage_message(e))
+        return 2
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_PIPE
+    except Exception as e:
+        if _wants_debug(argv):
+            traceback.print_exc()
+        else:
+            out.error(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)")
+        return 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_PIPE
+    return 0
+
+
+def _usage_message(e: click.ClickException) -> str:
+    message = e.format_message()
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        return f"{message} (see '{ctx.command_path} --help')"
+    return message

@@ -1,0 +1,139 @@
+"""Option groups shared by commands, each defined once as a dataclass of Typer options.
+
+A command declares a parameter typed with a group (``common: Common``); ``@grouped``
+spreads the group's fields into the command's signature, so Typer sees ordinary options,
+and gathers them back into the dataclass before the command body runs. This keeps every
+flag of DESIGN.md's "Flags every command shares" in one place, and command signatures
+short (STYLE.md: no 33-parameter commands).
+"""
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import typer
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    sse = "sse"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Common:
+    """Flags every command shares (DESIGN.md)."""
+
+    gateway: Annotated[
+        str | None,
+        typer.Option(
+            "-g",
+            "--gateway",
+            metavar="NAME",
+            help="Gateway: built-in or from config.toml [env: LLMCLI_GATEWAY]; `mock` is offline.",
+        ),
+    ] = None
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="Any compatible server, version prefix included, e.g. "
+            "http://127.0.0.1:8080/v1 [env: LLMCLI_BASE_URL].",
+        ),
+    ] = None
+    model: Annotated[
+        str | None,
+        typer.Option("-m", "--model", metavar="ID", help="Model [env: LLMCLI_MODEL]."),
+    ] = None
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option("-o", "--output", help="Output format (default: text)."),
+    ] = None
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-H", "--header", metavar="'NAME: VALUE'", help="Extra request header; repeatable."
+        ),
+    ] = None
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="S", help="Time limit for the response, in seconds."),
+    ] = 600.0
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", metavar="S", help="Time limit to connect, in seconds."),
+    ] = 10.0
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            metavar="N",
+            min=0,
+            help="Retries of a request that failed before any output (connection errors, "
+            "408, 429, 5xx), honouring Retry-After.",
+        ),
+    ] = 2
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the request as JSON {method, url, headers, body}, key redacted; "
+            "send nothing.",
+        ),
+    ] = False
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", help="Request and response lines, timing, retries on stderr."
+        ),
+    ] = False
+    usage: Annotated[
+        bool,
+        typer.Option(
+            "--usage", help="One JSON line on stderr: token usage, time to first byte, total."
+        ),
+    ] = False
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for internal errors.")] = False
+
+
+def _group_params(group: type[Any]) -> list[inspect.Parameter]:
+    hints = get_type_hints(group, include_extras=True)
+    return [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name], default=f.default
+        )
+        for f in dataclasses.fields(group)
+    ]
+
+
+def grouped(fn: _F) -> _F:
+    """Spread dataclass-typed parameters of ``fn`` into options; rebuild them on call."""
+    signature = inspect.signature(fn)
+    hints = get_type_hints(fn, include_extras=True)
+    groups: dict[str, type[Any]] = {}
+    params: list[inspect.Parameter] = []
+    for param in signature.parameters.values():
+        hint = hints.get(param.name)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            groups[param.name] = hint
+            params.extend(_group_params(hint))
+        else:
+            params.append(param.replace(annotation=hint or param.annotation))
+    params.sort(key=lambda p: p.kind)
+
+    def command(**kwargs: Any) -> Any:
+        for name, group in groups.items():
+            names = [f.name for f in dataclasses.fields(group)]
+            kwargs[name] = group(**{n: kwargs.pop(n) for n in names})
+        return fn(**kwargs)
+
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__name__ = fn.__name__
+    command.__doc__ = fn.__doc__
+    return command  # type: ignore[return-value]

@@ -1,0 +1,121 @@
+"""What every command does around its request: pick the gateway, build the HTTP request,
+honour ``--dry-run``, ``--verbose`` and ``--usage``.
+
+``-g mock`` starts the offline gateway in this process on a free loopback port, so the
+whole real HTTP path runs without a network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmcli import __version__, config
+from llmcli.cli.options import Common
+from llmcli.inputs import parse_header
+from llmcli.outputs import Output, Terminal
+
+if TYPE_CHECKING:
+    from llmcli.http import Client, Request
+
+
+@dataclasses.dataclass(slots=True)
+class Session:
+    common: Common
+    out: Output
+    resolved: config.Resolved
+
+    @property
+    def gateway(self) -> config.Gateway:
+        return self.resolved.gateway
+
+    @property
+    def model(self) -> str | None:
+        return self.resolved.model
+
+    def headers(self, *, stream: bool = False, json_body: bool = True) -> dict[str, str]:
+        headers = {"User-Agent": f"llmcli/{__version__}"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        key = self.resolved.key
+        if key and self.gateway.auth == "bearer":
+            headers["Authorization"] = f"Bearer {key}"
+        elif key and self.gateway.auth == "x-api-key":
+            headers["x-api-key"] = key
+        headers.update(self.gateway.headers)
+        for item in self.common.header or []:
+            name, value = parse_header(item)
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+            headers[name] = value
+        return headers
+
+    def request(
+        self, method: str, endpoint: str, body: Mapping[str, Any] | None, *, stream: bool = False
+    ) -> Request:
+        from llmcli.http import Request
+
+        data = orjson.dumps(body) if body is not None else None
+        secrets = tuple(s for s in (self.resolved.key,) if s)
+        return Request(
+            method,
+            self.gateway.url(endpoint),
+            self.headers(stream=stream, json_body=body is not None),
+            data,
+            gateway=self.gateway.name,
+            secrets=secrets,
+        )
+
+    def dry_run(self, request: Request) -> None:
+        from llmcli.http import redacted_headers
+
+        body = orjson.loads(request.body) if request.body is not None else None
+        self.out.json(
+            {
+                "method": request.method,
+                "url": request.url,
+                "headers": redacted_headers(request.headers, request.secrets),
+                "body": body,
+            }
+        )
+
+    def client(self) -> Client:
+        from llmcli.http import Client, Limits
+
+        limits = Limits(self.common.timeout, self.common.connect_timeout, self.common.retries)
+        return Client(limits, self.out.note, verbose=self.common.verbose)
+
+    def report_usage(self, client: Client, reply: Mapping[str, Any] | None) -> None:
+        if not self.common.usage:
+            return
+        timing = client.timing
+        end = timing.end or timing.start
+        line: dict[str, Any] = {"usage": (reply or {}).get("usage")}
+        for key in ("context_left", "context_total"):
+            if reply and key in reply:
+                line[key] = reply[key]
+        if timing.first_byte is not None:
+            line["ttfb_ms"] = round((timing.first_byte - timing.start) * 1000, 1)
+        line["total_ms"] = round((end - timing.start) * 1000, 1)
+        self.out.usage_line(line)
+
+
+@contextlib.contextmanager
+def open_session(common: Common, *, require_key: bool = True) -> Iterator[Session]:
+    """Resolve the gateway (starting the offline one for ``-g mock``) for one command."""
+    out = Output(Terminal.detect())
+    resolved = config.resolve(
+        common.gateway, common.base_url, common.model, require_key=require_key
+    )
+    with contextlib.ExitStack() as stack:
+        if resolved.gateway.name == config.MOCK and not resolved.gateway.base_url:
+            from llmcli import gateway as offline
+
+            running = stack.enter_context(offline.start())
+            moved = dataclasses.replace(resolved.gateway, base_url=running.base_url)
+            resolved = dataclasses.replace(resolved, gateway=moved)
+        yield Session(common, out, resolved)

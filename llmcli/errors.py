@@ -1,0 +1,99 @@
+"""One exception type per exit code (DESIGN.md, "Errors and exit codes").
+
+Commands raise these; only ``llmcli.cli.main`` turns them into one ``llmcli: …`` line on
+stderr and an exit status. The exit codes follow BSD ``sysexits.h``::
+
+    LlmcliError                      1   internal error (a bug)
+    ├── UsageError                   2   command-line usage error
+    ├── DataError                   65   bad input data; server rejected the request
+    ├── InputFileError              66   an input file cannot be read
+    ├── UnavailableError            69   connection failed, 5xx after retries
+    ├── TemporaryError              75   429 or timeout after retries
+    ├── ProtocolError               76   malformed response or SSE, stream cut short
+    ├── NotAllowedError             77   401, 403, 402
+    └── ConfigError                 78   unknown gateway, missing key, bad config
+
+130 (interrupted) and 141 (stdout closed by the reader) are not exceptions of ours:
+they come from ``KeyboardInterrupt`` and ``BrokenPipeError``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_PIPE",
+    "ConfigError",
+    "DataError",
+    "InputFileError",
+    "LlmcliError",
+    "NotAllowedError",
+    "ProtocolError",
+    "TemporaryError",
+    "UnavailableError",
+    "UsageError",
+    "error_for_status",
+]
+
+EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141
+
+
+class LlmcliError(Exception):
+    """Base of every error llmcli reports; ``hint`` says what to do about it."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class UsageError(LlmcliError):
+    exit_code = 2
+
+
+class DataError(LlmcliError):
+    exit_code = 65
+
+
+class InputFileError(LlmcliError):
+    exit_code = 66
+
+
+class UnavailableError(LlmcliError):
+    exit_code = 69
+
+
+class TemporaryError(LlmcliError):
+    exit_code = 75
+
+
+class ProtocolError(LlmcliError):
+    exit_code = 76
+
+
+class NotAllowedError(LlmcliError):
+    exit_code = 77
+
+
+class ConfigError(LlmcliError):
+    exit_code = 78
+
+
+def error_for_status(status: int) -> type[LlmcliError]:
+    """The error type for an HTTP status that will not be (or no longer be) retried."""
+    if status in (401, 402, 403):
+        return NotAllowedError
+    if status in (408, 429):
+        return TemporaryError
+    if status >= 500:
+        return UnavailableError
+    if 400 <= status < 500:
+        return DataError
+    return ProtocolError

@@ -1,0 +1,181 @@
+"""Everything llmcli reads: stdin, files, prompts, JSON and JSONL.
+
+The user message is built from piped stdin (never a terminal), each ``-f`` file, then the
+PROMPT words, joined by a blank line (DESIGN.md, "Input"). Bad JSON is reported as
+``path:line:col: message`` (exit 65) before anything is sent; a file that cannot be
+read is exit 66.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import orjson
+
+from llmcli.errors import DataError, InputFileError, UsageError
+
+STDIN = "-"
+
+
+@dataclass(slots=True)
+class Stdin:
+    """Standard input, read at most once, and only when it is not a terminal."""
+
+    stream: BinaryIO | None
+    is_tty: bool
+    _data: bytes | None = field(default=None, init=False)
+
+    @classmethod
+    def from_process(cls, *, ignore: bool = False) -> Stdin:
+        if ignore:
+            return cls(None, True)
+        try:
+            is_tty = os.isatty(0)
+        except OSError:
+            return cls(None, True)
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        return cls(stream, is_tty or stream is None)
+
+    @property
+    def piped(self) -> bool:
+        return not self.is_tty
+
+    def read(self) -> bytes:
+        if self.is_tty or self.stream is None:
+            raise UsageError("stdin is a terminal: pipe data in, or give PROMPT words")
+        if self._data is None:
+            self._data = self.stream.read()
+        return self._data
+
+
+def read_bytes(path: str, stdin: Stdin) -> bytes:
+    """The bytes of ``path``; ``-`` is stdin."""
+    if path == STDIN:
+        return stdin.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputFileError(f"{path}: {e.strerror or e}") from None
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(f"{name}:{line}:{col}: not valid UTF-8") from None
+
+
+def read_text(path: str, stdin: Stdin) -> str:
+    return _decode(read_bytes(path, stdin), _display(path))
+
+
+def _display(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
+
+
+def compose_prompt(
+    words: Sequence[str], files: Sequence[str], stdin: Stdin, *, implicit_stdin: bool = True
+) -> str | None:
+    """Piped stdin, then each file, then the words, separated by a blank line.
+
+    Trailing line ends of each part are dropped so that ``echo hi | llmcli chat`` sends
+    ``hi``. Returns None when there is no input at all. ``implicit_stdin`` is False when
+    stdin is named explicitly elsewhere (``-f -``, ``--messages -``, ``--body -``).
+    """
+    parts: list[str] = []
+    if implicit_stdin and stdin.piped and STDIN not in files:
+        text = _decode(stdin.read(), "<stdin>")
+        if text.strip():
+            parts.append(text)
+    parts.extend(read_text(path, stdin) for path in files)
+    if words:
+        parts.append(" ".join(words))
+    parts = [p.rstrip("\r\n") for p in parts]
+    return "\n\n".join(parts) if parts else None
+
+
+def parse_json(data: bytes | str, name: str) -> Any:
+    """Parse one JSON document; errors name ``name:line:col``."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise DataError(f"{name}:{e.lineno}:{e.colno}: {e.msg}") from None
+
+
+def load_json(path: str, stdin: Stdin) -> Any:
+    name = _display(path)
+    return parse_json(_decode(read_bytes(path, stdin), name), name)
+
+
+def parse_jsonl(text: str, name: str) -> list[Any]:
+    """One JSON value per non-blank line; errors name the line in the file."""
+    values: list[Any] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(orjson.loads(line))
+        except orjson.JSONDecodeError as e:
+            raise DataError(f"{name}:{number}:{e.colno}: {e.msg}") from None
+    return values
+
+
+def load_messages(path: str, stdin: Stdin) -> list[dict[str, Any]]:
+    """A conversation: a JSON array of message objects, or JSONL with one per line."""
+    name = _display(path)
+    text = _decode(read_bytes(path, stdin), name)
+    if text.lstrip().startswith("["):
+        values = parse_json(text, name)
+        if not isinstance(values, list):
+            raise DataError(f"{name}: expected a JSON array of messages")
+        where = [f"{name}: message {i}" for i in range(1, len(values) + 1)]
+    else:
+        values = parse_jsonl(text, name)
+        numbers = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        where = [f"{name}:{n}:1" for n in numbers]
+    for value, place in zip(values, where, strict=True):
+        if not isinstance(value, dict):
+            raise DataError(f"{place}: a message must be a JSON object")
+        if not isinstance(value.get("role"), str):
+            raise DataError(f'{place}: message has no "role"')
+    return values
+
+
+def parse_param(item: str) -> tuple[list[str], Any]:
+    """``-p KEY=VALUE``: the value is JSON when it parses, else a string; dots nest keys."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key or any(not k for k in key.split(".")):
+        raise UsageError(f"-p {item!r}: expected KEY=VALUE (KEY may be dotted: a.b=1)")
+    try:
+        value: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Set ``target[a][b]… = value``, creating objects on the way."""
+    node = target
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = value
+
+
+def parse_header(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise UsageError(f"-H {item!r}: expected 'Name: value'")
+    return name.strip(), value.strip()

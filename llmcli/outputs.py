@@ -1,0 +1,130 @@
+"""Writers for stdout (data only) and stderr (everything for humans).
+
+stdout gets exactly the requested data, flushed after every network read so a pipe sees
+text as it arrives. Reasoning, usage, retries, warnings and errors go to stderr, and
+ANSI styling only when stderr is a terminal and ``NO_COLOR`` is unset
+(https://no-color.org). rich is imported only for terminal tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, TextIO
+
+import orjson
+
+Format = Literal["text", "json", "jsonl", "sse"]
+FORMATS: tuple[str, ...] = ("text", "json", "jsonl", "sse")
+_DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
+
+
+@dataclass(slots=True)
+class Terminal:
+    """Which standard streams are terminals, computed once (like mods' isOutputTTY)."""
+
+    stdout_tty: bool
+    stderr_tty: bool
+    color: bool
+
+    @classmethod
+    def detect(cls, env: Mapping[str, str] | None = None) -> Terminal:
+        env = os.environ if env is None else env
+        out = _isatty(sys.stdout)
+        err = _isatty(sys.stderr)
+        return cls(out, err, err and not env.get("NO_COLOR") and env.get("TERM") != "dumb")
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+class Output:
+    """stdout as bytes, stderr as lines; the only writer of both."""
+
+    def __init__(
+        self,
+        terminal: Terminal,
+        stdout: BinaryIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.terminal = terminal
+        self.stdout = stdout if stdout is not None else sys.stdout.buffer
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self._last = b"\n"  # last byte written to stdout
+        self._reasoning_open = False
+
+    # stdout -------------------------------------------------------------------------
+
+    def data(self, chunk: bytes) -> None:
+        """Raw bytes, written and flushed at once."""
+        if chunk:
+            self.stdout.write(chunk)
+            self.stdout.flush()
+            self._last = chunk[-1:]
+
+    def text(self, text: str) -> None:
+        self._close_reasoning()
+        self.data(text.encode("utf-8"))
+
+    def end_text(self) -> None:
+        """Finish text output with a newline, as ``jq -r`` and ``echo`` do."""
+        if self._last != b"\n":
+            self.data(b"\n")
+
+    def json(self, value: Any) -> None:
+        self.data(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+
+    def jsonl(self, value: Any) -> None:
+        self.data(orjson.dumps(value) + b"\n")
+
+    @property
+    def mid_line(self) -> bool:
+        return self._last != b"\n"
+
+    # stderr -------------------------------------------------------------------------
+
+    def _style(self, text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if self.terminal.color else text
+
+    def reasoning(self, text: str) -> None:
+        """Reasoning streams to stderr as it arrives, dimmed on a terminal."""
+        self._reasoning_open = True
+        self.stderr.write(self._style(text, _DIM))
+        self.stderr.flush()
+
+    def _close_reasoning(self) -> None:
+        if self._reasoning_open:
+            self._reasoning_open = False
+            self.stderr.write("\n")
+            self.stderr.flush()
+
+    def note(self, line: str) -> None:
+        """One line for humans on stderr (retries, verbose traces, warnings, usage)."""
+        self._close_reasoning()
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        self._close_reasoning()
+        if self.terminal.stdout_tty and self.mid_line and self.terminal.stderr_tty:
+            self.stderr.write("\n")  # do not glue the message to half a line of text
+        self.stderr.write(self._style(f"llmcli: {message}", _RED) + "\n")
+        self.stderr.flush()
+
+    def usage_line(self, value: Any) -> None:
+        self.note(orjson.dumps(value).decode())
+
+
+def silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
