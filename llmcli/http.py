@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,8 +21,6 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TypeVar
 
-import httpx
-
 from llmcli.errors import (
     LlmcliError,
     ProtocolError,
@@ -29,6 +28,12 @@ from llmcli.errors import (
     UnavailableError,
     error_for_status,
 )
+
+# httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
+# and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
+# entry in sys.modules makes that import fail at once, into httpx's own fallback.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
 MAX_WAIT = 60.0  # a server asking for a longer wait is answered at once, with its time
 SENSITIVE_HEADERS = frozenset(

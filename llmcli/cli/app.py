@@ -50,7 +50,9 @@ def run(argv: list[str]) -> int:
     command = typer.main.get_command(app)
     out = Output(Terminal.detect())
     try:
-        command.main(args=argv, prog_name="llmcli", standalone_mode=False)
+        # Not command.main(): click's main turns EPIPE into exit 1 and ^C into a message.
+        with command.make_context("llmcli", list(argv)) as ctx:
+            command.invoke(ctx)
     except LlmcliError as e:
         if _wants_debug(argv):
             traceback.print_exc()
@@ -58,6 +60,9 @@ def run(argv: list[str]) -> int:
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
+    except click.exceptions.NoArgsIsHelpError as e:
+        out.note(e.format_message())
+        return 2
     except click.ClickException as e:
         out.error(_usage_message(e))
         return 2
@@ -81,7 +86,7 @@ def run(argv: list[str]) -> int:
 
 
 def _usage_message(e: click.ClickException) -> str:
-    message = e.format_message()
+    message = e.format_message().rstrip(".")
     ctx = getattr(e, "ctx", None)
     if ctx is not None:
         return f"{message} (see '{ctx.command_path} --help')"

@@ -90,15 +90,15 @@ def print_stream(
             events += 1
             _event(session, assembly, event.event, event.data, fmt, reasoning, events)
     reply = assembly.result()
-    if fmt == "text":
-        _finish_text(session, reply)
-    elif fmt == "json":
-        out.json(reply)
+    if fmt == "json":
+        out.json(reply)  # even a cut one: what arrived is never lost
     if not assembly.finished:
         raise ProtocolError(
             f"stream from {where} ended before it finished (no [DONE] and no finish_reason) "
             f"({request.method} {request.url})"
         )
+    if fmt == "text":
+        _finish_text(session, reply)
     return reply
 
 

@@ -1,0 +1,145 @@
+"""The offline gateway: a deterministic fake LLM gateway on loopback.
+
+Serves the OpenAI-compatible ``/chat/completions``, ``/models``, ``/embeddings`` and the
+Anthropic-compatible ``/messages`` under a profile's prefix, with deterministic models
+(``echo``, ``lorem``, ``think``, ``tools``, ``unicode``, ``embed-small``,
+``embed-large``) and injectable faults (see ``faults``). Used by the tests, by
+``llmcli serve`` and in-process by ``llmcli … -g mock``.
+
+Importing this package is cheap: the HTTP machinery is imported by ``start`` and
+``serve_forever``. The server never writes to stdout or stderr.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .profiles import PROFILES, Profile, RecordedRequest
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .server import GatewayServer
+
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "RecordedRequest",
+    "RunningGateway",
+    "serve_forever",
+    "start",
+]
+
+POLL_INTERVAL = 0.05  # seconds; bounds how long stop() waits for the serving loop
+
+
+def _url(server: GatewayServer) -> str:
+    host, port = server.server_address[:2]
+    host = str(host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{server.profile.prefix.rstrip('/')}"
+
+
+def _server(profile: str | Profile, host: str, port: int, faults: str | None) -> GatewayServer:
+    from .faults import parse
+    from .profiles import resolve
+    from .server import GatewayServer
+
+    return GatewayServer((host, port), resolve(profile), parse(faults))
+
+
+class RunningGateway:
+    """A gateway serving in a daemon thread; also a context manager that stops it."""
+
+    def __init__(self, server: GatewayServer) -> None:
+        self._server = server
+        self.port: int = int(server.server_address[1])
+        self.base_url: str = _url(server)
+        self.profile: Profile = server.profile
+        self.requests: list[RecordedRequest] = server.records
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name=f"llmcli-gateway-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._stopped = False
+
+    def set_faults(self, faults: str | None) -> None:
+        """Replace the server-wide fault spec (``None`` for none)."""
+        from .faults import parse
+
+        self._server.faults = parse(faults)
+
+    def fault_count(self, spec: str) -> int:
+        """How many requests carried the gated spec ``spec`` (``times``/``every``) so far."""
+        return self._server.counters.count(spec)
+
+    def clear(self) -> None:
+        """Forget the recorded requests."""
+        with self._server.lock:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=1.0)
+
+    def __enter__(self) -> RunningGateway:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningGateway({self.base_url!r})"
+
+
+def start(
+    profile: str | Profile = "mock",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: str | None = None,
+) -> RunningGateway:
+    """Serve in a daemon thread; port 0 = a free port. Returns once listening.
+
+    Raises ``ValueError`` for an unknown profile or a bad fault spec, ``OSError`` when
+    the address cannot be bound.
+    """
+    return RunningGateway(_server(profile, host, port, faults))
+
+
+def serve_forever(
+    profile: str | Profile = "mock",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    faults: str | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in this thread, for ``llmcli serve``; calls ``ready(base_url)`` once
+    listening; returns on KeyboardInterrupt."""
+    server = _server(profile, host, port, faults)
+    try:
+        if ready is not None:
+            ready(_url(server))
+        server.serve_forever(poll_interval=POLL_INTERVAL)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close_connections()
+        server.server_close()

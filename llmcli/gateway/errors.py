@@ -1,0 +1,113 @@
+"""Error bodies of the offline gateway, in the OpenAI and the Anthropic shape.
+
+OpenAI style (chat, models, embeddings): ``{"error": {"message", "type", "code"}}``.
+Anthropic style (messages): ``{"type": "error", "error": {"type", "message"}}``.
+Also the HTML page a proxy sends, and ``RequestError`` raised by request validation.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import orjson
+
+__all__ = [
+    "RequestError",
+    "anthropic_error",
+    "html_page",
+    "openai_error",
+    "reason",
+]
+
+# status: (OpenAI type, OpenAI code, Anthropic type, message)
+_TABLE: dict[int, tuple[str, str, str, str]] = {
+    400: ("invalid_request_error", "invalid_request", "invalid_request_error", "bad request"),
+    401: ("authentication_error", "invalid_api_key", "authentication_error", "invalid API key"),
+    402: ("insufficient_balance", "insufficient_balance", "billing_error", "insufficient balance"),
+    403: ("permission_error", "forbidden", "permission_error", "forbidden"),
+    404: ("not_found_error", "not_found", "not_found_error", "not found"),
+    408: ("timeout_error", "request_timeout", "timeout_error", "request timed out"),
+    413: ("invalid_request_error", "request_too_large", "request_too_large", "request too large"),
+    422: (
+        "invalid_request_error",
+        "unprocessable_entity",
+        "invalid_request_error",
+        "unprocessable entity",
+    ),
+    429: ("rate_limit_error", "rate_limit_exceeded", "rate_limit_error", "rate limit exceeded"),
+    500: ("server_error", "internal_error", "api_error", "internal server error"),
+    502: ("server_error", "bad_gateway", "api_error", "all upstream providers failed"),
+    503: ("server_error", "service_unavailable", "api_error", "service unavailable"),
+    504: ("server_error", "gateway_timeout", "api_error", "upstream timed out"),
+    529: ("overloaded_error", "overloaded", "overloaded_error", "Overloaded"),
+}
+
+
+def _entry(status: int) -> tuple[str, str, str, str]:
+    found = _TABLE.get(status)
+    if found is not None:
+        return found
+    if status >= 500:
+        return ("server_error", "server_error", "api_error", reason(status).lower() or "error")
+    return (
+        "invalid_request_error",
+        "error",
+        "invalid_request_error",
+        reason(status).lower() or "error",
+    )
+
+
+def reason(status: int) -> str:
+    """The reason phrase for a status line ("Overloaded" for 529, "" when unknown)."""
+    if status == 529:
+        return "Overloaded"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class RequestError(Exception):
+    """A request the gateway rejects: status, message, and optionally type and code."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, type_: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.type = type_
+
+
+def openai_error(
+    status: int, message: str | None = None, *, code: str | None = None, type_: str | None = None
+) -> bytes:
+    """An OpenAI-style error body."""
+    kind, default_code, _, default_message = _entry(status)
+    return orjson.dumps(
+        {
+            "error": {
+                "message": message or default_message,
+                "type": type_ or kind,
+                "code": code or default_code,
+            }
+        }
+    )
+
+
+def anthropic_error(status: int, message: str | None = None) -> bytes:
+    """An Anthropic-style error body."""
+    _, _, kind, default_message = _entry(status)
+    error = {"type": kind, "message": message or default_message}
+    return orjson.dumps({"type": "error", "error": error})
+
+
+def html_page(status: int) -> bytes:
+    """The kind of HTML page a reverse proxy answers with."""
+    title = f"{status} {reason(status)}".strip()
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()

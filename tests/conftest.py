@@ -1,0 +1,78 @@
+"""Fixtures: the project's own offline gateway on 127.0.0.1, and the real llmcli process.
+
+End-to-end tests run ``python -m llmcli`` as a subprocess against a real HTTP server on
+loopback (never a mocked transport) and assert stdout bytes, stderr and the exit code
+separately.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from llmcli import gateway as offline
+
+SECRET = "sk-secret123"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode("utf-8")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without any llmcli/OpenAI/Anthropic settings."""
+    prefixes = ("LLMCLI_", "OPENAI_", "ANTHROPIC_", "XDG_CONFIG_HOME", "NO_COLOR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def llmcli(
+    *args: str,
+    stdin: bytes | None = b"",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+) -> Result:
+    """Run the real ``llmcli`` process; ``stdin=None`` gives it /dev/null."""
+    done = subprocess.run(
+        [sys.executable, "-m", "llmcli", *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        env=clean_env(env),
+        timeout=timeout,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+
+
+@pytest.fixture(scope="session")
+def shared_gateway() -> Iterator[offline.RunningGateway]:
+    """One offline gateway for tests that inject no server-wide faults."""
+    with offline.start() as running:
+        yield running
+
+
+@pytest.fixture
+def gw() -> Iterator[offline.RunningGateway]:
+    """A fresh offline gateway per test: its own request log and fault counters."""
+    with offline.start() as running:
+        yield running
+
+
+@pytest.fixture
+def url(shared_gateway: offline.RunningGateway) -> str:
+    return shared_gateway.base_url

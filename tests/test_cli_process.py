@@ -1,0 +1,138 @@
+"""What only a real process shows: pipes closed early, Ctrl-C, terminals, import cost."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+
+from conftest import clean_env, llmcli
+
+
+def _popen(*args: str, **kw: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "llmcli", *args],
+        env=clean_env(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_reader_closing_stdout_exits_141_quietly(url: str) -> None:
+    script = (
+        f'"{sys.executable}" -m llmcli stream --base-url {url} -m lorem --max-tokens 5000 go '
+        '| head -c 5; echo "status=${PIPESTATUS[0]}" >&2'
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=clean_env(), timeout=30)
+    assert done.stdout == b"lorem"
+    assert done.stderr == b"status=141\n"
+
+
+def test_ctrl_c_exits_130_with_what_arrived_on_stdout(url: str) -> None:
+    proc = _popen(
+        "stream",
+        "--base-url",
+        url,
+        "-m",
+        "lorem",
+        "--max-tokens",
+        "1000",
+        "-H",
+        "X-Mock-Fault: slow=64:50",
+        "go",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    first = b""
+    while b"dolor " not in first:
+        first += os.read(proc.stdout.fileno(), 100)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert (first + out).startswith(b"lorem ipsum dolor ")
+    assert len(first + out) < 1000 * 4  # interrupted, not finished
+    assert b"Traceback" not in err
+
+
+def test_terminal_stdin_with_no_prompt_is_a_usage_error_not_a_hang(url: str) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        proc = _popen(
+            "chat",
+            "--base-url",
+            url,
+            "-m",
+            "echo",
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = proc.communicate(timeout=10)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 2
+    assert out == b""
+    assert err.startswith(b"llmcli: no prompt")
+
+
+def test_terminal_stdin_is_not_read_when_words_are_given(url: str) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        proc = _popen(
+            "chat",
+            "--base-url",
+            url,
+            "-m",
+            "echo",
+            "words",
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert (proc.returncode, out) == (0, b"words\n")
+
+
+def _imported(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llmcli", *args],
+        capture_output=True,
+        env=clean_env(),
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    names = set()
+    for line in done.stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def test_version_imports_neither_httpx_nor_rich() -> None:
+    r = llmcli("--version")
+    assert (r.code, r.out) == (0, b"llmcli 0.1.0\n")
+    names = _imported("--version")
+    assert "llmcli" in names
+    assert not names & {"httpx", "rich", "typer", "click"}
+
+
+def test_piped_commands_never_import_rich(url: str) -> None:
+    names = _imported("chat", "--base-url", url, "-m", "echo", "--usage", "hi")
+    assert "httpx" in names
+    assert "rich" not in names
+    names = _imported("stream", "--base-url", url, "-m", "think", "--reasoning", "hi")
+    assert "rich" not in names
+
+
+def test_help_does_not_wait_on_stdin() -> None:
+    proc = _popen("chat", "--help", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=10)  # stdin inherited from pytest, never read
+    assert proc.returncode == 0
+    assert b"--base-url" in out
