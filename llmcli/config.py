@@ -90,8 +90,9 @@ def _env(env: Mapping[str, str], name: str) -> str | None:
 def select(name: str | None, base_url: str | None, env: Mapping[str, str] | None = None) -> Gateway:
     """The gateway the flags and environment ask for."""
     env = os.environ if env is None else env
-    name = name or _env(env, "LLMCLI_GATEWAY")
-    base_url = base_url or _env(env, "LLMCLI_BASE_URL")
+    if name is None:  # a -g flag is not overridden by a base URL from the environment
+        base_url = base_url or _env(env, "LLMCLI_BASE_URL")
+        name = _env(env, "LLMCLI_GATEWAY")
     if name is None and base_url is None:
         base_url = _env(env, "OPENAI_BASE_URL")
         name = None if base_url else "openai"

@@ -37,7 +37,7 @@ import httpx  # noqa: E402
 
 MAX_WAIT = 60.0  # a server asking for a longer wait is answered at once, with its time
 SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
 )
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 REDACTED = "***"
@@ -82,7 +82,7 @@ class Reply:
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, REDACTED)
     return text
@@ -152,7 +152,7 @@ def retryable_status(status: int) -> bool:
 
 def backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s … capped at 8 s."""
-    return min(8.0, 0.5 * 2.0**attempt) * random.uniform(0.5, 1.0)
+    return min(8.0, 0.5 * 2.0 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
 
 
 _TAG = re.compile(rb"<[^>]*>")
@@ -229,6 +229,8 @@ class Client:
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self._origin: str | None = None
+        self._deadline: float | None = None
+        self.received = 0
         self._secrets: tuple[str, ...] = ()
 
     def __enter__(self) -> Client:
@@ -282,6 +284,7 @@ class Client:
     def _attempt(self, request: Request) -> httpx.Response:
         """One try: a 2xx response with its body unread, or ``_Retry``/a final error."""
         self._origin = None
+        self._deadline = time.perf_counter() + self.limits.timeout if self.limits.timeout else None
         try:
             built = self._http.build_request(
                 request.method, request.url, headers=dict(request.headers), content=request.body
@@ -346,8 +349,17 @@ class Client:
         """The body as it arrives, one network read at a time; errors typed."""
         try:
             for chunk in response.iter_bytes():
+                if self._deadline is not None and time.perf_counter() > self._deadline:
+                    raise TemporaryError(
+                        redact(
+                            f"{request.gateway} took longer than --timeout "
+                            f"{self.limits.timeout:g}s ({request.method} {request.url})",
+                            request.secrets,
+                        )
+                    )
                 if chunk:
                     self.timing.mark_first_byte()
+                    self.received += len(chunk)
                     yield chunk
         except httpx.TimeoutException as e:
             raise TemporaryError(
@@ -366,3 +378,8 @@ class Client:
             ) from e
         finally:
             self.timing.end = time.perf_counter()
+            if self.verbose:
+                self.log(
+                    f"* {self.received} bytes in "
+                    f"{(self.timing.end - self.timing.start) * 1000:.0f} ms"
+                )

@@ -66,8 +66,9 @@ def read_bytes(path: str, stdin: Stdin) -> bytes:
 
 
 def _decode(data: bytes, name: str) -> str:
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
@@ -99,7 +100,7 @@ def compose_prompt(
     parts.extend(read_text(path, stdin) for path in files)
     if words:
         parts.append(" ".join(words))
-    parts = [p.rstrip("\r\n") for p in parts]
+    parts = [p.rstrip("\r\n") for p in parts if p.strip()]
     return "\n\n".join(parts) if parts else None
 
 
@@ -116,10 +117,15 @@ def load_json(path: str, stdin: Stdin) -> Any:
     return parse_json(_decode(read_bytes(path, stdin), name), name)
 
 
+def _lines(text: str) -> list[str]:
+    """Lines end at LF (CRLF too), never at U+2028 and kin, which JSON strings may hold."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def parse_jsonl(text: str, name: str) -> list[Any]:
     """One JSON value per non-blank line; errors name the line in the file."""
     values: list[Any] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -140,7 +146,7 @@ def load_messages(path: str, stdin: Stdin) -> list[dict[str, Any]]:
         where = [f"{name}: message {i}" for i in range(1, len(values) + 1)]
     else:
         values = parse_jsonl(text, name)
-        numbers = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        numbers = [n for n, line in enumerate(_lines(text), start=1) if line.strip()]
         where = [f"{name}:{n}:1" for n in numbers]
     for value, place in zip(values, where, strict=True):
         if not isinstance(value, dict):
@@ -175,6 +181,8 @@ def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def parse_header(item: str) -> tuple[str, str]:
+    if "\r" in item or "\n" in item:
+        raise UsageError(f"-H {item!r}: a header cannot contain a line break")
     name, sep, value = item.partition(":")
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise UsageError(f"-H {item!r}: expected 'Name: value'")

@@ -21,6 +21,7 @@ from llmcli.errors import (
     ProtocolError,
     TemporaryError,
     UnavailableError,
+    error_for_status,
 )
 
 JSON = dict[str, Any]
@@ -99,8 +100,9 @@ def apply_options(body: JSON, options: Mapping[str, Any], *, reasoning_style: st
     if given.get("logprobs") or "top_logprobs" in given:
         body["logprobs"] = True
     if "thinking" in given:
-        kwargs = body.setdefault("chat_template_kwargs", {})
+        kwargs = dict(body.get("chat_template_kwargs") or {})
         kwargs["enable_thinking"] = bool(given["thinking"])
+        body["chat_template_kwargs"] = kwargs
     if "reasoning_effort" in given:
         if reasoning_style == "openrouter":
             body.setdefault("reasoning", {})["effort"] = given["reasoning_effort"]
@@ -118,11 +120,15 @@ def stream_error(error: Any, where: str) -> LlmcliError:
         message = str(error.get("message") or error.get("type") or "error")
         kind = f"{error.get('type', '')} {error.get('code', '')}".lower()
         extras = [str(error[k]) for k in ("type", "code") if error.get(k)]
+        extras = [e for e in dict.fromkeys(extras) if e != message]
         if extras:
-            message += f" [{', '.join(dict.fromkeys(extras))}]"
+            message += f" [{', '.join(extras)}]"
+        status = str(error.get("code") or error.get("status") or "")
     else:
-        message, kind = str(error), str(error).lower()
+        message, kind, status = str(error), str(error).lower(), ""
     text = f"error from {where}: {message}"
+    if status.isdigit() and 400 <= int(status) < 600:
+        return error_for_status(int(status))(text)
     if "rate" in kind or "429" in kind:
         return TemporaryError(text)
     if any(k in kind for k in ("auth", "permission", "401", "403", "402", "balance")):
@@ -202,10 +208,20 @@ def _merge_details(into: list[JSON], items: list[Any]) -> None:
 
 
 def _merge_tool_calls(into: list[JSON], fragments: list[Any]) -> None:
-    for position, fragment in enumerate(fragments):
+    for fragment in fragments:
         if not isinstance(fragment, dict):
             continue
-        index = fragment.get("index", position)
+        index = fragment.get("index")
+        call_id = fragment.get("id")
+        if index is None:
+            # No index (Gemini, older Ollama): a new id starts a new call, none continues one.
+            known = next((c for c in into if call_id and c.get("id") == call_id), None)
+            if known is not None:
+                index = known["index"]
+            elif call_id or not into:
+                index = len(into)
+            else:
+                index = into[-1]["index"]
         target = next((c for c in into if c.get("index") == index), None)
         if target is None:
             target = {"index": index}
@@ -240,7 +256,9 @@ class _Choice:
             if key == "delta":
                 self._add_delta(value if isinstance(value, dict) else {}, index, pieces)
             elif key == "logprobs" and isinstance(value, dict):
-                logprobs = self.fields.setdefault("logprobs", {})
+                logprobs = self.fields.get("logprobs")
+                if not isinstance(logprobs, dict):
+                    logprobs = self.fields["logprobs"] = {}
                 for name, items in value.items():
                     if isinstance(items, list):
                         logprobs.setdefault(name, []).extend(items)

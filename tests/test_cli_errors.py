@@ -278,3 +278,22 @@ def test_verbose_traces_request_and_response_on_stderr(url: str) -> None:
     assert f"> POST {url}/chat/completions" in r.err
     assert "> authorization: Bearer ***" in r.err
     assert "< HTTP/1.1 200 OK" in r.err
+
+
+def test_timeout_is_a_total_limit_even_while_bytes_keep_coming(url: str) -> None:
+    r = llmcli(
+        "stream",
+        "--timeout",
+        "0.5",
+        "--base-url",
+        url,
+        "-m",
+        "lorem",
+        "--max-tokens",
+        "500",
+        *fault("slow=100:20"),
+        "x",
+    )
+    assert r.code == 75
+    assert r.out.startswith(b"lorem ipsum")
+    assert "took longer than --timeout 0.5s" in one_line(r.err)

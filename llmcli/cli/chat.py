@@ -270,7 +270,7 @@ ReasoningFlag = Annotated[
 
 @grouped
 def chat(
-    common: Common, prompt: Prompt, params: ChatParams, reasoning: ReasoningFlag = False
+    prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
 ) -> None:
     """Send a prompt and print the reply.
 
@@ -285,7 +285,7 @@ def chat(
 
 @grouped
 def stream(
-    common: Common, prompt: Prompt, params: ChatParams, reasoning: ReasoningFlag = False
+    prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
 ) -> None:
     """Send a prompt and print the reply as it arrives (stream: true).
 

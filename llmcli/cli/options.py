@@ -124,8 +124,11 @@ def grouped(fn: _F) -> _F:
             groups[param.name] = hint
             params.extend(_group_params(hint))
         else:
-            params.append(param.replace(annotation=hint or param.annotation))
-    params.sort(key=lambda p: p.kind)
+            params.append(
+                param.replace(
+                    kind=inspect.Parameter.KEYWORD_ONLY, annotation=hint or param.annotation
+                )
+            )
 
     def command(**kwargs: Any) -> Any:
         for name, group in groups.items():

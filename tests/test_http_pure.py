@@ -1,0 +1,377 @@
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmcli.http import (
+    backoff,
+    error_text,
+    parse_wait,
+    redact,
+    redacted_headers,
+    retryable_status,
+    server_wait,
+    status_line,
+)
+
+HTTP_DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
+HTTP_DATE_TS = 1445412480.0
+
+# parse_wait
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("1", 1.0),
+        ("0", 0.0),
+        ("0.5", 0.5),
+        (" 2 ", 2.0),
+        ("120", 120.0),
+        ("-3", 0.0),
+        ("6m0s", 360.0),
+        ("1s", 1.0),
+        ("20ms", 0.02),
+        ("1m30ms", 60.03),
+        ("1h2m3.5s", 3723.5),
+        ("0.25s", 0.25),
+    ],
+)
+def test_parse_wait_seconds_and_durations(value: str, seconds: float) -> None:
+    assert parse_wait(value, now=1_700_000_000.0) == pytest.approx(seconds, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("now", "seconds"),
+    [(HTTP_DATE_TS - 30, 30.0), (HTTP_DATE_TS, 0.0), (HTTP_DATE_TS + 100, 0.0)],
+)
+def test_parse_wait_http_date(now: float, seconds: float) -> None:
+    assert parse_wait(HTTP_DATE, now=now) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("1700000060", 60.0), ("1700000060.5", 60.5), ("1699999990", 0.0)],
+)
+def test_parse_wait_unix_timestamp(value: str, seconds: float) -> None:
+    assert parse_wait(value, now=1_700_000_000.0) == seconds
+
+
+@pytest.mark.parametrize(
+    "value", ["soon", "", "   ", "5 minutes", "1x", "ms", "6m0sx", "s1", "1.2.3", "tomorrow"]
+)
+def test_parse_wait_garbage(value: str) -> None:
+    assert parse_wait(value, now=1_700_000_000.0) is None
+
+
+# server_wait
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        (
+            {
+                "retry-after-ms": "1500",
+                "retry-after": "30",
+                "x-ratelimit-reset-requests": "6m0s",
+                "x-ratelimit-remaining-requests": "0",
+            },
+            1.5,
+        ),
+        (
+            {
+                "retry-after": "30",
+                "x-ratelimit-reset-requests": "6m0s",
+                "x-ratelimit-remaining-requests": "0",
+            },
+            30.0,
+        ),
+        ({"Retry-After": "0"}, 0.0),
+        ({"retry-after-ms": "abc", "retry-after": "7"}, 7.0),
+        (
+            {
+                "retry-after": "whenever",
+                "x-ratelimit-reset-tokens": "20ms",
+                "x-ratelimit-remaining-tokens": "0",
+            },
+            0.02,
+        ),
+        (
+            {
+                "X-RateLimit-Reset-Requests": "1s",
+                "X-RateLimit-Remaining-Requests": "0",
+                "X-RateLimit-Reset-Tokens": "6m0s",
+                "X-RateLimit-Remaining-Tokens": "0",
+            },
+            360.0,
+        ),
+        (
+            {
+                "x-ratelimit-reset-requests": "1s",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-tokens": "6m0s",
+                "x-ratelimit-remaining-tokens": "149000",
+            },
+            1.0,
+        ),
+    ],
+)
+def test_server_wait(headers: dict[str, str], seconds: float) -> None:
+    assert server_wait(httpx.Headers(headers)) == pytest.approx(seconds, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"content-type": "application/json"},
+        {"x-ratelimit-reset-requests": "1s", "x-ratelimit-remaining-requests": "5"},
+        {"x-ratelimit-reset-requests": "later", "x-ratelimit-remaining-requests": "0"},
+        {"retry-after": "later"},
+    ],
+)
+def test_server_wait_none(headers: dict[str, str]) -> None:
+    assert server_wait(httpx.Headers(headers)) is None
+
+
+def test_server_wait_http_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "time", lambda: HTTP_DATE_TS - 12)
+    assert server_wait(httpx.Headers({"Retry-After": HTTP_DATE})) == 12.0
+
+
+# error_text
+
+OPENAI = {
+    "error": {
+        "message": "Invalid API key",
+        "type": "authentication_error",
+        "code": "invalid_api_key",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        (OPENAI, "application/json", "Invalid API key [authentication_error, invalid_api_key]"),
+        (
+            {"error": {"message": "Rate limited", "type": "rate_limit", "code": "rate_limit"}},
+            "application/json",
+            "Rate limited [rate_limit]",
+        ),
+        (
+            {"error": {"message": "Insufficient balance", "code": 402}},
+            "application/json",
+            "Insufficient balance [402]",
+        ),
+        (
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            "application/json",
+            "Overloaded [overloaded_error]",
+        ),
+        ({"error": "model not found"}, "application/json", "model not found"),
+        (
+            {"message": "Unknown model", "type": "invalid_request_error"},
+            "application/json",
+            "Unknown model [invalid_request_error]",
+        ),
+        ({"detail": "Not Found"}, "application/json", "Not Found"),
+        ({"foo": "bar"}, "application/json", '{"foo":"bar"}'),
+        (OPENAI, "text/html", "Invalid API key [authentication_error, invalid_api_key]"),
+    ],
+)
+def test_error_text_json(body: object, content_type: str, text: str) -> None:
+    assert error_text(json.dumps(body).encode(), content_type) == text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        (
+            b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+            b"Gateway</h1></center><hr><center>nginx</center></body></html>",
+            "text/html",
+            "502 Bad Gateway",
+        ),
+        (
+            b"<!DOCTYPE html>\n<HTML><HEAD><TITLE lang=en>\n  Service\n  Unavailable </TITLE>",
+            "",
+            "Service Unavailable",
+        ),
+        (
+            b"<html><body><h1>Service Unavailable</h1>\n<p>Try again later.</p></body></html>",
+            "text/html; charset=utf-8",
+            "Service Unavailable Try again later.",
+        ),
+        (b"  <p>Bad\n gateway</p>", "", "Bad gateway"),
+        (b"<html><body></body></html>", "text/html", "(HTML error page)"),
+        (
+            b"upstream connect error or disconnect/reset before headers\n",
+            "text/plain",
+            "upstream connect error or disconnect/reset before headers",
+        ),
+        (b"line one\r\n\tline two  ", "", "line one line two"),
+        (b"caf\xc3\xa9 \xff", "text/plain", "caf\u00e9 \ufffd"),
+        (b"x" * 400, "text/plain", "x" * 300),
+        (b"", "", "(empty body)"),
+        (b"", "application/json", "(empty body)"),
+        (b" \n ", "text/plain", "(empty body)"),
+    ],
+)
+def test_error_text_html_and_text(body: bytes, content_type: str, text: str) -> None:
+    assert error_text(body, content_type) == text
+
+
+def test_error_text_long_title_is_cut() -> None:
+    body = b"<title>" + b"a" * 500 + b"</title>"
+    assert error_text(body, "text/html") == "a" * 300
+
+
+# redact, redacted_headers
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "shown"),
+    [
+        ("key sk-abc and sk-abc", ("sk-abc",), "key *** and ***"),
+        ("a=k1 b=k2", ("k1", "k2"), "a=*** b=***"),
+        ("nothing here", ("sk-abc",), "nothing here"),
+        ("keep", ("",), "keep"),
+        ("keep", (), "keep"),
+        ("token=abcdef", ("abc", "abcdef"), "token=***"),
+    ],
+)
+def test_redact(text: str, secrets: tuple[str, ...], shown: str) -> None:
+    assert redact(text, secrets) == shown
+
+
+def test_redacted_headers() -> None:
+    headers = {
+        "Authorization": "Bearer sk-abc",
+        "x-api-key": "sk-abc",
+        "Api-Key": "azure-key",
+        "Cookie": "session=1",
+        "Proxy-Authorization": "Basic Zm9vOmJhcg==",
+        "Content-Type": "application/json",
+        "X-Trace": "key sk-abc here",
+        "Referer": "https://h/v1?key=sk-abc",
+        "User-Agent": "llmcli/0.1",
+    }
+    assert redacted_headers(headers, ("sk-abc",)) == {
+        "Authorization": "Bearer ***",
+        "x-api-key": "***",
+        "Api-Key": "***",
+        "Cookie": "***",
+        "Proxy-Authorization": "***",
+        "Content-Type": "application/json",
+        "X-Trace": "key *** here",
+        "Referer": "https://h/v1?key=***",
+        "User-Agent": "llmcli/0.1",
+    }
+    assert headers["Authorization"] == "Bearer sk-abc"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Bearer sk-abc", "Bearer ***"),
+        ("bearer sk-abc", "bearer ***"),
+        ("Basic dXNlcjpwYXNz", "***"),
+        ("sk-abc", "***"),
+        ("Bearer", "***"),
+    ],
+)
+def test_redacted_authorization(value: str, shown: str) -> None:
+    assert redacted_headers({"authorization": value}, ()) == {"authorization": shown}
+
+
+def test_redacted_headers_accepts_httpx_headers() -> None:
+    headers = httpx.Headers({"Authorization": "Bearer sk-abc", "Accept": "text/event-stream"})
+    assert redacted_headers(headers, ("sk-abc",)) == {
+        "authorization": "Bearer ***",
+        "accept": "text/event-stream",
+    }
+
+
+@given(
+    st.from_regex(r"[A-Za-z0-9_-]{8,40}", fullmatch=True),
+    st.text(max_size=20),
+    st.text(max_size=20),
+)
+def test_redact_never_leaks_a_secret(secret: str, before: str, after: str) -> None:
+    shown = redact(before + secret + after, (secret,))
+    assert secret not in shown
+    shown_headers = redacted_headers({"X-Anything": before + secret + after}, (secret,))
+    assert secret not in shown_headers["X-Anything"]
+
+
+# status_line, retryable_status, backoff
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "line"),
+    [
+        (200, "OK", "200 OK"),
+        (404, "", "404 Not Found"),
+        (402, "", "402 Payment Required"),
+        (429, "", "429 Too Many Requests"),
+        (503, "", "503 Service Unavailable"),
+        (529, "", "529 Overloaded"),
+        (599, "", "599"),
+        (500, "Upstream Exploded", "500 Upstream Exploded"),
+    ],
+)
+def test_status_line(status: int, reason: str, line: str) -> None:
+    assert status_line(status, reason) == line
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [
+        (200, False),
+        (400, False),
+        (401, False),
+        (402, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (413, False),
+        (422, False),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (529, True),
+    ],
+)
+def test_retryable_status(status: int, retry: bool) -> None:
+    assert retryable_status(status) is retry
+
+
+@pytest.mark.parametrize(
+    ("attempt", "longest"),
+    [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0), (40, 8.0), (1024, 8.0)],
+)
+def test_backoff_range(monkeypatch: pytest.MonkeyPatch, attempt: int, longest: float) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    assert backoff(attempt) == longest
+    monkeypatch.setattr(random, "uniform", lambda a, b: a)
+    assert backoff(attempt) == longest / 2
+
+
+@given(st.integers(0, 64))
+def test_backoff_has_jitter_within_bounds(attempt: int) -> None:
+    cap = min(8.0, 0.5 * 2.0**attempt)
+    assert cap / 2 <= backoff(attempt) <= cap
+
+
+def test_set_cookie_is_redacted_in_traces() -> None:
+    assert redacted_headers({"Set-Cookie": "session=abc"}, ()) == {"Set-Cookie": "***"}
