@@ -191,6 +191,29 @@ def tool_calls(completion: Mapping[str, Any]) -> list[JSON]:
     return calls
 
 
+class _Parts(list[str]):
+    """Text arriving in pieces; joined once in ``result()`` (``+=`` on a dict value would
+    copy the whole text for every chunk: quadratic time on long streams)."""
+
+
+def _append(target: JSON, key: str, text: str) -> None:
+    parts = target.get(key)
+    if not isinstance(parts, _Parts):
+        parts = target[key] = _Parts([parts] if isinstance(parts, str) else [])
+    parts.append(text)
+
+
+def _joined(value: Any) -> Any:
+    """A copy of an assembled value with every ``_Parts`` joined into its string."""
+    if isinstance(value, _Parts):
+        return "".join(value)
+    if isinstance(value, dict):
+        return {k: _joined(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_joined(v) for v in value]
+    return value
+
+
 def _merge_details(into: list[JSON], items: list[Any]) -> None:
     for item in items:
         if not isinstance(item, dict):
@@ -198,11 +221,11 @@ def _merge_details(into: list[JSON], items: list[Any]) -> None:
         index = item.get("index")
         target = next((d for d in into if index is not None and d.get("index") == index), None)
         if target is None:
-            into.append(dict(item))
-            continue
+            target = {}
+            into.append(target)
         for key, value in item.items():
             if key in _DETAIL_TEXT and isinstance(value, str):
-                target[key] = (target.get(key) or "") + value
+                _append(target, key, value)
             elif value is not None:
                 target[key] = value
 
@@ -231,7 +254,7 @@ def _merge_tool_calls(into: list[JSON], fragments: list[Any]) -> None:
                 function = target.setdefault("function", {})
                 for name, part in value.items():
                     if name == "arguments" and isinstance(part, str):
-                        function["arguments"] = function.get("arguments", "") + part
+                        _append(function, "arguments", part)
                     elif part is not None:
                         function[name] = part
             elif value is not None:
@@ -278,13 +301,10 @@ class _Choice:
                 if isinstance(value, str):
                     if key == "content" and value:
                         pieces.append(Piece("content", index, value))
-                    previous = self.message.get(key)
-                    keep = self.keep_text or key not in (
-                        "content",
-                        "reasoning_content",
-                        "reasoning",
-                    )
-                    self.message[key] = (previous or "") + value if keep else ""
+                    if self.keep_text or key == "refusal":
+                        _append(self.message, key, value)
+                    else:
+                        self.message[key] = ""
                 else:
                     self.message.setdefault(key, None)
             elif key == "tool_calls" and isinstance(value, list):
@@ -298,12 +318,12 @@ class _Choice:
                 self.message[key] = value
 
     def result(self, index: int) -> JSON:
-        message = dict(self.message)
+        message = _joined(self.message)
         message.setdefault("role", "assistant")
         message.setdefault("content", None)
         if self.tool_calls:
             message["tool_calls"] = [
-                {k: v for k, v in call.items() if k != "index"}
+                {k: _joined(v) for k, v in call.items() if k != "index"}
                 for call in sorted(self.tool_calls, key=lambda c: int(c.get("index", 0)))
             ]
             if message.get("content") == "":
@@ -311,7 +331,7 @@ class _Choice:
         elif message.get("tool_calls") is None:
             message.pop("tool_calls", None)
         if self.details:
-            message["reasoning_details"] = self.details
+            message["reasoning_details"] = _joined(self.details)
         choice: JSON = {"index": index, "message": message}
         for key, value in self.fields.items():
             choice[key] = value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ import orjson
 
 from llmcli import __version__, config
 from llmcli.cli.options import Common
+from llmcli.configfile import load as load_config
 from llmcli.inputs import parse_header
 from llmcli.outputs import Output, Terminal
 
@@ -108,14 +110,17 @@ class Session:
 def open_session(common: Common, *, require_key: bool = True) -> Iterator[Session]:
     """Resolve the gateway (starting the offline one for ``-g mock``) for one command."""
     out = Output(Terminal.detect())
+    for warning in load_config(os.environ).warnings:
+        out.note(f"llmcli: {warning}")
     resolved = config.resolve(
         common.gateway, common.base_url, common.model, require_key=require_key
     )
-    with contextlib.ExitStack() as stack:
-        if resolved.gateway.name == config.MOCK and not resolved.gateway.base_url:
-            from llmcli import gateway as offline
+    if resolved.gateway.name == config.MOCK and not resolved.gateway.base_url:
+        from llmcli import gateway as offline
 
-            running = stack.enter_context(offline.start())
-            moved = dataclasses.replace(resolved.gateway, base_url=running.base_url)
-            resolved = dataclasses.replace(resolved, gateway=moved)
-        yield Session(common, out, resolved)
+        # Serves from a daemon thread until this process exits; stopping it would only
+        # add the server's shutdown poll to every run.
+        running = offline.start()
+        moved = dataclasses.replace(resolved.gateway, base_url=running.base_url)
+        resolved = dataclasses.replace(resolved, gateway=moved)
+    yield Session(common, out, resolved)
