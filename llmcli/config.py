@@ -2,8 +2,9 @@
 
 Precedence (DESIGN.md, "Gateways and configuration"): flags > environment > config file >
 built-in. A base URL includes the version prefix; each endpoint's path is appended to it,
-unless the gateway names a URL for that endpoint (seed 000 serves chat at a bare
-``api.php``).
+unless the gateway gives that endpoint a path of its own (seed 000 serves chat at a bare
+``api.php``) or a whole URL. User gateways live in ``$XDG_CONFIG_HOME/llmcli/config.toml``
+(``LLMCLI_CONFIG`` overrides) and may extend a built-in one; see ``llmcli.configfile``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any, Literal
 from llmcli.errors import ConfigError, UsageError
 
 Auth = Literal["none", "bearer", "x-api-key"]
-Endpoint = Literal["chat", "models", "embeddings", "messages"]
 ENDPOINT_PATHS: Mapping[str, str] = {
     "chat": "/chat/completions",
     "models": "/models",
@@ -26,17 +26,20 @@ ENDPOINT_PATHS: Mapping[str, str] = {
 }
 ALL_ENDPOINTS = frozenset(ENDPOINT_PATHS)
 MOCK = "mock"
+CUSTOM = "custom"
 
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
     name: str
     base_url: str = ""
-    urls: Mapping[str, str] = field(default_factory=dict)
+    #: endpoint → a path appended to base_url, or a whole URL
+    paths: Mapping[str, str] = field(default_factory=dict)
     auth: Auth = "bearer"
     key_env: tuple[str, ...] = ()
     key_file: str | None = None
     key_cmd: str | None = None
+    api_key: str | None = None  # written in the config file itself (discouraged)
     model: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -45,6 +48,10 @@ class Gateway:
     reasoning_style: Literal["openai", "openrouter"] = "openai"
     #: the key is optional: send it when found, no auth header when not.
     key_optional: bool = False
+    #: an ecosystem variable that moves this gateway (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)
+    base_url_env: str | None = None
+    description: str = ""
+    source: str = "built-in"
 
     def url(self, endpoint: str) -> str:
         if endpoint not in self.endpoints:
@@ -52,25 +59,30 @@ class Gateway:
             raise ConfigError(
                 f"gateway {self.name!r} has no {endpoint} endpoint (it offers: {offered})"
             )
-        if endpoint in self.urls:
-            return self.urls[endpoint]
+        path = self.paths.get(endpoint, ENDPOINT_PATHS[endpoint])
+        if "://" in path:
+            return path
         if not self.base_url:
             raise ConfigError(f"gateway {self.name!r} has no base_url")
-        return self.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint]
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
+    def moved(self, base_url: str) -> Gateway:
+        """The same gateway at another base URL; whole-URL endpoints are dropped."""
+        paths = {k: v for k, v in self.paths.items() if "://" not in v}
+        return replace(self, base_url=base_url, paths=paths)
 
-BUILTINS: Mapping[str, Gateway] = {
-    g.name: g
-    for g in (
-        Gateway(MOCK, auth="none", model="echo"),
-        Gateway(
-            "openai",
-            base_url="https://api.openai.com/v1",
-            key_env=("OPENAI_API_KEY",),
-            model="gpt-4o-mini",
-        ),
-    )
-}
+    def key_source(self) -> str:
+        """Where the key comes from, for humans; never the key."""
+        if self.auth == "none":
+            return "none"
+        sources = [f"${v}" for v in self.key_env]
+        if self.key_file:
+            sources.append(f"file {self.key_file}")
+        if self.key_cmd:
+            sources.append("api_key_cmd")
+        if self.api_key:
+            sources.append("config file")
+        return " or ".join(["$LLMCLI_API_KEY", *sources])
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,32 +99,51 @@ def _env(env: Mapping[str, str], name: str) -> str | None:
     return value if value else None
 
 
+def known_gateways(env: Mapping[str, str] | None = None) -> dict[str, Gateway]:
+    """Built-in gateways, then the user's (which may replace or extend them)."""
+    from llmcli.builtins import BUILTINS
+    from llmcli.configfile import load
+
+    env = os.environ if env is None else env
+    return {**BUILTINS, **load(env).gateways}
+
+
 def select(name: str | None, base_url: str | None, env: Mapping[str, str] | None = None) -> Gateway:
-    """The gateway the flags and environment ask for."""
+    """The gateway the flags, environment and config file ask for."""
+    from llmcli.builtins import ALIASES, BUILTINS
+    from llmcli.configfile import load
+
     env = os.environ if env is None else env
     if name is None:  # a -g flag is not overridden by a base URL from the environment
         base_url = base_url or _env(env, "LLMCLI_BASE_URL")
         name = _env(env, "LLMCLI_GATEWAY")
+    config = load(env)
+    if name is None and base_url is None:
+        name = config.default_gateway
     if name is None and base_url is None:
         base_url = _env(env, "OPENAI_BASE_URL")
         name = None if base_url else "openai"
     if name is None:
         return Gateway(
-            "custom", base_url=base_url or "", key_env=("OPENAI_API_KEY",), key_optional=True
+            CUSTOM, base_url=base_url or "", key_env=("OPENAI_API_KEY",), key_optional=True
         )
-    gateway = BUILTINS.get(name)
+    name = ALIASES.get(name, name)
+    gateways = {**BUILTINS, **config.gateways}
+    gateway = gateways.get(name)
     if gateway is None:
-        known = ", ".join(sorted(BUILTINS))
+        known = ", ".join(sorted(gateways))
         raise ConfigError(f"unknown gateway {name!r} (known: {known})")
     if base_url:
-        gateway = replace(gateway, base_url=base_url, urls={})
+        return gateway.moved(base_url)
+    if gateway.base_url_env and (moved := _env(env, gateway.base_url_env)):
+        return replace(gateway.moved(moved), key_optional=True)
     return gateway
 
 
 def read_key(
     gateway: Gateway, env: Mapping[str, str] | None = None, *, required: bool = True
 ) -> str | None:
-    """The API key: ``LLMCLI_API_KEY``, then the gateway's variables, file or command."""
+    """The API key: ``LLMCLI_API_KEY``, the gateway's variables, file, command, config."""
     env = os.environ if env is None else env
     if gateway.auth == "none":
         return None
@@ -130,6 +161,7 @@ def read_key(
             ) from None
     if key is None and gateway.key_cmd:
         key = _run_key_cmd(gateway)
+    key = key or gateway.api_key
     if key is None and required and not gateway.key_optional:
         where = " or ".join(["LLMCLI_API_KEY", *gateway.key_env])
         raise ConfigError(f"no API key for gateway {gateway.name!r}: set {where}")
@@ -159,7 +191,7 @@ def resolve(
 ) -> Resolved:
     env = os.environ if env is None else env
     gateway = select(name, base_url, env)
-    if gateway.name != MOCK and not gateway.base_url and not gateway.urls:
+    if gateway.name != MOCK and not gateway.base_url and not gateway.paths:
         raise UsageError("no gateway: pass -g NAME or --base-url URL")
     chosen = model or _env(env, "LLMCLI_MODEL") or gateway.model
     return Resolved(gateway, read_key(gateway, env, required=require_key), chosen)

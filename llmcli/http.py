@@ -159,6 +159,33 @@ _TAG = re.compile(rb"<[^>]*>")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
+def ratelimit_summary(headers: httpx.Headers) -> str:
+    """``x-ratelimit-*`` headers in words, for a 429 that outlasted the retries."""
+    parts = []
+    for kind in ("requests", "tokens"):
+        limit = headers.get(f"x-ratelimit-limit-{kind}")
+        remaining = headers.get(f"x-ratelimit-remaining-{kind}")
+        reset = headers.get(f"x-ratelimit-reset-{kind}")
+        if limit or remaining or reset:
+            text = f"{remaining or '?'} of {limit or '?'} {kind} left"
+            parts.append(f"{text}, resets in {reset}" if reset else text)
+    return "; ".join(parts)
+
+
+def advice(status: int, detail: str, gateway: str, headers: httpx.Headers) -> str:
+    """What to do about an error status, in a few words."""
+    said = detail.lower()
+    if status == 402 and not any(w in said for w in ("balance", "credit", "quota", "fund")):
+        return "insufficient balance: add credit to the account"
+    if status in (401, 403):
+        return f"check the key: `llmcli gateways` shows where {gateway}'s comes from"
+    if status == 404 and "model" in said:
+        return f"`llmcli models -g {gateway}` lists the models"
+    if status == 429:
+        return ratelimit_summary(headers)
+    return ""
+
+
 def error_text(body: bytes, content_type: str) -> str:
     """The server's own words from an error body, in any shape the gateways use.
 
@@ -179,7 +206,7 @@ def error_text(body: bytes, content_type: str) -> str:
         if isinstance(inner, dict):
             message = inner.get("message") or inner.get("detail") or data.get("message")
             extras = [str(inner[k]) for k in ("type", "code") if inner.get(k)]
-            extras = [e for e in extras if e != "error"]
+            extras = [e for e in extras if e not in ("error", message)]
             text = str(message) if message else ""
             if extras:
                 text = f"{text} [{', '.join(dict.fromkeys(extras))}]".strip()
@@ -265,7 +292,9 @@ class Client:
         detail = error_text(body, response.headers.get("content-type", ""))
         source = f" from {request.gateway}" if request.gateway else ""
         wait = server_wait(response.headers)
-        tail = f"; retry after {wait:.0f}s" if wait is not None and status in (408, 429) else ""
+        notes = [f"retry after {wait:.0f}s"] if wait is not None and status in (408, 429) else []
+        notes.append(advice(status, detail, request.gateway, response.headers))
+        tail = "".join(f"; {note}" for note in notes if note)
         message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
         return error_for_status(status)(redact(message, request.secrets))
 
@@ -317,7 +346,9 @@ class Client:
                     raise retry.error from retry.__cause__
                 delay = retry.wait if retry.wait is not None else backoff(number)
                 summary = retry.error.message.rsplit(" (", 1)[0]
-                self.log(f"{summary}; retry {number + 1}/{self.limits.retries} in {delay:.1f}s")
+                self.log(
+                    f"llmcli: {summary}; retry {number + 1}/{self.limits.retries} in {delay:.1f}s"
+                )
                 time.sleep(delay)
         raise AssertionError("unreachable")
 

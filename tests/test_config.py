@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from llmcli.config import BUILTINS, Gateway, Resolved, read_key, resolve, select
+from llmcli.builtins import BUILTINS
+from llmcli.config import Gateway, Resolved, read_key, resolve, select
 from llmcli.errors import ConfigError
 
 LOCAL = "http://127.0.0.1:4000/v1"
@@ -27,13 +28,13 @@ def test_url_appends_endpoint_path(base: str, endpoint: str, url: str) -> None:
 
 
 def test_url_per_endpoint_override() -> None:
-    gateway = Gateway("g", base_url=LOCAL, urls={"chat": "https://example.org/api.php"})
+    gateway = Gateway("g", base_url=LOCAL, paths={"chat": "https://example.org/api.php"})
     assert gateway.url("chat") == "https://example.org/api.php"
     assert gateway.url("models") == "http://127.0.0.1:4000/v1/models"
 
 
 def test_url_without_base_url() -> None:
-    gateway = Gateway("seed", urls={"chat": "https://example.org/api.php"})
+    gateway = Gateway("seed", paths={"chat": "https://example.org/api.php"})
     assert gateway.url("chat") == "https://example.org/api.php"
     with pytest.raises(ConfigError) as info:
         gateway.url("models")

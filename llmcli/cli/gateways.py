@@ -1,0 +1,98 @@
+"""``llmcli gateways``: every gateway llmcli knows, where its key comes from — never the key."""
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from llmcli import config
+from llmcli.cli.options import OutputFormat
+from llmcli.errors import ConfigError
+from llmcli.outputs import Output, Terminal
+
+
+def key_status(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
+    """Where the key would come from and whether it is there, without reading it out."""
+    if gateway.auth == "none":
+        return {"source": None, "set": False}
+    for var in ("LLMCLI_API_KEY", *gateway.key_env):
+        if env.get(var):
+            return {"source": f"env:{var}", "set": True}
+    if gateway.key_file:
+        path = os.path.expanduser(gateway.key_file)
+        return {"source": f"file:{gateway.key_file}", "set": os.path.isfile(path)}
+    if gateway.key_cmd:
+        return {"source": "api_key_cmd", "set": None}  # not run just to list
+    if gateway.api_key:
+        return {"source": "config", "set": True}
+    first = gateway.key_env[0] if gateway.key_env else "LLMCLI_API_KEY"
+    return {"source": f"env:{first}", "set": False}
+
+
+def describe(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
+    urls: dict[str, str | None] = {}
+    for endpoint in sorted(gateway.endpoints):
+        try:
+            urls[endpoint] = gateway.url(endpoint)
+        except ConfigError:  # the offline gateway's URL exists once it is started
+            urls[endpoint] = None
+    return {
+        "name": gateway.name,
+        "base_url": gateway.base_url or None,
+        "urls": urls,
+        "auth": gateway.auth,
+        "key": key_status(gateway, env),
+        "key_sources": gateway.key_source(),
+        "model": gateway.model,
+        "from": gateway.source,
+        "description": gateway.description,
+    }
+
+
+def gateways(
+    output: Annotated[
+        OutputFormat | None, typer.Option("-o", "--output", help="text (default), json or jsonl.")
+    ] = None,
+) -> None:
+    """List every gateway: built-in and from config.toml, with its URLs, auth style, and
+    where its key comes from and whether it is set. Never prints a key.
+
+    \b
+    Examples:
+      llmcli gateways
+      llmcli gateways -o json | jq -r '.[] | select(.key.set) | .name'
+    """
+    env = dict(os.environ)
+    out = Output(Terminal.detect())
+    rows = [describe(g, env) for g in config.known_gateways(env).values()]
+    fmt = output.value if output else "text"
+    if fmt == "json":
+        out.json(rows)
+    elif fmt in ("jsonl", "sse"):
+        for row in rows:
+            out.jsonl(row)
+    else:
+        out.text(_table(rows))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    def key(row: dict[str, Any]) -> str:
+        status = row["key"]
+        if status["source"] is None:
+            return "-"
+        state = {True: "set", False: "unset", None: "cmd"}[status["set"]]
+        return f"{status['source'].removeprefix('env:')} ({state})"
+
+    lines = [("NAME", "URL", "AUTH", "KEY", "MODEL")]
+    for row in rows:
+        url = row["urls"].get("chat") or next(iter(row["urls"].values()), None)
+        url = url or ("(in-process)" if row["name"] == config.MOCK else "-")
+        lines.append((row["name"], url, row["auth"], key(row), row["model"] or "-"))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line[:4], widths, strict=True))
+        + "  "
+        + line[4]
+        + "\n"
+        for line in lines
+    )
