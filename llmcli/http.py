@@ -239,6 +239,31 @@ class _Retry(Exception):
         self.wait = wait
 
 
+class _LazyTransport(httpx.BaseTransport):
+    """httpx's transports, made on first use, one per scheme.
+
+    A verifying transport loads the CA bundle when it is built (~30 ms), which a run that
+    talks plain http to a local gateway never needs: plain http never uses TLS, so its
+    transport is built without a CA bundle; https gets httpx's verifying default.
+    """
+
+    def __init__(self) -> None:
+        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        scheme = request.url.scheme
+        transport = self._by_scheme.get(scheme)
+        if transport is None:
+            plain = scheme == "http"
+            transport = httpx.HTTPTransport(verify=not plain)
+            self._by_scheme[scheme] = transport
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        for transport in self._by_scheme.values():
+            transport.close()
+
+
 class Client:
     """One httpx client for the run. Use as a context manager."""
 
@@ -253,6 +278,7 @@ class Client:
             timeout=timeout,
             follow_redirects=True,
             trust_env=True,
+            transport=_LazyTransport(),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self._origin: str | None = None

@@ -328,8 +328,6 @@ class _Choice:
             ]
             if message.get("content") == "":
                 message["content"] = None
-        elif message.get("tool_calls") is None:
-            message.pop("tool_calls", None)
         if self.details:
             message["reasoning_details"] = _joined(self.details)
         choice: JSON = {"index": index, "message": message}

@@ -8,6 +8,7 @@ ANSI styling only when stderr is a terminal and ``NO_COLOR`` is unset
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -62,11 +63,14 @@ class Output:
     # stdout -------------------------------------------------------------------------
 
     def data(self, chunk: bytes) -> None:
-        """Raw bytes, written and flushed at once."""
+        """Raw bytes; they reach the reader at the next ``flush()``."""
         if chunk:
             self.stdout.write(chunk)
-            self.stdout.flush()
             self._last = chunk[-1:]
+
+    def flush(self) -> None:
+        """Called after each network read, and when a command is done."""
+        self.stdout.flush()
 
     def text(self, text: str) -> None:
         self._close_reasoning()
@@ -112,6 +116,8 @@ class Output:
 
     def error(self, message: str) -> None:
         self._close_reasoning()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.stdout.flush()  # what arrived goes out before the error line
         if self.terminal.stdout_tty and self.mid_line and self.terminal.stderr_tty:
             self.stderr.write("\n")  # do not glue the message to half a line of text
         self.stderr.write(self._style(f"llmcli: {message}", _RED) + "\n")

@@ -375,3 +375,23 @@ def test_backoff_has_jitter_within_bounds(attempt: int) -> None:
 
 def test_set_cookie_is_redacted_in_traces() -> None:
     assert redacted_headers({"Set-Cookie": "session=abc"}, ()) == {"Set-Cookie": "***"}
+
+
+def test_https_keeps_certificate_verification_while_http_skips_the_ca_bundle() -> None:
+    import contextlib
+    import ssl
+
+    import httpx
+
+    from llmcli.http import _LazyTransport
+
+    lazy = _LazyTransport()
+    for url in ("http://127.0.0.1:9/v1", "https://127.0.0.1:9/v1"):
+        # nothing listens there; the transport for the scheme exists all the same
+        with contextlib.suppress(httpx.TransportError):
+            lazy.handle_request(httpx.Request("GET", url))
+    contexts = {s: t._pool._ssl_context for s, t in lazy._by_scheme.items()}
+    assert contexts["https"].verify_mode == ssl.CERT_REQUIRED
+    assert contexts["https"].check_hostname is True
+    assert contexts["http"].verify_mode == ssl.CERT_NONE
+    lazy.close()

@@ -86,6 +86,7 @@ def print_stream(
             for event in decoder.feed(chunk):
                 events += 1
                 _event(session, assembly, event.event, event.data, fmt, reasoning, events)
+            out.flush()
         for event in decoder.close():
             events += 1
             _event(session, assembly, event.event, event.data, fmt, reasoning, events)

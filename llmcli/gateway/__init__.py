@@ -6,6 +6,11 @@ Anthropic-compatible ``/messages`` under a profile's prefix, with deterministic 
 ``embed-large``) and injectable faults (see ``faults``). Used by the tests, by
 ``llmcli serve`` and in-process by ``llmcli … -g mock``.
 
+A profile (``PROFILES``: ``mock``, the seed gateways ``lumiltc``, ``lumenfall``,
+``lumyx``, ``llmbase``, ``lumyxai``, and ``anthropic``, ``openrouter``) decides how the
+gateway looks on the wire: prefix, endpoints and their paths, auth, error shapes, models
+and the extra fields and headers of the gateway it imitates (see ``profiles``).
+
 Importing this package is cheap: the HTTP machinery is imported by ``start`` and
 ``serve_forever``. The server never writes to stdout or stderr.
 """
@@ -67,6 +72,14 @@ class RunningGateway:
         )
         self._thread.start()
         self._stopped = False
+
+    def url(self, endpoint: str) -> str:
+        """The full URL of ``endpoint`` (``chat``, ``models``, ``embeddings``, ``messages``);
+        ``ValueError`` when the profile does not serve it."""
+        path = self.profile.path(endpoint)
+        if path is None:
+            raise ValueError(f"profile {self.profile.name!r} has no {endpoint} endpoint")
+        return self.base_url + path
 
     def set_faults(self, faults: str | None) -> None:
         """Replace the server-wide fault spec (``None`` for none)."""

@@ -1,8 +1,13 @@
-"""Error bodies of the offline gateway, in the OpenAI and the Anthropic shape.
+"""Error bodies of the offline gateway, in the shape of each profile's ``errors`` style.
 
-OpenAI style (chat, models, embeddings): ``{"error": {"message", "type", "code"}}``.
-Anthropic style (messages): ``{"type": "error", "error": {"type", "message"}}``.
-Also the HTML page a proxy sends, and ``RequestError`` raised by request validation.
+``openai`` (chat, models, embeddings): ``{"error": {"message", "type", "code"}}``.
+``anthropic`` (messages, and every endpoint of the ``anthropic`` profile): ``{"type":
+"error", "error": {"type", "message"}}``. ``llmbase`` (seed 003): ``{"error": {"message",
+"type"}}`` without ``code``, 502 "All upstream providers failed". ``lumyxai`` (seed 004):
+the OpenAI shape with the seed's type per status (401 authentication_error, 403
+authorization_error, 400 invalid_request_error, 404 not_found_error, 429
+rate_limit_error, 5xx server_error). Also the HTML page a proxy sends, and
+``RequestError`` raised by request validation.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import orjson
 __all__ = [
     "RequestError",
     "anthropic_error",
+    "error_body",
     "html_page",
     "openai_error",
     "reason",
@@ -101,6 +107,43 @@ def anthropic_error(status: int, message: str | None = None) -> bytes:
     _, _, kind, default_message = _entry(status)
     error = {"type": kind, "message": message or default_message}
     return orjson.dumps({"type": "error", "error": error})
+
+
+# seed 003's table of statuses
+_LLMBASE_MESSAGES = {
+    400: "Bad request: missing or invalid fields",
+    401: "Authentication failed: check your API key",
+    404: "Model not found",
+    502: "All upstream providers failed",
+}
+# seed 004's "Common error types"
+_LUMYXAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "authorization_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(
+    style: str,
+    status: int,
+    message: str | None = None,
+    *,
+    code: str | None = None,
+    type_: str | None = None,
+) -> bytes:
+    """An error body in a profile's ``errors`` style (see the module docstring)."""
+    if style == "anthropic":
+        return anthropic_error(status, message)
+    if style == "llmbase":
+        kind, _, _, default = _entry(status)
+        text = message or _LLMBASE_MESSAGES.get(status, default)
+        return orjson.dumps({"error": {"message": text, "type": type_ or kind}})
+    if style == "lumyxai":
+        type_ = _LUMYXAI_TYPES.get(status, "server_error" if status >= 500 else type_)
+    return openai_error(status, message, code=code, type_=type_)
 
 
 def html_page(status: int) -> bytes:

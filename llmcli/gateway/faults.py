@@ -5,6 +5,10 @@ server as a whole (``start(faults=…)``) or per request in the ``X-Mock-Fault``
 which wins. ``times=N`` / ``every=N`` gate the whole spec: a request carrying it is
 faulty only while the spec's counter says so (the first N requests, or requests N, 2N…).
 Counters are kept per spec string, across the server, under a lock.
+
+``redirect=URL`` (percent-decoded like ``body=``) answers ``307 Temporary Redirect`` with
+``Location: URL`` (``status=`` picks another 3xx), before any auth check: a client must
+not follow it to another host with its credentials.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Faults:
     delay_ms: float = 0.0
     comment: bool = False
     crlf: bool = False
+    redirect: str | None = None
 
     @property
     def gated(self) -> bool:
@@ -52,7 +57,12 @@ class Faults:
     @property
     def replaces_body(self) -> bool:
         """Whether the response is an injected error/replacement instead of a reply."""
-        return self.status is not None or self.html or self.body is not None
+        return (
+            self.status is not None
+            or self.html
+            or self.body is not None
+            or self.redirect is not None
+        )
 
     @property
     def pause_ms(self) -> float:
@@ -132,6 +142,10 @@ def parse(spec: str | None) -> Faults:
             _number(key, value)
             values[key] = value
         elif key == "body":
+            values[key] = unquote(value)
+        elif key == "redirect":
+            if not value:
+                raise FaultError("redirect: needs a URL")
             values[key] = unquote(value)
         elif key == "slow":
             size, colon, ms = value.partition(":")

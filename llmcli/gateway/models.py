@@ -5,6 +5,9 @@ A request body (chat or messages) is read into an ``Ask``; ``reply(ask)`` gives 
 half a million chunks without holding its text), tool calls, finish reason and usage.
 The wire modules render one ``Reply`` both as a JSON body and as an SSE stream, which is
 what keeps the two equivalent. Also the embedding vectors.
+
+A profile serves these models under its own ids (``catalog``, ``lookup.chat_model``):
+``Ask.model`` is the id the reply shows, ``Ask.behaves`` the model that answers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .catalog import CHAT_MODELS, CREATED, EMBED_MODELS
 from .errors import RequestError
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "SIGNATURE",
     "UNICODE_TEXT",
     "Ask",
+    "Model",
     "Reply",
     "ToolCall",
     "ask_chat",
@@ -36,84 +41,20 @@ __all__ = [
     "vector",
 ]
 
-CREATED = 1700000000
-CHAT_MODELS = ("echo", "lorem", "think", "tools", "unicode")
-EMBED_MODELS = {"embed-small": 8, "embed-large": 64}
 UNICODE_TEXT = "héllo wörld — 日本語 😀🎉 naïve café ∑ 👩\u200d💻 ok"
 SIGNATURE = "EqQBCkgIBRABGAIiQMockSignatureOfTheThinkingBlock0123456789abcdefABCDEF=="
-LOREM = (
-    "lorem",
-    "ipsum",
-    "dolor",
-    "sit",
-    "amet",
-    "consectetur",
-    "adipiscing",
-    "elit",
-    "sed",
-    "do",
-    "eiusmod",
-    "tempor",
-    "incididunt",
-    "ut",
-    "labore",
-    "et",
-    "dolore",
-    "magna",
-    "aliqua",
-    "ut",
-    "enim",
-    "ad",
-    "minim",
-    "veniam",
-    "quis",
-    "nostrud",
-    "exercitation",
-    "ullamco",
-    "laboris",
-    "nisi",
-    "ut",
-    "aliquip",
-    "ex",
-    "ea",
-    "commodo",
-    "consequat",
-    "duis",
-    "aute",
-    "irure",
-    "dolor",
-    "in",
-    "reprehenderit",
-    "in",
-    "voluptate",
-    "velit",
-    "esse",
-    "cillum",
-    "dolore",
-    "eu",
-    "fugiat",
-    "nulla",
-    "pariatur",
-    "excepteur",
-    "sint",
-    "occaecat",
-    "cupidatat",
-    "non",
-    "proident",
-    "sunt",
-    "in",
-    "culpa",
-    "qui",
-    "officia",
-    "deserunt",
-    "mollit",
-    "anim",
-    "id",
-    "est",
-    "laborum",
+_LOREM_TEXT = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud "
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat duis aute "
+    "irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat "
+    "nulla pariatur excepteur sint occaecat cupidatat non proident sunt in culpa qui "
+    "officia deserunt mollit anim id est laborum"
 )
+LOREM = tuple(_LOREM_TEXT.split())
 LOREM_DEFAULT = 100
 ARG_FRAGMENT = 5  # characters per streamed tool-call argument fragment
+Model = tuple[str, str]  # (the id the reply shows, the deterministic model that answers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +67,17 @@ class ToolCall:
 class Ask:
     """What the models need from a request body."""
 
-    model: str
+    model: str  # the model id the reply shows
     prompt: str  # text of the last user message
     tool_result: str | None  # text of the tool result answering the last tool call, if any
     max_tokens: int | None
     words_per_chunk: int
     prompt_tokens: int
+    behaves: str = ""  # which deterministic model answers (the id itself when empty)
+
+    @property
+    def kind(self) -> str:
+        return self.behaves or self.model
 
     @property
     def digest(self) -> str:
@@ -191,7 +137,7 @@ def _fixed(parts: list[str]) -> Callable[[], Iterator[str]]:
 
 def reply(ask: Ask) -> Reply:
     """The model's answer to ``ask``."""
-    model = ask.model
+    model = ask.kind
     if model == "lorem":
         n = LOREM_DEFAULT if ask.max_tokens is None else ask.max_tokens
         per = ask.words_per_chunk
@@ -241,19 +187,6 @@ def _int_field(body: dict[str, Any], *keys: str) -> int | None:
     return None
 
 
-def _model(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError(400, "model: a model id is required", code="missing_model")
-    if model in EMBED_MODELS:
-        raise RequestError(400, f"model {model} is an embedding model", code="model_not_supported")
-    if model not in CHAT_MODELS:
-        raise RequestError(
-            404, f"model not found: {model}", code="model_not_found", type_="invalid_request_error"
-        )
-    return model
-
-
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     messages = body.get("messages")
     if messages is None:
@@ -265,10 +198,11 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _ask(body: dict[str, Any], model: str, prompt: str, tool: str | None, all_text: str) -> Ask:
+def _ask(body: dict[str, Any], model: Model, prompt: str, tool: str | None, all_text: str) -> Ask:
     per = _int_field(body, "mock_words_per_chunk") or 1
     return Ask(
-        model=model,
+        model=model[0],
+        behaves=model[1],
         prompt=prompt,
         tool_result=tool,
         max_tokens=_int_field(body, "max_completion_tokens", "max_tokens"),
@@ -277,9 +211,8 @@ def _ask(body: dict[str, Any], model: str, prompt: str, tool: str | None, all_te
     )
 
 
-def ask_chat(body: dict[str, Any]) -> Ask:
-    """Read a Chat Completions request body."""
-    model = _model(body)
+def ask_chat(body: dict[str, Any], model: Model) -> Ask:
+    """Read a Chat Completions request body; ``model`` as ``catalog.chat_model`` picks it."""
     messages = _messages(body)
     texts = [_text_of(m.get("content")) for m in messages]
     users = [t for m, t in zip(messages, texts, strict=True) if m.get("role") == "user"]
@@ -287,9 +220,8 @@ def ask_chat(body: dict[str, Any]) -> Ask:
     return _ask(body, model, users[-1] if users else "", tool, "\n".join(texts))
 
 
-def ask_messages(body: dict[str, Any]) -> Ask:
-    """Read an Anthropic Messages request body."""
-    model = _model(body)
+def ask_messages(body: dict[str, Any], model: Model) -> Ask:
+    """Read an Anthropic Messages request body; ``model`` as for ``ask_chat``."""
     messages = _messages(body)
     if _int_field(body, "max_tokens") is None:
         raise RequestError(400, "max_tokens: field required", code="missing_max_tokens")

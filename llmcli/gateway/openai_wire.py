@@ -1,5 +1,5 @@
-"""OpenAI wire format: a ``Reply`` as a ``chat.completion`` object or as its SSE chunks;
-the model list; embeddings.
+"""OpenAI wire format: a ``Reply`` as a ``chat.completion`` object or as its SSE chunks,
+shaped by the profile; embeddings.
 
 Stream order: a role chunk (delta ``{"role": "assistant", "content": ""}``, or
 ``"content": null`` when the reply is tool calls), reasoning deltas, content deltas,
@@ -7,6 +7,14 @@ tool-call deltas (first the id/type/name fragment of each call, then argument fr
 alternating between the calls), a chunk with ``delta: {}`` and ``finish_reason``, the
 usage chunk (``choices: []``) only when ``stream_options.include_usage`` is true, then
 ``[DONE]``. Assembling the chunks gives exactly the non-streaming ``choices`` and ``usage``.
+
+Profile shapes (see ``Profile``): the reasoning fields (seed 000 sends
+``reasoning_content`` only; OpenRouter and seed 001 ``reasoning`` + ``reasoning_details``;
+seed 002 all three with ``reasoning_details`` items exactly ``{type, text}``, streamed as
+one delta after the reasoning text); seed 002's ``"tool_calls": null`` and
+``"reasoning_content": null`` (in the role chunk when streaming) and top-level
+``context_left``/``context_total`` (on the finish chunk when streaming); seed 003's usage
+on the finish chunk of every stream, instead of a separate usage chunk.
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import RequestError
-from .models import CHAT_MODELS, CREATED, EMBED_MODELS, Reply, fragments, vector
+from .models import CREATED, Reply, fragments, vector
 
-__all__ = ["DONE", "ERROR", "Event", "chat_chunks", "chat_completion", "embeddings", "model_list"]
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+__all__ = ["DONE", "ERROR", "Event", "chat_chunks", "chat_completion", "embeddings"]
 
 Event = tuple[str | None, bytes]  # (SSE event name, data)
 DONE: Event = (None, b"[DONE]")
@@ -45,20 +56,41 @@ def _usage(reply: Reply) -> dict[str, int]:
     }
 
 
-def _details(text: str) -> list[dict[str, Any]]:
+def _details(text: str, style: str) -> list[dict[str, Any]]:
+    if style == "lumyx":  # exactly seed 002's example
+        return [{"type": "reasoning.text", "text": text}]
     return [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}]
+
+
+def _reasoning(text: str, style: str, details: bool = True) -> dict[str, Any]:
+    """The message (or delta) fields carrying ``text`` in a profile's reasoning style."""
+    if style == "reasoning_content":
+        return {"reasoning_content": text}
+    out: dict[str, Any] = {"reasoning": text}
+    if style != "openrouter":
+        out["reasoning_content"] = text
+    if details:
+        out["reasoning_details"] = _details(text, style)
+    return out
+
+
+def _context(reply: Reply, profile: Profile) -> dict[str, int]:
+    total = profile.context_total
+    if total is None:
+        return {}
+    used = reply.prompt_tokens + reply.completion_tokens
+    return {"context_left": max(0, total - used), "context_total": total}
 
 
 def _call_id(index: int) -> str:
     return f"call_{index}"
 
 
-def chat_completion(reply: Reply) -> dict[str, Any]:
+def chat_completion(reply: Reply, profile: Profile) -> dict[str, Any]:
     """The non-streaming ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
     if reply.reasoning:
-        text = reply.reasoning_text
-        message.update(reasoning=text, reasoning_content=text, reasoning_details=_details(text))
+        message.update(_reasoning(reply.reasoning_text, profile.reasoning))
     if reply.tool_calls:
         message["tool_calls"] = [
             {
@@ -68,11 +100,15 @@ def chat_completion(reply: Reply) -> dict[str, Any]:
             }
             for i, c in enumerate(reply.tool_calls)
         ]
+    if profile.null_fields:
+        message.setdefault("tool_calls", None)
+        message.setdefault("reasoning_content", None)
     return {
         "id": _id(reply),
         "object": "chat.completion",
         "created": CREATED,
         "model": reply.ask.model,
+        **_context(reply, profile),
         "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
         "usage": _usage(reply),
     }
@@ -93,7 +129,7 @@ def _tool_deltas(reply: Reply) -> Iterator[dict[str, Any]]:
                 yield {"index": i, "function": {"arguments": queue[step]}}
 
 
-def chat_chunks(reply: Reply, include_usage: bool) -> Iterator[Event]:
+def chat_chunks(reply: Reply, include_usage: bool, profile: Profile) -> Iterator[Event]:
     """The SSE events of the streaming answer, ``[DONE]`` included."""
     head = {
         "id": _id(reply),
@@ -103,36 +139,36 @@ def chat_chunks(reply: Reply, include_usage: bool) -> Iterator[Event]:
     }
     dumps = orjson.dumps
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> Event:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> Event:
         return None, dumps(
-            {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         )
 
-    yield chunk({"role": "assistant", "content": None if reply.content is None else ""})
+    style = profile.reasoning
+    first: dict[str, Any] = {"role": "assistant", "content": None if reply.content is None else ""}
+    if profile.null_fields:
+        if not reply.tool_calls:
+            first["tool_calls"] = None
+        if not reply.reasoning:
+            first["reasoning_content"] = None
+    yield chunk(first)
     for piece in reply.reasoning:
-        yield chunk(
-            {"reasoning": piece, "reasoning_content": piece, "reasoning_details": _details(piece)}
-        )
+        yield chunk(_reasoning(piece, style, details=style != "lumyx"))
+    if reply.reasoning and style == "lumyx":
+        yield chunk({"reasoning_details": _details(reply.reasoning_text, style)})
     if reply.content is not None:
         for piece in reply.content():
             yield chunk({"content": piece})
     for delta in _tool_deltas(reply):
         yield chunk({"tool_calls": [delta]})
-    yield chunk({}, reply.finish)
-    if include_usage:
-        yield None, dumps({**head, "choices": [], "usage": _usage(reply)})
+    head.update(_context(reply, profile))
+    if profile.usage_in_final_chunk:
+        yield chunk({}, reply.finish, usage=_usage(reply))
+    else:
+        yield chunk({}, reply.finish)
+        if include_usage:
+            yield None, dumps({**head, "choices": [], "usage": _usage(reply)})
     yield DONE
-
-
-def model_list() -> dict[str, Any]:
-    """The ``GET /models`` body."""
-    ids = [*CHAT_MODELS, *EMBED_MODELS]
-    return {
-        "object": "list",
-        "data": [
-            {"id": m, "object": "model", "created": CREATED, "owned_by": "llmcli-mock"} for m in ids
-        ],
-    }
 
 
 def _inputs(value: Any) -> list[bytes] | None:
@@ -160,15 +196,8 @@ def _inputs(value: Any) -> list[bytes] | None:
     return None
 
 
-def embeddings(body: dict[str, Any]) -> dict[str, Any]:
-    """The ``POST /embeddings`` body for a request body."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError(400, "model: a model id is required", code="missing_model")
-    if model not in EMBED_MODELS:
-        raise RequestError(
-            404, f"model not found: {model}", code="model_not_found", type_="invalid_request_error"
-        )
+def embeddings(body: dict[str, Any], model: str, size: int) -> dict[str, Any]:
+    """The ``POST /embeddings`` body for a request body; ``model`` has ``size`` dimensions."""
     keys = _inputs(body.get("input"))
     if keys is None:
         raise RequestError(
@@ -176,7 +205,7 @@ def embeddings(body: dict[str, Any]) -> dict[str, Any]:
             "input: expected a string, an array of strings, or token arrays",
             code="invalid_input",
         )
-    dims = body.get("dimensions", EMBED_MODELS[model])
+    dims = body.get("dimensions", size)
     if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 4096:
         raise RequestError(
             400, "dimensions: expected an integer from 1 to 4096", code="invalid_dimensions"

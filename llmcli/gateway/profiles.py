@@ -1,26 +1,106 @@
-"""Gateway profiles (how the offline gateway looks on the wire) and request records."""
+"""Gateway profiles (how the offline gateway looks on the wire) and request records.
+
+``mock`` is the gateway's own face. The others imitate the five seed gateways
+(``/work/shared/seeds/``: 000 lumiltc, 001 lumenfall, 002 lumyx, 003 llmbase, 004
+lumyxai) and two real APIs llmcli has built in (``anthropic``, ``openrouter``): the same
+paths, auth, error shapes, extra fields and headers, so that ``llmcli chat -g NAME
+--base-url <RunningGateway.base_url>`` talks to them as it would to the real thing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PROFILES", "Profile", "RecordedRequest", "resolve"]
+from .catalog import (
+    ANTHROPIC_MODELS,
+    LLMBASE_MODELS,
+    LUMENFALL_MODELS,
+    LUMILTC_MODELS,
+    LUMYX_MODELS,
+    LUMYXAI_MODELS,
+    MOCK_MODELS,
+    OPENROUTER_MODELS,
+    ModelInfo,
+)
+
+__all__ = ["ENDPOINT_PATHS", "PROFILES", "Profile", "RecordedRequest", "resolve"]
+
+#: endpoint name -> its path under the prefix, unless a profile's ``paths`` says otherwise
+ENDPOINT_PATHS = {
+    "chat": "/chat/completions",
+    "models": "/models",
+    "embeddings": "/embeddings",
+    "messages": "/messages",
+}
+ALL = frozenset(ENDPOINT_PATHS)
+OPENAI_FAMILY = frozenset({"chat", "models", "embeddings"})
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """How a gateway looks on the wire.
+    """How a gateway looks on the wire. ``Profile(name)`` is the mock gateway's face.
 
-    ``prefix`` is the base path (endpoints are ``prefix + "/chat/completions"`` …);
-    ``auth`` is ``"none"`` (anything accepted), ``"bearer"`` (requires
-    ``Authorization: Bearer <non-empty>``) or ``"x-api-key"`` (requires a non-empty
-    ``x-api-key`` header). A request failing the check is answered 401 in the endpoint's
-    error shape.
+    - ``prefix``: the base path; ``base_url`` is ``http://host:port`` + prefix.
+    - ``endpoints``: the endpoints served (``chat``, ``models``, ``embeddings``,
+      ``messages``), at ``prefix + ENDPOINT_PATHS[e]`` unless ``paths`` (pairs of
+      endpoint, path under the prefix) moves one. Other paths answer 404.
+    - ``auth``: ``"none"`` (anything accepted, nothing required), ``"bearer"``
+      (``Authorization: Bearer <non-empty>``), ``"x-api-key"`` (a non-empty ``x-api-key``)
+      or ``"either"`` (one of the two); ``messages_auth`` overrides it on ``/messages``.
+      ``version_header``: a header every request must carry (400 otherwise).
+    - ``errors``: the error body shape: ``"openai"`` (``{"error": {message, type, code}}``,
+      Anthropic's shape on ``/messages``), ``"llmbase"`` (no ``code``), ``"lumyxai"`` (the
+      seed's type per status, on every endpoint) or ``"anthropic"`` (everywhere).
+    - ``models``: what ``/models`` lists (the mock models are accepted anyway);
+      ``models_shape``: ``"openai"``, ``"lumyxai"`` (``_meta``) or ``"anthropic"``;
+      ``strip_model_prefix``: a model id prefix dropped before the lookup.
+    - ``reasoning``: the message fields reasoning comes in: ``"all"`` (``reasoning``,
+      ``reasoning_content`` and ``reasoning_details`` with ``format``/``index``),
+      ``"openrouter"`` (``reasoning`` + ``reasoning_details``), ``"reasoning_content"``
+      (GLM style) or ``"lumyx"`` (all three, ``reasoning_details`` items as
+      ``{type, text}``, streamed once after the reasoning text).
+    - ``null_fields``: the message always has ``tool_calls`` and ``reasoning_content``,
+      ``null`` when there are none; ``context_total``: adds top-level ``context_total``
+      and ``context_left`` (total minus total tokens; streamed on the finish chunk).
+    - ``usage_in_final_chunk``: every stream carries ``usage`` on its finish chunk.
+    - ``processing_comment``: every stream starts with ``: OPENROUTER PROCESSING``.
+    - ``empty_balance_key``: a key answered ``402 Payment Required``.
+    - ``rate_limit``: every response carries ``x-ratelimit-*-requests`` headers, the
+      remaining count going down by one per request from this limit (floor 0).
     """
 
     name: str
     prefix: str = "/v1"
     auth: str = "none"
+    endpoints: frozenset[str] = ALL
+    paths: tuple[tuple[str, str], ...] = ()
+    messages_auth: str | None = None
+    version_header: str | None = None
+    errors: str = "openai"
+    models: tuple[ModelInfo, ...] = MOCK_MODELS
+    models_shape: str = "openai"
+    strip_model_prefix: str | None = None
+    reasoning: str = "all"
+    null_fields: bool = False
+    context_total: int | None = None
+    usage_in_final_chunk: bool = False
+    processing_comment: bool = False
+    empty_balance_key: str | None = None
+    rate_limit: int | None = None
+
+    def path(self, endpoint: str) -> str | None:
+        """The path of ``endpoint`` under the prefix, or None when it is not served."""
+        if endpoint not in self.endpoints:
+            return None
+        return dict(self.paths).get(endpoint, ENDPOINT_PATHS[endpoint])
+
+    def endpoint(self, path: str) -> str | None:
+        """Which endpoint a request path (without the query string) is, if any."""
+        prefix = self.prefix.rstrip("/")
+        if not path.startswith(prefix + "/"):
+            return None
+        rest = path[len(prefix) :]
+        return next((e for e in sorted(self.endpoints) if self.path(e) == rest), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +113,84 @@ class RecordedRequest:
     body: bytes
 
 
-PROFILES: dict[str, Profile] = {"mock": Profile("mock")}
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("mock"),
+        # seed 000: chat only, at a bare /api.php; no auth; GLM's enable_thinking switch
+        Profile(
+            "lumiltc",
+            prefix="",
+            endpoints=frozenset({"chat"}),
+            paths=(("chat", "/api.php"),),
+            models=LUMILTC_MODELS,
+            reasoning="reasoning_content",
+        ),
+        # seed 001: OpenRouter behind /openai/v1; openrouter/ model prefix optional
+        Profile(
+            "lumenfall",
+            prefix="/openai/v1",
+            auth="bearer",
+            endpoints=frozenset({"chat"}),
+            models=LUMENFALL_MODELS,
+            strip_model_prefix="openrouter/",
+            reasoning="openrouter",
+            processing_comment=True,
+        ),
+        # seed 002: context_left/context_total, null fields, 402 on an empty balance
+        Profile(
+            "lumyx",
+            auth="bearer",
+            endpoints=frozenset({"chat"}),
+            models=LUMYX_MODELS,
+            reasoning="lumyx",
+            null_fields=True,
+            context_total=2_000_000,
+            empty_balance_key="nova_empty_balance",
+        ),
+        # seed 003: usage on the final chunk of every stream; its own 404 body
+        Profile(
+            "llmbase",
+            auth="bearer",
+            endpoints=frozenset({"chat", "models"}),
+            errors="llmbase",
+            models=LLMBASE_MODELS,
+            usage_in_final_chunk=True,
+        ),
+        # seed 004: OpenAI and Anthropic endpoints side by side; _meta; rate-limit headers
+        Profile(
+            "lumyxai",
+            prefix="/api/v1",
+            auth="bearer",
+            messages_auth="either",
+            errors="lumyxai",
+            models=LUMYXAI_MODELS,
+            models_shape="lumyxai",
+            reasoning="reasoning_content",
+            rate_limit=25,
+        ),
+        # the Anthropic API: x-api-key and anthropic-version on every request
+        Profile(
+            "anthropic",
+            auth="x-api-key",
+            endpoints=frozenset({"messages", "models"}),
+            version_header="anthropic-version",
+            errors="anthropic",
+            models=ANTHROPIC_MODELS,
+            models_shape="anthropic",
+        ),
+        # OpenRouter: processing comments, reasoning + reasoning_details
+        Profile(
+            "openrouter",
+            prefix="/api/v1",
+            auth="bearer",
+            endpoints=OPENAI_FAMILY,
+            models=OPENROUTER_MODELS,
+            reasoning="openrouter",
+            processing_comment=True,
+        ),
+    )
+}
 
 
 def resolve(profile: str | Profile) -> Profile:

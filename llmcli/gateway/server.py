@@ -3,6 +3,11 @@
 Standard library only (``http.server``), HTTP/1.1 with keep-alive, one daemon thread per
 connection. Silent: no request log, no tracebacks on stderr. Every API request is
 recorded; ``/_mock/requests`` (at the root or under the prefix) lists the records.
+
+Order for an API request: record it; 404 for a path the profile does not serve, 405 for
+a wrong method; the fault spec (an injected reply or redirect skips the rest); the
+profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``). Errors
+come in the profile's ``errors`` style; seed 004's rate-limit headers go on every one.
 """
 
 from __future__ import annotations
@@ -15,23 +20,15 @@ from typing import Any
 
 import orjson
 
-from . import anthropic_wire, openai_wire
-from .errors import RequestError, anthropic_error, html_page, openai_error
+from .endpoints import METHODS, answer, authorize
+from .errors import RequestError, error_body, html_page, openai_error
 from .faults import NO_FAULTS, Counters, FaultError, Faults
 from .faults import parse as parse_faults
-from .models import ask_chat, ask_messages, reply
 from .profiles import Profile, RecordedRequest
-from .writer import MALFORMED, Writer
+from .writer import Writer
 
 __all__ = ["GatewayServer", "Handler"]
 
-# endpoint path -> allowed method
-ROUTES = {
-    "/chat/completions": "POST",
-    "/models": "GET",
-    "/embeddings": "POST",
-    "/messages": "POST",
-}
 RECORDS_PATH = "/_mock/requests"
 
 
@@ -48,6 +45,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.records: list[RecordedRequest] = []
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
+        self.requests_made = 0  # for the profile's rate-limit countdown
         super().__init__(address, Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -56,6 +54,20 @@ class GatewayServer(ThreadingHTTPServer):
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
             self.records.append(request)
+
+    def rate_limit_headers(self) -> list[tuple[str, str]]:
+        """Seed 004's ``x-ratelimit-*-requests`` headers, counting this request."""
+        limit = self.profile.rate_limit
+        if limit is None:
+            return []
+        with self.lock:
+            self.requests_made += 1
+            remaining = max(0, limit - self.requests_made)
+        return [
+            ("x-ratelimit-limit-requests", str(limit)),
+            ("x-ratelimit-remaining-requests", str(remaining)),
+            ("x-ratelimit-reset-requests", "86400s"),
+        ]
 
     def close_connections(self) -> None:
         """Shut down every open client connection (used when stopping)."""
@@ -126,18 +138,25 @@ class Handler(BaseHTTPRequestHandler):
                 with contextlib.suppress(OSError):
                     Writer(self, NO_FAULTS).send(500, openai_error(500, "mock gateway bug"))
 
-    def _error(self, writer: Writer, anthropic: bool, err: RequestError) -> None:
-        if anthropic:
-            body = anthropic_error(err.status, err.message)
-        else:
-            body = openai_error(err.status, err.message, code=err.code, type_=err.type)
-        writer.send(err.status, body)
+    def _error(self, writer: Writer, style: str, err: RequestError) -> None:
+        writer.send(
+            err.status, error_body(style, err.status, err.message, code=err.code, type_=err.type)
+        )
+
+    def _style(self, path: str) -> str:
+        """The error style for ``path``: Anthropic's on ``/messages`` of an OpenAI-style profile."""
+        profile = self.server.profile
+        if profile.errors != "openai":
+            return profile.errors
+        served = "messages" in profile.endpoints and path.endswith("/messages")
+        return "anthropic" if served else "openai"
 
     # ---- routing ------------------------------------------------------------------------
 
     def _route(self, body: bytes, writer: Writer) -> None:
         path = self.path.split("?", 1)[0]
-        prefix = self.server.profile.prefix.rstrip("/")
+        profile = self.server.profile
+        prefix = profile.prefix.rstrip("/")
         if path in (RECORDS_PATH, prefix + RECORDS_PATH):
             self._records(writer)
             return
@@ -146,100 +165,51 @@ class Handler(BaseHTTPRequestHandler):
                 self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
             )
         )
-        endpoint = path[len(prefix) :] if path.startswith(prefix + "/") else None
-        anthropic = path.endswith("/messages")
-        method = ROUTES.get(endpoint or "")
-        if method is None:
-            self._error(
-                writer,
-                anthropic,
-                RequestError(
-                    404,
-                    f"no such endpoint: {self.command} {path}",
-                    code="not_found",
-                    type_="not_found_error",
-                ),
-            )
+        writer.headers = self.server.rate_limit_headers()
+        writer.processing = profile.processing_comment
+        endpoint = profile.endpoint(path)
+        style = self._style(path)
+        if endpoint is None:
+            message = f"no such endpoint: {self.command} {path}"
+            self._error(writer, style, RequestError(404, message, code="not_found"))
             return
+        method = METHODS[endpoint]
         if self.command != method:
-            writer.send(
-                405,
-                openai_error(
-                    405, f"method {self.command} not allowed on {path}", code="method_not_allowed"
-                ),
-                headers=[("Allow", method)],
-            )
+            message = f"method {self.command} not allowed on {path}"
+            body_405 = error_body(profile.errors, 405, message, code="method_not_allowed")
+            writer.send(405, body_405, headers=[("Allow", method)])
             return
         try:
             spec = self.headers.get("X-Mock-Fault")
             faults = self.server.faults if spec is None else parse_faults(spec)
         except FaultError as e:
             self._error(
-                writer, anthropic, RequestError(400, f"X-Mock-Fault: {e}", code="bad_fault_spec")
+                writer, style, RequestError(400, f"X-Mock-Fault: {e}", code="bad_fault_spec")
             )
             return
         faults = faults if self.server.counters.applies(faults) else NO_FAULTS
         writer.faults = faults
         if faults.replaces_body:
-            self._fault_body(writer, anthropic, faults)
+            self._fault_body(writer, style, faults)
             return
         try:
-            self._authorize()
-            self._answer(endpoint or "", body, writer, faults)
+            authorize(profile, endpoint, self.headers)
+            answer(profile, endpoint, body, writer, faults)
         except RequestError as e:
-            self._error(writer, anthropic, e)
+            self._error(writer, style, e)
 
-    def _fault_body(self, writer: Writer, anthropic: bool, faults: Faults) -> None:
+    def _fault_body(self, writer: Writer, style: str, faults: Faults) -> None:
+        if faults.redirect is not None:
+            status = faults.status if faults.status and 300 <= faults.status < 400 else 307
+            writer.send(status, b"", "text/plain; charset=utf-8", [("Location", faults.redirect)])
+            return
         status = faults.status or 200
         if faults.html:
             writer.send(status, html_page(status), "text/html")
         elif faults.body is not None:
             writer.send(status, faults.body.encode(), "text/plain; charset=utf-8")
         else:
-            self._error(writer, anthropic, RequestError(status, ""))
-
-    def _authorize(self) -> None:
-        auth = self.server.profile.auth
-        if auth == "bearer":
-            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise RequestError(
-                    401, "missing or malformed Authorization: Bearer header", code="invalid_api_key"
-                )
-        elif auth == "x-api-key" and not self.headers.get("x-api-key", "").strip():
-            raise RequestError(401, "missing x-api-key header", code="invalid_api_key")
-
-    def _answer(self, endpoint: str, raw: bytes, writer: Writer, faults: Faults) -> None:
-        if endpoint == "/models":
-            self._ok(writer, faults, openai_wire.model_list())
-            return
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise RequestError(400, f"invalid JSON body: {e}", code="invalid_json") from None
-        if not isinstance(body, dict):
-            raise RequestError(400, "the request body must be a JSON object", code="invalid_json")
-        if endpoint == "/embeddings":
-            self._ok(writer, faults, openai_wire.embeddings(body))
-            return
-        stream = body.get("stream") is True
-        if endpoint == "/messages":
-            answer = reply(ask_messages(body))
-            if stream:
-                writer.send_stream(anthropic_wire.message_events(answer), anthropic_wire.ERROR)
-            else:
-                self._ok(writer, faults, anthropic_wire.message(answer))
-            return
-        answer = reply(ask_chat(body))
-        if stream:
-            options = body.get("stream_options")
-            usage = isinstance(options, dict) and options.get("include_usage") is True
-            writer.send_stream(openai_wire.chat_chunks(answer, usage), openai_wire.ERROR)
-        else:
-            self._ok(writer, faults, openai_wire.chat_completion(answer))
-
-    def _ok(self, writer: Writer, faults: Faults, obj: dict[str, Any]) -> None:
-        writer.send(200, MALFORMED if faults.malformed else orjson.dumps(obj))
+            self._error(writer, style, RequestError(status, ""))
 
     def _records(self, writer: Writer) -> None:
         with self.server.lock:

@@ -5,6 +5,10 @@ before the status line; ``slow`` and ``split_utf8`` cut the body into separate f
 writes; ``cut`` closes early. ``send_stream`` frames SSE events (``comment``, ``crlf``)
 and applies the event-level faults (``cut``, ``eof``, ``error_after``, ``malformed``,
 ``no_done``). Streams use HTTP/1.1 chunked transfer encoding, one chunk per write.
+
+A profile adds its own headers (``headers``; a fault's header of the same name wins) and,
+like OpenRouter (seed 001), may open every stream with a ``: OPENROUTER PROCESSING``
+comment (``processing``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class Writer:
         self.chunked = False
         self.wrote = False
         self.started = False
+        self.headers: list[tuple[str, str]] = []  # the profile's own response headers
+        self.processing = False  # open streams with a ": OPENROUTER PROCESSING" comment
 
     # ---- low level ----------------------------------------------------------------------
 
@@ -58,7 +64,10 @@ class Writer:
         self.started = True
         h = self.handler
         h.send_response(status, reason(status))
-        for name, value in (*headers, *self.faults.headers()):
+        forced = self.faults.headers()
+        names = {name.lower() for name, _ in forced}
+        own = [(n, v) for n, v in self.headers if n.lower() not in names]
+        for name, value in (*headers, *own, *forced):
             h.send_header(name, value)
         h.end_headers()
 
@@ -121,6 +130,8 @@ class Writer:
         self.chunked = True
         nl = b"\r\n" if f.crlf else b"\n"
         comment = COMMENT + nl + nl if f.comment else b""
+        if self.processing:
+            self.write(COMMENT + nl + nl)
         count = 0
         for event in events:
             if f.no_done and _is_done(event):
