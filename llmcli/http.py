@@ -345,6 +345,13 @@ class Client:
                 request.method, request.url, headers=dict(request.headers), content=request.body
             )
             response = self._http.send(built, stream=True)
+        except httpx.TooManyRedirects as e:
+            raise ProtocolError(
+                redact(
+                    f"too many redirects from {request.gateway} ({request.method} {request.url})",
+                    request.secrets,
+                )
+            ) from e
         except httpx.TransportError as e:
             raise _Retry(self._transport_error(request, e), None) from e
         self.last_headers = response.headers

@@ -110,6 +110,8 @@ def apply_options(body: JSON, options: Mapping[str, Any], *, reasoning_style: st
             body["reasoning_effort"] = given["reasoning_effort"]
     if "reasoning_budget" in given:
         body.setdefault("reasoning", {})["max_tokens"] = given["reasoning_budget"]
+    if "reasoning_enabled" in given:
+        body.setdefault("reasoning", {})["enabled"] = bool(given["reasoning_enabled"])
     if given.get("reasoning_exclude"):
         body.setdefault("reasoning", {})["exclude"] = True
 

@@ -145,6 +145,15 @@ def test_unknown_model_is_65_with_the_servers_words(url: str) -> None:
     assert "model not found: nope" in one_line(r.err)
 
 
+def test_redirect_loop_is_a_protocol_error(gw: offline.RunningGateway) -> None:
+    gw.set_faults(f"redirect={gw.base_url}/chat/completions")
+    r = llmcli("chat", "--base-url", gw.base_url, "-m", "echo", "x")
+    assert r.code == 76
+    assert one_line(r.err) == (
+        f"llmcli: too many redirects from custom (POST {gw.base_url}/chat/completions)\n"
+    )
+
+
 def test_connection_refused_exits_69() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -127,6 +127,14 @@ class ChatParams:
     reasoning_exclude: Annotated[
         bool, typer.Option("--reasoning-exclude", help="Ask the gateway not to return reasoning.")
     ] = False
+    reasoning_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--reasoning-enabled/--reasoning-disabled",
+            help="reasoning.enabled: turn reasoning on with default settings, or off.",
+            show_default=False,
+        ),
+    ] = None
     thinking: Annotated[
         bool | None,
         typer.Option(
