@@ -41,6 +41,7 @@ class Gateway:
     key_cmd: str | None = None
     api_key: str | None = None  # written in the config file itself (discouraged)
     model: str | None = None
+    embedding_model: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     endpoints: frozenset[str] = ALL_ENDPOINTS

@@ -8,7 +8,7 @@
     base_url = "http://127.0.0.1:8080/v1"
     api_key_env = "WORK_KEY"     # or api_key_file / api_key_cmd; none: no auth header
     model = "some-model"
-    # optional: extends = "openai", auth = "bearer" | "x-api-key" | "none",
+    # optional: extends = "openai", embedding_model = "…", auth = "bearer" | "x-api-key" | "none",
     # headers = {…}, params = {…}, endpoints = [...], paths = {chat = "/api.php"},
     # reasoning_style = "openai" | "openrouter", description = "…"
 
@@ -29,7 +29,15 @@ from typing import Any
 from llmcli.config import ALL_ENDPOINTS, Gateway
 from llmcli.errors import ConfigError
 
-_STRINGS = ("base_url", "api_key_file", "api_key_cmd", "api_key", "model", "description")
+_STRINGS = (
+    "base_url",
+    "api_key_file",
+    "api_key_cmd",
+    "api_key",
+    "model",
+    "embedding_model",
+    "description",
+)
 _KEYS = frozenset(
     {
         *_STRINGS,

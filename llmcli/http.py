@@ -43,6 +43,10 @@ AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 REDACTED = "***"
 
 Log = Callable[[str], None]
+# per-request state rides on httpx's request/response extensions, so batches sent from
+# several threads through one client do not share it
+_ORIGIN = "llmcli.origin"
+_DEADLINE = "llmcli.deadline"
 _T = TypeVar("_T")
 
 
@@ -281,8 +285,6 @@ class Client:
             transport=_LazyTransport(),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
-        self._origin: str | None = None
-        self._deadline: float | None = None
         self.received = 0
         self._secrets: tuple[str, ...] = ()
 
@@ -294,9 +296,8 @@ class Client:
 
     def _on_request(self, request: httpx.Request) -> None:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        if self._origin is None:
-            self._origin = origin
-        elif origin != self._origin:  # a redirect to another host gets no credentials
+        first = request.extensions.setdefault(_ORIGIN, origin)  # redirects carry it along
+        if origin != first:  # a redirect to another host gets no credentials
             for name in AUTH_HEADERS:
                 request.headers.pop(name, None)
         if self.verbose:
@@ -338,13 +339,13 @@ class Client:
 
     def _attempt(self, request: Request) -> httpx.Response:
         """One try: a 2xx response with its body unread, or ``_Retry``/a final error."""
-        self._origin = None
-        self._deadline = time.perf_counter() + self.limits.timeout if self.limits.timeout else None
+        deadline = time.perf_counter() + self.limits.timeout if self.limits.timeout else None
         try:
             built = self._http.build_request(
                 request.method, request.url, headers=dict(request.headers), content=request.body
             )
             response = self._http.send(built, stream=True)
+            response.extensions[_DEADLINE] = deadline
         except httpx.TooManyRedirects as e:
             raise ProtocolError(
                 redact(
@@ -411,9 +412,10 @@ class Client:
 
     def iter_bytes(self, request: Request, response: httpx.Response) -> Iterator[bytes]:
         """The body as it arrives, one network read at a time; errors typed."""
+        deadline = response.extensions.get(_DEADLINE)
         try:
             for chunk in response.iter_bytes():
-                if self._deadline is not None and time.perf_counter() > self._deadline:
+                if deadline is not None and time.perf_counter() > deadline:
                     raise TemporaryError(
                         redact(
                             f"{request.gateway} took longer than --timeout "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -43,6 +43,12 @@ class Stdin:
     @property
     def piped(self) -> bool:
         return not self.is_tty
+
+    def lines(self) -> Iterator[bytes]:
+        """Stdin line by line as it arrives (for inputs too large to hold)."""
+        if self.is_tty or self.stream is None:
+            raise UsageError("stdin is a terminal: pipe data in, or give TEXT arguments")
+        yield from self.stream
 
     def read(self) -> bytes:
         if self.is_tty or self.stream is None:
@@ -187,3 +193,46 @@ def parse_header(item: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise UsageError(f"-H {item!r}: expected 'Name: value'")
     return name.strip(), value.strip()
+
+
+def iter_lines(paths: Sequence[str], stdin: Stdin) -> Iterator[tuple[str, int, str]]:
+    """``(name, line number, text)`` for every line of the files, read lazily.
+
+    Lines end at LF (a CRLF's CR is dropped); memory holds one line at a time.
+    """
+    for path in paths:
+        name = _display(path)
+        for number, raw in enumerate(_raw_lines(path, stdin), start=1):
+            line = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{name}:{number}:{e.start + 1}: not valid UTF-8") from None
+            yield name, number, text
+
+
+def _raw_lines(path: str, stdin: Stdin) -> Iterator[bytes]:
+    if path == STDIN:
+        yield from stdin.lines()
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, while lines are yielded
+    except IsADirectoryError:
+        raise InputFileError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputFileError(f"{path}: {e.strerror or e}") from None
+    with f:
+        yield from f
+
+
+def json_object(text: str, name: str, number: int) -> dict[str, Any]:
+    """One JSONL line that must be an object; errors name ``name:line:col``."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise DataError(f"{name}:{number}:{e.colno}: {e.msg}") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{name}:{number}:1: expected a JSON object")
+    return value

@@ -140,12 +140,17 @@ def stream_error(error: Any, where: str) -> LlmcliError:
     return UnavailableError(text)
 
 
+def check_error(body: Any, where: str) -> None:
+    """Raise the error a 200 answer may carry instead of its data."""
+    if isinstance(body, dict) and body.get("error") and not body.get("choices"):
+        raise stream_error(body["error"], where)
+
+
 def check_completion(body: Any, where: str) -> JSON:
     """A non-streaming reply, or the error it carries."""
     if not isinstance(body, dict):
         raise ProtocolError(f"{where}: expected a JSON object, got {type(body).__name__}")
-    if body.get("error") and not body.get("choices"):
-        raise stream_error(body["error"], where)
+    check_error(body, where)
     if not isinstance(body.get("choices"), list):
         raise ProtocolError(f'{where}: reply has no "choices"')
     return body

@@ -28,14 +28,16 @@ class Terminal:
 
     stdout_tty: bool
     stderr_tty: bool
-    color: bool
+    color: bool  # ANSI styling on stderr
+    stdout_color: bool = False  # ANSI styling on stdout (tables)
 
     @classmethod
     def detect(cls, env: Mapping[str, str] | None = None) -> Terminal:
         env = os.environ if env is None else env
         out = _isatty(sys.stdout)
         err = _isatty(sys.stderr)
-        return cls(out, err, err and not env.get("NO_COLOR") and env.get("TERM") != "dumb")
+        allowed = not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+        return cls(out, err, err and allowed, out and allowed)
 
 
 def _isatty(stream: TextIO | None) -> bool:
@@ -86,6 +88,33 @@ class Output:
 
     def jsonl(self, value: Any) -> None:
         self.data(orjson.dumps(value) + b"\n")
+
+    def table(
+        self, headers: list[str], rows: list[list[str]], right: frozenset[int] = frozenset()
+    ) -> None:
+        """A table for people at a terminal; rich is imported only here."""
+        from rich.console import Console
+        from rich.table import Table
+
+        self.flush()
+        table = Table(
+            box=None, pad_edge=False, header_style="" if not self.terminal.stdout_color else "bold"
+        )
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="right" if i in right else "left")
+        for cells in rows:
+            table.add_row(*cells)
+        plain = not self.terminal.stdout_color
+        Console(file=sys.stdout, color_system=None if plain else "auto", highlight=False).print(
+            table
+        )
+
+    def progress(self, text: str | None) -> None:
+        """A status line kept in place on a terminal's stderr; None clears it."""
+        if not self.terminal.stderr_tty:
+            return
+        self.stderr.write("\r\x1b[K" + (text or ""))
+        self.stderr.flush()
 
     @property
     def mid_line(self) -> bool:

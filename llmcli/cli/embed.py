@@ -1,0 +1,231 @@
+"""``llmcli embed``: one JSON line per input, in input order, at corpus scale.
+
+Inputs stream in (one per line, or one per file with ``--whole``, or JSONL with
+``--jsonl-in``), go out in batches with several in flight, and come back out in input
+order, so memory stays flat however long the input. Each batch has the core's retries,
+so a 429 in the middle of a long run slows it down instead of ending it.
+"""
+
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from llmcli import embeddings, inputs
+from llmcli.cli.options import Common, grouped
+from llmcli.cli.session import Session, open_session
+from llmcli.errors import DataError, ProtocolError, UsageError
+
+
+class OnEmpty(StrEnum):
+    skip = "skip"
+    error = "error"
+
+
+class Encoding(StrEnum):
+    float = "float"
+    base64 = "base64"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Item:
+    text: str
+    carry: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EmbedInputs:
+    text: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[TEXT]...", help="Texts to embed, one input each.", show_default=False
+        ),
+    ] = None
+    file: Annotated[
+        list[str] | None,
+        typer.Option("-f", "--file", metavar="PATH", help="One input per line ('-' is stdin)."),
+    ] = None
+    whole: Annotated[
+        bool, typer.Option("--whole", help="Each file (or stdin) is one input, not one per line.")
+    ] = False
+    jsonl_in: Annotated[
+        bool,
+        typer.Option("--jsonl-in", help="Lines are JSON objects: embed --field, carry the rest."),
+    ] = False
+    field: Annotated[
+        str, typer.Option("--field", metavar="NAME", help="With --jsonl-in: the text's field.")
+    ] = "text"
+    empty: Annotated[
+        OnEmpty, typer.Option("--empty", help="An empty input is skipped, or an error (65).")
+    ] = OnEmpty.skip
+    no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False
+
+
+def _items(spec: EmbedInputs, stdin: inputs.Stdin) -> Iterator[Item]:
+    files = list(spec.file or [])
+    if not files and not spec.text and stdin.piped:
+        files = [inputs.STDIN]
+    for path in files:
+        if spec.whole:
+            yield from _checked(spec, inputs.read_text(path, stdin).rstrip("\r\n"), path, 1)
+            continue
+        for name, number, line in inputs.iter_lines([path], stdin):
+            if spec.jsonl_in:
+                if not line.strip():
+                    continue
+                record = inputs.json_object(line, name, number)
+                text = record.pop(spec.field, None)
+                if not isinstance(text, str):
+                    raise DataError(f'{name}:{number}:1: no string "{spec.field}" field')
+                yield from _checked(spec, text, name, number, record)
+            else:
+                yield from _checked(spec, line, name, number)
+    for number, text in enumerate(spec.text or [], start=1):
+        yield from _checked(spec, text, "TEXT", number)
+
+
+def _checked(
+    spec: EmbedInputs, text: str, name: str, number: int, carry: dict[str, Any] | None = None
+) -> Iterator[Item]:
+    if text.strip():
+        yield Item(text, carry)
+    elif spec.empty == OnEmpty.error:
+        raise DataError(f"{name}:{number}:1: empty input (--empty skip passes over it)")
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    """Batches of ``size``; a read error still yields the batch of lines before it."""
+    while True:
+        batch: list[Item] = []
+        try:
+            batch.extend(itertools.islice(items, size))
+        except DataError:
+            if batch:
+                yield batch
+            raise
+        if not batch:
+            return
+        yield batch
+
+
+@grouped
+def embed(
+    spec: EmbedInputs,
+    common: Common,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, metavar="N", help="Inputs per request.")
+    ] = 100,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, metavar="N", help="Requests in flight at once.")
+    ] = 4,
+    dimensions: Annotated[
+        int | None, typer.Option("--dimensions", min=1, metavar="N", help="Vector size.")
+    ] = None,
+    encoding_format: Annotated[
+        Encoding | None,
+        typer.Option(
+            "--encoding-format",
+            help="base64: smaller answers, decoded to floats here; same output.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--param", metavar="KEY=VALUE", help="Any other body field."),
+    ] = None,
+) -> None:
+    """Embed texts: one JSON line per input, in input order, {"index": i, "embedding":
+    [...]} plus the fields carried from --jsonl-in. Inputs are TEXT arguments, or the
+    lines of -f files or piped stdin; empty lines are skipped unless --empty error.
+
+    \b
+    Examples:
+      cut -f2 docs.tsv | llmcli embed > vectors.jsonl
+      llmcli embed --jsonl-in --field body -f docs.jsonl | jq -c '{id, n: (.embedding|length)}'
+      seq 1 100000 | llmcli embed -g mock --batch-size 256 --parallel 4 | wc -l
+    """
+    fmt = common.output.value if common.output else "jsonl"
+    if fmt in ("sse", "text"):
+        raise UsageError(f"-o {fmt} does not fit embeddings: use jsonl (default) or json")
+    extra: dict[str, Any] = {}
+    for item in param or []:
+        path, value = inputs.parse_param(item)
+        inputs.set_path(extra, path, value)
+    stdin = inputs.Stdin.from_process(ignore=spec.no_stdin)
+    with open_session(common, require_key=not common.dry_run) as session:
+        model = (
+            common.model
+            or os.environ.get("LLMCLI_EMBEDDING_MODEL")
+            or session.gateway.embedding_model
+        )
+        if not model:
+            raise UsageError("no embedding model: pass -m MODEL or set LLMCLI_EMBEDDING_MODEL")
+        encoding = encoding_format.value if encoding_format else None
+
+        def request(batch: list[Item]) -> Any:
+            body = embeddings.request_body(
+                model,
+                [i.text for i in batch],
+                dimensions=dimensions,
+                encoding_format=encoding,
+                extra=extra,
+            )
+            return session.request("POST", "embeddings", body)
+
+        batches = _batches(_items(spec, stdin), batch_size)
+        if common.dry_run:
+            first = next(batches, None)
+            if first is None:
+                raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
+            session.dry_run(request(first))
+            return
+        _run(session, batches, request, parallel, fmt)
+
+
+def _run(
+    session: Session, batches: Iterator[list[Item]], request: Any, parallel: int, fmt: str
+) -> None:
+    from llmcli.parallel import ordered_map
+
+    out = session.out
+    where = session.gateway.name
+    usage: dict[str, int] = {}
+    done = 0
+    started = time.monotonic()
+    with session.client() as client:
+
+        def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
+            reply = client.send(request(batch))
+            try:
+                body = orjson.loads(reply.body)
+            except orjson.JSONDecodeError as e:
+                raise ProtocolError(f"malformed JSON from {where}: {e.msg}") from None
+            for key, value in (body.get("usage") or {}).items():
+                if isinstance(value, int):
+                    usage[key] = usage.get(key, 0) + value
+            return reply.body, embeddings.vectors(body, len(batch), where)
+
+        try:
+            for batch, (raw, vectors) in ordered_map(send, batches, workers=parallel):
+                if fmt == "json":  # each answer body as sent
+                    out.data(raw if raw.endswith(b"\n") else raw + b"\n")
+                    done += len(batch)
+                for item, vector in zip(batch, vectors, strict=fmt == "jsonl"):
+                    if fmt != "jsonl":
+                        break
+                    out.jsonl({**(item.carry or {}), "index": done, "embedding": vector})
+                    done += 1
+                out.flush()
+                out.progress(
+                    f"{done:,} inputs · {done / max(time.monotonic() - started, 1e-9):,.0f}/s"
+                )
+        finally:
+            out.progress(None)
+        if done == 0:
+            raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
+        session.report_usage(client, {"usage": usage or None})

@@ -1,0 +1,132 @@
+"""``llmcli models``: what a gateway serves — ids for pipes, a table for people."""
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from llmcli import models as catalog
+from llmcli.cli.options import Common, grouped
+from llmcli.cli.session import Session, open_session
+from llmcli.errors import DataError, ProtocolError, UsageError
+
+MAX_PAGES = 50
+
+
+@grouped
+def models(
+    model_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Show this one model.", show_default=False)
+    ] = None,
+    common: Common = Common(),
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="Only models with this tag (vision, tools, "
+            "reasoning, streaming …); repeatable: all must match.",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-q", metavar="TEXT", help="Only ids or names containing TEXT."),
+    ] = None,
+) -> None:
+    """List the gateway's models: one id per line on a pipe, a table on a terminal (owner,
+    context window, pricing, tags from _meta). -o jsonl keeps every field; -o json is the
+    body as sent.
+
+    \b
+    Examples:
+      llmcli models -g lumyxai --tag vision
+      llmcli models -o jsonl | jq -r 'select(._meta.contextWindow > 100000) | .id'
+      llmcli models -g openrouter -q claude | head
+    """
+    fmt = common.output.value if common.output else "text"
+    if fmt == "sse":
+        raise UsageError("-o sse needs a stream; models is not one")
+    with open_session(common, require_key=not common.dry_run) as session:
+        request = session.request("GET", "models", None)
+        if common.dry_run:
+            session.dry_run(request)
+            return
+        with session.client() as client:
+            first = client.send(request)
+            if fmt == "json" and not (tag or search or model_id):
+                session.out.data(first.body if first.body.endswith(b"\n") else first.body + b"\n")
+                return
+            found = [
+                m
+                for m in _all_models(session, client, request, first.body)
+                if catalog.matches(m, tag or [], search)
+            ]
+            session.report_usage(client, None)
+    if model_id is not None:
+        found = [m for m in found if catalog.model_id(m) == model_id]
+        if not found:
+            raise DataError(
+                f"no model {model_id!r} at {session.gateway.name} "
+                f"(`llmcli models -g {session.gateway.name}` lists them)"
+            )
+    _print(session, found, fmt, single=model_id is not None)
+
+
+def _parse(body: bytes, where: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(f"malformed JSON from {where}: {e.msg}") from None
+
+
+def _all_models(session: Session, client: Any, request: Any, body: bytes) -> list[dict[str, Any]]:
+    """Every page of the list (Anthropic pages it; OpenAI-style lists come whole)."""
+    from llmcli.http import Request
+
+    where = session.gateway.name
+    parsed = _parse(body, where)
+    found = catalog.model_list(parsed, where)
+    for _ in range(MAX_PAGES):
+        after = catalog.next_page(parsed)
+        if after is None:
+            break
+        page = Request(
+            request.method,
+            f"{request.url}?after_id={after}",
+            request.headers,
+            None,
+            gateway=request.gateway,
+            secrets=request.secrets,
+        )
+        parsed = _parse(client.send(page).body, where)
+        found.extend(catalog.model_list(parsed, where))
+    return found
+
+
+def _print(session: Session, found: list[dict[str, Any]], fmt: str, *, single: bool) -> None:
+    out = session.out
+    if fmt == "json":
+        out.json(found[0] if single else {"object": "list", "data": found})
+    elif fmt == "jsonl":
+        for model in found:
+            out.jsonl(model)
+    elif single:
+        out.json(found[0])
+    elif out.terminal.stdout_tty:
+        _table(session, found)
+    else:
+        out.data(b"".join(catalog.model_id(m).encode() + b"\n" for m in found))
+
+
+def _table(session: Session, found: list[dict[str, Any]]) -> None:
+    rows = [catalog.row(m) for m in found]
+    columns = [
+        c
+        for c in ("id", "owner", "context", "pricing", "tags")
+        if c == "id" or any(r[c] for r in rows)
+    ]
+    session.out.table(
+        [c.upper() for c in columns],
+        [[r[c] for c in columns] for r in rows],
+        right=frozenset(i for i, c in enumerate(columns) if c == "context"),
+    )
