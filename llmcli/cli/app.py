@@ -8,7 +8,7 @@ import click
 import typer
 
 from llmcli import __version__
-from llmcli.cli import chat, embed, gateways, models, serve
+from llmcli.cli import chat, embed, gateways, messages, models, serve
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.outputs import Output, Terminal, silence_stdout
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.command("chat")(chat.chat)
 app.command("stream")(chat.stream)
+app.command("messages")(messages.messages)
 app.command("models")(models.models)
 app.command("embed")(embed.embed)
 app.command("gateways")(gateways.gateways)

@@ -1,19 +1,21 @@
-"""Printing a Chat Completions reply, whole or streamed, in the four output modes.
+"""Printing a reply, whole or streamed, in the four output modes, for both APIs.
 
-``text``: the first choice's content on stdout (reasoning on stderr with ``--reasoning``),
-then each tool call as one JSON line, so tool calls are never silently dropped.
-``json``: the reply (for a stream, the assembled ``chat.completion``). ``jsonl``: one
-compact line per stream event. ``sse``: the bytes exactly as they arrived.
+``text``: the first choice's content on stdout (reasoning or thinking on stderr with
+``--reasoning``), then each tool call as one JSON line, so tool calls are never silently
+dropped. ``json``: the reply (for a stream, the assembled reply). ``jsonl``: one compact
+line per stream event. ``sse``: the bytes exactly as they arrived. What differs between
+Chat Completions and Anthropic Messages is gathered in a ``Dialect``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmcli import openai
+from llmcli import anthropic, openai
 from llmcli.errors import ProtocolError
 from llmcli.sse import SSEDecoder
 
@@ -21,9 +23,44 @@ if TYPE_CHECKING:
     from llmcli.cli.session import Session
     from llmcli.http import Client, Request
 
+JSON = dict[str, Any]
 
-def _where(session: Session) -> str:
-    return session.gateway.name
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    assembler: Callable[[bool, str], Any]
+    add: Callable[[Any, str, Any], list[openai.Piece]]  # (assembly, event name, data)
+    check: Callable[[Any, str], JSON]
+    pieces: Callable[[Mapping[str, Any]], Iterator[openai.Piece]]
+    tools: Callable[[Mapping[str, Any]], list[JSON]]
+    jsonl: Callable[[str, Any], Any]  # what -o jsonl prints for one event
+    terminator: str
+
+
+def _chat_add(assembly: openai.ChatStream, name: str, chunk: Any) -> list[openai.Piece]:
+    if name == "error" and isinstance(chunk, dict) and not chunk.get("error"):
+        chunk = {"error": chunk}
+    return assembly.add(chunk)
+
+
+CHAT = Dialect(
+    assembler=lambda keep, where: openai.ChatStream(keep_text=keep, where=where),
+    add=_chat_add,
+    check=openai.check_completion,
+    pieces=openai.iter_pieces,
+    tools=openai.tool_calls,
+    jsonl=lambda name, data: data,
+    terminator="no [DONE] and no finish_reason",
+)
+MESSAGES = Dialect(
+    assembler=lambda keep, where: anthropic.MessageStream(keep_text=keep, where=where),
+    add=lambda assembly, name, data: assembly.add(name, data),
+    check=anthropic.check_message,
+    pieces=anthropic.iter_pieces,
+    tools=anthropic.tool_uses,
+    jsonl=lambda name, data: {"event": name, "data": data},
+    terminator="no message_stop",
+)
 
 
 def _show(session: Session, pieces: Iterable[openai.Piece], reasoning: bool) -> None:
@@ -36,118 +73,129 @@ def _show(session: Session, pieces: Iterable[openai.Piece], reasoning: bool) -> 
             session.out.reasoning(piece.text)
 
 
-def _finish_text(session: Session, reply: Mapping[str, Any]) -> None:
-    session.out.end_text()
-    for call in openai.tool_calls(reply):
-        session.out.jsonl(call)
-
-
-def print_completion(
-    session: Session, client: Client, request: Request, fmt: str, *, reasoning: bool
-) -> dict[str, Any]:
-    response = client.send(request)
-    where = _where(session)
+def _parse(body: bytes, where: str, request: Request) -> Any:
     try:
-        body = orjson.loads(response.body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise ProtocolError(
             f"malformed JSON from {where} at line {e.lineno} column {e.colno}: {e.msg} "
             f"({request.method} {request.url})"
         ) from None
-    if fmt == "json":
-        session.out.json(body)
-    elif fmt == "jsonl":
-        session.out.jsonl(body)
-    reply = openai.check_completion(body, where)
-    if fmt == "text":
-        _show(session, openai.iter_pieces(reply), reasoning)
-        _finish_text(session, reply)
-    return reply
 
 
-def print_stream(
-    session: Session, client: Client, request: Request, fmt: str, *, reasoning: bool
-) -> dict[str, Any]:
-    """Print a stream as it arrives; the assembled reply is returned."""
-    where = _where(session)
-    out = session.out
-    assembly = openai.ChatStream(keep_text=fmt == "json", where=where)
-    decoder = SSEDecoder()
-    events = 0
-    with client.open(request) as response:
-        content_type = response.headers.get("content-type", "")
-        if "json" in content_type and "event-stream" not in content_type:
-            # The gateway ignored stream: true and answered whole.
-            body = b"".join(client.iter_bytes(request, response))
-            return _whole_answer(session, body, fmt, reasoning, request)
-        for chunk in client.iter_bytes(request, response):
-            if fmt == "sse":
-                out.data(chunk)
-            for event in decoder.feed(chunk):
-                events += 1
-                _event(session, assembly, event.event, event.data, fmt, reasoning, events)
-            out.flush()
-        for event in decoder.close():
-            events += 1
-            _event(session, assembly, event.event, event.data, fmt, reasoning, events)
-    reply = assembly.result()
-    if fmt == "json":
-        out.json(reply)  # even a cut one: what arrived is never lost
-    if not assembly.finished:
-        raise ProtocolError(
-            f"stream from {where} ended before it finished (no [DONE] and no finish_reason) "
-            f"({request.method} {request.url})"
-        )
-    if fmt == "text":
-        _finish_text(session, reply)
-    return reply
-
-
-def _whole_answer(
-    session: Session, body: bytes, fmt: str, reasoning: bool, request: Request
-) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ProtocolError(f"malformed JSON from {_where(session)}: {e.msg}") from None
+def _print_whole(
+    session: Session, dialect: Dialect, body: bytes, fmt: str, reasoning: bool, request: Request
+) -> JSON:
+    """A whole (non-streamed) reply in any mode."""
+    where = session.gateway.name
+    parsed = _parse(body, where, request)
     if fmt == "sse":
         session.out.data(body)
     elif fmt == "json":
         session.out.json(parsed)
     elif fmt == "jsonl":
         session.out.jsonl(parsed)
-    reply = openai.check_completion(parsed, _where(session))
+    reply = dialect.check(parsed, where)
     if fmt == "text":
-        _show(session, openai.iter_pieces(reply), reasoning)
-        _finish_text(session, reply)
+        _show(session, dialect.pieces(reply), reasoning)
+        _finish_text(session, dialect, reply)
     return reply
+
+
+def _finish_text(session: Session, dialect: Dialect, reply: Mapping[str, Any]) -> None:
+    session.out.end_text()
+    for call in dialect.tools(reply):
+        session.out.jsonl(call)
+
+
+def print_completion(
+    session: Session,
+    client: Client,
+    request: Request,
+    fmt: str,
+    *,
+    reasoning: bool,
+    dialect: Dialect = CHAT,
+) -> JSON:
+    response = client.send(request)
+    return _print_whole(session, dialect, response.body, fmt, reasoning, request)
+
+
+def print_stream(
+    session: Session,
+    client: Client,
+    request: Request,
+    fmt: str,
+    *,
+    reasoning: bool,
+    dialect: Dialect = CHAT,
+) -> JSON:
+    """Print a stream as it arrives; the assembled reply is returned."""
+    where = session.gateway.name
+    out = session.out
+    assembly = dialect.assembler(fmt == "json", where)
+    decoder = SSEDecoder()
+    state = _State()
+    with client.open(request) as response:
+        content_type = response.headers.get("content-type", "")
+        if "json" in content_type and "event-stream" not in content_type:
+            # The gateway ignored stream: true and answered whole.
+            body = b"".join(client.iter_bytes(request, response))
+            return _print_whole(session, dialect, body, fmt, reasoning, request)
+        for chunk in client.iter_bytes(request, response):
+            if fmt == "sse":
+                out.data(chunk)
+            for event in decoder.feed(chunk):
+                _event(session, dialect, assembly, state, event.event, event.data, fmt, reasoning)
+            out.flush()
+        for event in decoder.close():
+            _event(session, dialect, assembly, state, event.event, event.data, fmt, reasoning)
+    reply: JSON = assembly.result()
+    if fmt == "json":
+        out.json(reply)  # even a cut one: what arrived is never lost
+    if not (state.done or assembly.finished):
+        raise ProtocolError(
+            f"stream from {where} ended before it finished ({dialect.terminator}) "
+            f"({request.method} {request.url})"
+        )
+    if fmt == "text":
+        _finish_text(session, dialect, reply)
+    return reply
+
+
+class _State:
+    __slots__ = ("done", "events")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.events = 0
 
 
 def _event(
     session: Session,
-    assembly: openai.ChatStream,
+    dialect: Dialect,
+    assembly: Any,
+    state: _State,
     name: str,
     data: str,
     fmt: str,
     reasoning: bool,
-    number: int,
 ) -> None:
-    if assembly.done:
+    state.events += 1
+    if state.done:
         return
     if data == openai.DONE:
-        assembly.done = True
+        state.done = True
         return
     try:
-        chunk = orjson.loads(data)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise ProtocolError(
-            f"malformed JSON in stream event {number} from {_where(session)}: {e.msg}: "
-            f"{data[:80]!r}"
+            f"malformed JSON in stream event {state.events} from {session.gateway.name}: "
+            f"{e.msg}: {data[:80]!r}"
         ) from None
     if fmt == "jsonl":
-        session.out.jsonl(chunk)
-    if name == "error" and isinstance(chunk, dict) and not chunk.get("error"):
-        chunk = {"error": chunk}
-    pieces = assembly.add(chunk)
+        session.out.jsonl(dialect.jsonl(name, parsed))
+    pieces = dialect.add(assembly, name, parsed)
     if fmt == "text":
         _show(session, pieces, reasoning)

@@ -39,7 +39,14 @@ class Session:
     def model(self) -> str | None:
         return self.resolved.model
 
-    def headers(self, *, stream: bool = False, json_body: bool = True) -> dict[str, str]:
+    def headers(
+        self,
+        *,
+        stream: bool = False,
+        json_body: bool = True,
+        defaults: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Ours, then the gateway's, then -H: a later one replaces an earlier of that name."""
         headers = {"User-Agent": f"llmcli/{__version__}"}
         if json_body:
             headers["Content-Type"] = "application/json"
@@ -49,15 +56,21 @@ class Session:
             headers["Authorization"] = f"Bearer {key}"
         elif key and self.gateway.auth == "x-api-key":
             headers["x-api-key"] = key
-        headers.update(self.gateway.headers)
-        for item in self.common.header or []:
-            name, value = parse_header(item)
+        extra = [*(defaults or {}).items(), *self.gateway.headers.items()]
+        extra += [parse_header(item) for item in self.common.header or []]
+        for name, value in extra:
             headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
             headers[name] = value
         return headers
 
     def request(
-        self, method: str, endpoint: str, body: Mapping[str, Any] | None, *, stream: bool = False
+        self,
+        method: str,
+        endpoint: str,
+        body: Mapping[str, Any] | None,
+        *,
+        stream: bool = False,
+        defaults: Mapping[str, str] | None = None,
     ) -> Request:
         from llmcli.http import Request
 
@@ -66,7 +79,7 @@ class Session:
         return Request(
             method,
             self.gateway.url(endpoint),
-            self.headers(stream=stream, json_body=body is not None),
+            self.headers(stream=stream, json_body=body is not None, defaults=defaults),
             data,
             gateway=self.gateway.name,
             secrets=secrets,
