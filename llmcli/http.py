@@ -10,15 +10,11 @@ request, with every secret redacted.
 
 from __future__ import annotations
 
-import random
-import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from typing import TypeVar
 
 from llmcli.errors import (
@@ -28,6 +24,16 @@ from llmcli.errors import (
     UnavailableError,
     error_for_status,
 )
+from llmcli.policy import (
+    MAX_WAIT,
+    advice,
+    backoff,
+    error_text,
+    retryable_status,
+    server_wait,
+    status_line,
+)
+from llmcli.wire import AUTH_HEADERS, Request, redact, redacted_headers
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -35,29 +41,12 @@ from llmcli.errors import (
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
-MAX_WAIT = 60.0  # a server asking for a longer wait is answered at once, with its time
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
-)
-AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
-REDACTED = "***"
-
 Log = Callable[[str], None]
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
 _ORIGIN = "llmcli.origin"
 _DEADLINE = "llmcli.deadline"
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None = None
-    gateway: str = ""
-    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,155 +72,6 @@ class Reply:
     status: int
     headers: httpx.Headers
     body: bytes
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def redacted_headers(headers: Mapping[str, str], secrets: tuple[str, ...]) -> dict[str, str]:
-    shown = {}
-    for name, value in headers.items():
-        if name.lower() in SENSITIVE_HEADERS:
-            scheme, sep, _ = value.partition(" ")
-            value = f"{scheme} {REDACTED}" if sep and scheme.lower() == "bearer" else REDACTED
-        shown[name] = redact(value, secrets)
-    return shown
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def parse_wait(value: str, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` or ``x-ratelimit-reset-*`` value.
-
-    Accepts seconds (``"1"``, ``"0.5"``), Go-style durations (``"6m0s"``, ``"20ms"``,
-    as OpenAI sends), an HTTP date, or a Unix timestamp.
-    """
-    value = value.strip()
-    now = time.time() if now is None else now
-    try:
-        number = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
-    parts = _DURATION.findall(value)
-    if parts and "".join(n + u for n, u in parts) == value:
-        scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-        return sum(float(n) * scale[u] for n, u in parts)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def server_wait(headers: httpx.Headers) -> float | None:
-    """How long the server asks us to wait, if it says."""
-    if ms := headers.get("retry-after-ms"):
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    if after := headers.get("retry-after"):
-        wait = parse_wait(after)
-        if wait is not None:
-            return wait
-    resets = []
-    for name, value in headers.items():
-        if name.startswith("x-ratelimit-reset"):
-            remaining = headers.get(name.replace("reset", "remaining", 1))
-            wait = parse_wait(value)
-            if wait is not None and remaining in (None, "0"):
-                resets.append(wait)
-    return max(resets) if resets else None
-
-
-def retryable_status(status: int) -> bool:
-    return status in (408, 429) or status >= 500
-
-
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s … capped at 8 s."""
-    return min(8.0, 0.5 * 2.0 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
-
-
-_TAG = re.compile(rb"<[^>]*>")
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
-
-
-def ratelimit_summary(headers: httpx.Headers) -> str:
-    """``x-ratelimit-*`` headers in words, for a 429 that outlasted the retries."""
-    parts = []
-    for kind in ("requests", "tokens"):
-        limit = headers.get(f"x-ratelimit-limit-{kind}")
-        remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-        reset = headers.get(f"x-ratelimit-reset-{kind}")
-        if limit or remaining or reset:
-            text = f"{remaining or '?'} of {limit or '?'} {kind} left"
-            parts.append(f"{text}, resets in {reset}" if reset else text)
-    return "; ".join(parts)
-
-
-def advice(status: int, detail: str, gateway: str, headers: httpx.Headers) -> str:
-    """What to do about an error status, in a few words."""
-    said = detail.lower()
-    if status == 402 and not any(w in said for w in ("balance", "credit", "quota", "fund")):
-        return "insufficient balance: add credit to the account"
-    if status in (401, 403):
-        return f"check the key: `llmcli gateways` shows where {gateway}'s comes from"
-    if status == 404 and "model" in said:
-        return f"`llmcli models -g {gateway}` lists the models"
-    if status == 429:
-        return ratelimit_summary(headers)
-    return ""
-
-
-def error_text(body: bytes, content_type: str) -> str:
-    """The server's own words from an error body, in any shape the gateways use.
-
-    JSON: ``{"error": {"message", "type", "code"}}`` (OpenAI, seeds 002-004),
-    ``{"type": "error", "error": {...}}`` (Anthropic), ``{"error": "text"}``,
-    ``{"message", "type"}``, ``{"detail": ...}``; otherwise HTML (its title) or text.
-    """
-    import orjson
-
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    if isinstance(data, dict):
-        inner = data.get("error", data)
-        if isinstance(inner, str):
-            return inner
-        if isinstance(inner, dict):
-            message = inner.get("message") or inner.get("detail") or data.get("message")
-            extras = [str(inner[k]) for k in ("type", "code") if inner.get(k)]
-            extras = [e for e in extras if e not in ("error", message)]
-            text = str(message) if message else ""
-            if extras:
-                text = f"{text} [{', '.join(dict.fromkeys(extras))}]".strip()
-            if text:
-                return text
-        return orjson.dumps(data).decode()[:300]
-    if "html" in content_type or body.lstrip()[:1] == b"<":
-        title = _TITLE.search(body)
-        raw = title.group(1) if title else _TAG.sub(b" ", body)
-        return " ".join(raw.decode("utf-8", "replace").split())[:300] or "(HTML error page)"
-    text = " ".join(body.decode("utf-8", "replace").split())
-    return text[:300] if text else "(empty body)"
-
-
-def status_line(status: int, reason: str = "") -> str:
-    if not reason:
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = {529: "Overloaded"}.get(status, "")
-    return f"{status} {reason}".strip()
 
 
 class _Retry(Exception):

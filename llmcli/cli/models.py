@@ -81,7 +81,7 @@ def _parse(body: bytes, where: str) -> Any:
 
 def _all_models(session: Session, client: Any, request: Any, body: bytes) -> list[dict[str, Any]]:
     """Every page of the list (Anthropic pages it; OpenAI-style lists come whole)."""
-    from llmcli.http import Request
+    from llmcli.wire import Request
 
     where = session.gateway.name
     parsed = _parse(body, where)

@@ -21,7 +21,8 @@ from llmcli.sse import SSEDecoder
 
 if TYPE_CHECKING:
     from llmcli.cli.session import Session
-    from llmcli.http import Client, Request
+    from llmcli.http import Client
+    from llmcli.wire import Request
 
 JSON = dict[str, Any]
 

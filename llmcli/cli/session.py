@@ -22,7 +22,8 @@ from llmcli.inputs import parse_header
 from llmcli.outputs import Output, Terminal
 
 if TYPE_CHECKING:
-    from llmcli.http import Client, Request
+    from llmcli.http import Client
+    from llmcli.wire import Request
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,7 +73,7 @@ class Session:
         stream: bool = False,
         defaults: Mapping[str, str] | None = None,
     ) -> Request:
-        from llmcli.http import Request
+        from llmcli.wire import Request
 
         data = orjson.dumps(body) if body is not None else None
         secrets = tuple(s for s in (self.resolved.key,) if s)
@@ -86,7 +87,7 @@ class Session:
         )
 
     def dry_run(self, request: Request) -> None:
-        from llmcli.http import redacted_headers
+        from llmcli.wire import redacted_headers
 
         body = orjson.loads(request.body) if request.body is not None else None
         self.out.json(

@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcli.http import (
+from llmcli.policy import (
     backoff,
     error_text,
     parse_wait,
-    redact,
-    redacted_headers,
     retryable_status,
     server_wait,
     status_line,
 )
+from llmcli.wire import redact, redacted_headers
 
 HTTP_DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
 HTTP_DATE_TS = 1445412480.0
