@@ -5,6 +5,7 @@
 Starts the offline gateway (`llmcli serve --port 0`) in its own process on 127.0.0.1,
 times llmcli against a minimal httpx script and curl, measures llmcli's start-up, and
 reads each child's peak RSS (os.wait4 -> ru_maxrss) for a ~1 MB and a ~100 MB stream.
+Then bench/embed.py: `llmcli embed` throughput against an httpx peer, and its peak RSS.
 Prints a table and writes bench/results/latest.json. Ratios to peers, not pass/fail.
 """
 
@@ -27,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -55,16 +56,28 @@ class Run:
     out_bytes: int
 
 
-def run(cmd: Sequence[str], *, count: bool = False) -> Run:
-    """Run cmd with stdout to /dev/null (or counted through a pipe): wall time, peak RSS.
+def run(
+    cmd: Sequence[str],
+    *,
+    count: bool = False,
+    feed: Sequence[str] | None = None,
+    stdout: IO[bytes] | None = None,
+) -> Run:
+    """Run cmd with stdout to /dev/null (or counted through a pipe, or to a file): wall
+    time, peak RSS. With feed, that generator command's stdout is piped to cmd's stdin.
 
     On Linux a child's ru_maxrss also covers its image before exec, i.e. the peak RSS of
     this (vfork'ing) process: the harness stays small, and reports that floor.
     """
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        out = subprocess.PIPE if count else subprocess.DEVNULL
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=ENV)
+        pipe, null = subprocess.PIPE, subprocess.DEVNULL
+        src = subprocess.Popen(feed, stdin=null, stdout=pipe, env=ENV) if feed else None
+        stdin = src.stdout if src is not None else null
+        out = pipe if count else stdout or null
+        p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err, env=ENV)
+        if src is not None and src.stdout is not None:
+            src.stdout.close()  # cmd holds the read end: the feed sees EPIPE if cmd exits
         timer = threading.Timer(CHILD_TIMEOUT, p.kill)
         timer.start()
         total = 0
@@ -76,20 +89,24 @@ def run(cmd: Sequence[str], *, count: bool = False) -> Run:
         seconds = time.perf_counter() - start
         timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
+        if src is not None and src.wait() != 0 and p.returncode == 0:  # cmd left input unread
+            raise RuntimeError(f"{cmd} exited 0 but its feed {feed} exited {src.returncode}")
         if p.returncode != 0:
             err.seek(0)
             raise RuntimeError(f"{cmd} exited {p.returncode}: {err.read()[-500:].decode()}")
     return Run(seconds, usage.ru_maxrss, total)
 
 
-def medians(cmds: dict[str, list[str]], n: int) -> dict[str, float]:
+def medians(
+    cmds: dict[str, list[str]], n: int, feed: Sequence[str] | None = None
+) -> dict[str, float]:
     """Median wall time of each command; runs interleaved so background load hits all alike."""
     for cmd in cmds.values():
-        run(cmd)  # warm-up, not counted: page cache, bytecode cache
+        run(cmd, feed=feed)  # warm-up, not counted: page cache, bytecode cache
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for _ in range(n):
         for name, cmd in cmds.items():
-            times[name].append(run(cmd).seconds)
+            times[name].append(run(cmd, feed=feed).seconds)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -230,9 +247,16 @@ def report(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    import embed  # the embeddings section, kept in its own file (it imports this one)
+
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs (3, memory 1)")
-    n = 3 if parser.parse_args().quick else 5
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer runs (3, memory 1, embed 1) and 100k lines for embed memory, not 1M",
+    )
+    quick = parser.parse_args().quick
+    n = 3 if quick else 5
     git = ["git", "-C", str(HERE), "describe", "--always", "--dirty"]
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -246,7 +270,8 @@ def main() -> None:
         results["throughput"] = bench_throughput(url, n)
         results["startup"] = bench_startup(2 * n)
         results["memory"] = bench_memory(url, 3 if n == 5 else 1)
-    print(report(results))
+        results["embed"] = embed.bench_embed(url, quick)
+    print("\n".join([report(results), *embed.report(results["embed"])]))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS.relative_to(HERE.parent)}/latest.json")

@@ -51,12 +51,92 @@ _SYSTEM_ROLES = ("system", "developer")
 _PLAIN = ("max_tokens", "temperature", "top_p", "top_k")
 
 
-def build_messages(history: Sequence[JSON], prompt: str | None) -> list[JSON]:
+def attachment_block(mime: str, url: str | None, data: str | None) -> JSON:
+    """An ``image`` or ``document`` (PDF) block: a URL source, or base64 ``data``."""
+    kind = "document" if mime == "application/pdf" else "image"
+    if url is not None and url.startswith("data:") and ";base64," in url:
+        head, _, data = url.partition(",")
+        mime, url = head[5:].split(";", 1)[0], None
+    if url is not None:
+        return {"type": kind, "source": {"type": "url", "url": url}}
+    return {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}
+
+
+def user_content(text: str | None, blocks: Sequence[JSON]) -> str | list[JSON] | None:
+    """The prompt as a string, or attachment blocks then the text (Anthropic's advice is
+    to put images before the question)."""
+    if not blocks:
+        return text
+    return [*blocks, *([{"type": "text", "text": text}] if text else [])]
+
+
+def build_messages(history: Sequence[JSON], prompt: str | list[JSON] | None) -> list[JSON]:
     """The conversation with the prompt appended as a user message."""
     messages = list(history)
     if prompt is not None:
         messages.append({"role": "user", "content": prompt})
     return messages
+
+
+def _from_openai_part(part: Any) -> Any:
+    if isinstance(part, Mapping) and part.get("type") == "image_url":
+        url = (part.get("image_url") or {}).get("url", "")
+        return attachment_block("image/*", str(url), None)
+    if isinstance(part, Mapping) and part.get("type") == "file":
+        data = str((part.get("file") or {}).get("file_data", ""))
+        return attachment_block("application/pdf", data, None)
+    return part
+
+
+def from_openai(history: Sequence[JSON]) -> list[JSON]:
+    """Chat Completions messages as Messages API ones, so one conversation file serves both:
+    ``tool`` messages become ``tool_result`` blocks (consecutive ones in one user turn),
+    an assistant's ``tool_calls`` become ``tool_use`` blocks, image and file parts become
+    image and document blocks. Messages already in Anthropic's shape pass unchanged."""
+    out: list[JSON] = []
+    for message in history:
+        role, content = message.get("role"), message.get("content")
+        if role == "tool":
+            result = {
+                "type": "tool_result",
+                "tool_use_id": message.get("tool_call_id"),
+                "content": content if content is not None else "",
+            }
+            last = out[-1] if out else None
+            if (
+                last
+                and last["role"] == "user"
+                and isinstance(last["content"], list)
+                and all(b.get("type") == "tool_result" for b in last["content"])
+            ):
+                last["content"].append(result)
+            else:
+                out.append({"role": "user", "content": [result]})
+            continue
+        if role == "assistant" and message.get("tool_calls"):
+            blocks: list[Any] = [{"type": "text", "text": content}] if content else []
+            for call in message["tool_calls"]:
+                function = call.get("function") or {}
+                try:
+                    arguments = orjson.loads(function.get("arguments") or "{}")
+                except orjson.JSONDecodeError:
+                    arguments = {}
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call.get("id"),
+                        "name": function.get("name"),
+                        "input": arguments,
+                    }
+                )
+            out.append({"role": "assistant", "content": blocks})
+            continue
+        if isinstance(content, list):
+            message = {**message, "content": [_from_openai_part(p) for p in content]}
+        if role in ("user", "assistant"):
+            message = {"role": role, "content": message.get("content")}
+        out.append(dict(message))
+    return out
 
 
 def split_system(history: Sequence[JSON]) -> tuple[str | list[Any] | None, list[JSON]]:

@@ -5,6 +5,7 @@ stderr and an exit status. The exit codes follow BSD ``sysexits.h``::
 
     LlmcliError                      1   internal error (a bug)
     ├── UsageError                   2   command-line usage error
+    ├── NotJsonError                 3   --json/--schema reply is not JSON
     ├── DataError                   65   bad input data; server rejected the request
     ├── InputFileError              66   an input file cannot be read
     ├── UnavailableError            69   connection failed, 5xx after retries
@@ -29,6 +30,7 @@ __all__ = [
     "InputFileError",
     "LlmcliError",
     "NotAllowedError",
+    "NotJsonError",
     "ProtocolError",
     "TemporaryError",
     "UnavailableError",
@@ -97,3 +99,9 @@ def error_for_status(status: int) -> type[LlmcliError]:
     if 400 <= status < 500:
         return DataError
     return ProtocolError
+
+
+class NotJsonError(LlmcliError):
+    """The reply to ``--json``/``--schema`` does not parse as JSON (its text is on stdout)."""
+
+    exit_code = 3

@@ -33,7 +33,7 @@ from llmcli.policy import (
     server_wait,
     status_line,
 )
-from llmcli.wire import AUTH_HEADERS, Request, redact, redacted_headers
+from llmcli.wire import AUTH_HEADERS, Body, Request, redact, redacted_headers
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -181,8 +181,15 @@ class Client:
         """One try: a 2xx response with its body unread, or ``_Retry``/a final error."""
         deadline = time.perf_counter() + self.limits.timeout if self.limits.timeout else None
         try:
+            headers = dict(request.headers)
+            content: bytes | Iterator[bytes] | None = None
+            if isinstance(request.body, Body):  # attachments stream in; length known
+                headers["Content-Length"] = str(len(request.body))
+                content = iter(request.body)
+            else:
+                content = request.body
             built = self._http.build_request(
-                request.method, request.url, headers=dict(request.headers), content=request.body
+                request.method, request.url, headers=headers, content=content
             )
             response = self._http.send(built, stream=True)
             response.extensions[_DEADLINE] = deadline

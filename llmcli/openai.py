@@ -40,7 +40,24 @@ class Piece:
     text: str
 
 
-def build_messages(history: Sequence[JSON], system: str | None, prompt: str | None) -> list[JSON]:
+def attachment_part(mime: str, filename: str, ref: str) -> JSON:
+    """A content part for an attachment: ``ref`` is its URL or data URL (seed 002 shows
+    PDFs as ``file`` parts with ``filename`` and ``file_data``)."""
+    if mime == "application/pdf":
+        return {"type": "file", "file": {"filename": filename, "file_data": ref}}
+    return {"type": "image_url", "image_url": {"url": ref}}
+
+
+def user_content(text: str | None, parts: Sequence[JSON]) -> str | list[JSON] | None:
+    """The prompt as a string, or as text then attachment parts when there are any."""
+    if not parts:
+        return text
+    return [*([{"type": "text", "text": text}] if text else []), *parts]
+
+
+def build_messages(
+    history: Sequence[JSON], system: str | None, prompt: str | list[JSON] | None
+) -> list[JSON]:
     """The conversation: ``-s`` replaces a leading system message, the prompt is appended."""
     messages = list(history)
     if system is not None:
@@ -76,6 +93,30 @@ def tool_choice(value: str) -> Any:
     if value in ("auto", "none", "required"):
         return value
     return {"type": "function", "function": {"name": value}}
+
+
+def tool(spec: Any) -> Any:
+    """A function tool in OpenAI's shape; an Anthropic ``{name, input_schema}`` converted."""
+    if isinstance(spec, Mapping) and "input_schema" in spec and "function" not in spec:
+        function: JSON = {"name": spec.get("name")}
+        if spec.get("description"):
+            function["description"] = spec["description"]
+        function["parameters"] = spec["input_schema"]
+        return {"type": "function", "function": function}
+    return spec
+
+
+def schema_format(schema: Any, path: str) -> JSON:
+    """``--schema FILE`` as a strict ``json_schema`` response format. The file is a JSON
+    Schema, or already ``{"name", "schema", …}``."""
+    if isinstance(schema, Mapping) and isinstance(schema.get("schema"), Mapping):
+        spec = dict(schema)
+    else:
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:64] or "reply"
+        spec = {"name": name, "schema": schema}
+    spec.setdefault("strict", True)
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def response_format(value: Any) -> Any:

@@ -3,235 +3,55 @@
 Both share every flag; ``stream`` sets ``stream: true`` and prints text as it arrives.
 """
 
-import dataclasses
-from enum import StrEnum
 from typing import Annotated, Any
 
+import orjson
 import typer
 
-from llmcli import inputs, openai
+from llmcli import conversation, inputs, openai
+from llmcli.cli.chat_params import ChatParams, options
 from llmcli.cli.options import Common, grouped
+from llmcli.cli.prompt import Gathered, Prompt, gather
 from llmcli.cli.replies import print_completion, print_stream
-from llmcli.cli.session import open_session
-from llmcli.errors import UsageError
+from llmcli.cli.session import Session, open_session
+from llmcli.errors import NotJsonError, UsageError
+
+ReasoningFlag = Annotated[
+    bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
+]
 
 
-class Effort(StrEnum):
-    none = "none"
-    minimal = "minimal"
-    low = "low"
-    medium = "medium"
-    high = "high"
-    xhigh = "xhigh"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Prompt:
-    """Where the conversation comes from (DESIGN.md, "Input")."""
-
-    prompt: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Prompt words; joined after piped stdin and -f files.", show_default=False
-        ),
-    ] = None
-    file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-f",
-            "--file",
-            metavar="PATH",
-            help="Add a file to the prompt ('-' is stdin); repeatable.",
-        ),
-    ] = None
-    system: Annotated[
-        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
-    ] = None
-    messages: Annotated[
-        str | None,
-        typer.Option(
-            "--messages",
-            metavar="FILE",
-            help="Conversation so far: JSON array or JSONL of messages.",
-        ),
-    ] = None
-    body: Annotated[
-        str | None,
-        typer.Option(
-            "--body", metavar="FILE", help="A whole request body; flags override its fields."
-        ),
-    ] = None
-    no_stdin: Annotated[
-        bool, typer.Option("--no-stdin", help="Do not read piped stdin (e.g. inside `while read`).")
-    ] = False
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ChatParams:
-    """A flag for every Chat Completions parameter the seed gateways document."""
-
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0-2.")
-    ] = None
-    top_p: Annotated[
-        float | None, typer.Option("--top-p", metavar="P", help="Nucleus sampling mass, 0-1.")
-    ] = None
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
-    ] = None
-    max_completion_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--max-completion-tokens",
-            metavar="N",
-            help="Most tokens incl. reasoning (reasoning models).",
-        ),
-    ] = None
-    stop: Annotated[
-        list[str] | None,
-        typer.Option("--stop", metavar="TEXT", help="Stop sequence; repeatable (up to 4)."),
-    ] = None
-    seed: Annotated[
-        int | None, typer.Option("--seed", metavar="N", help="Seed for deterministic sampling.")
-    ] = None
-    frequency_penalty: Annotated[
-        float | None, typer.Option("--frequency-penalty", metavar="X", help="-2.0 to 2.0.")
-    ] = None
-    presence_penalty: Annotated[
-        float | None, typer.Option("--presence-penalty", metavar="X", help="-2.0 to 2.0.")
-    ] = None
-    response_format: Annotated[
-        str | None,
-        typer.Option(
-            "--response-format", metavar="TYPE|JSON", help="json_object, text, or a JSON object."
-        ),
-    ] = None
-    tools: Annotated[
-        str | None, typer.Option("--tools", metavar="FILE", help="JSON array of function tools.")
-    ] = None
-    tool_choice: Annotated[
-        str | None,
-        typer.Option(
-            "--tool-choice", metavar="auto|none|required|NAME", help="Which tool to call."
-        ),
-    ] = None
-    reasoning_effort: Annotated[
-        Effort | None, typer.Option("--reasoning-effort", help="Reasoning depth.")
-    ] = None
-    reasoning_budget: Annotated[
-        int | None,
-        typer.Option(
-            "--reasoning-budget", metavar="N", help="Most reasoning tokens (reasoning.max_tokens)."
-        ),
-    ] = None
-    reasoning_exclude: Annotated[
-        bool, typer.Option("--reasoning-exclude", help="Ask the gateway not to return reasoning.")
-    ] = False
-    reasoning_enabled: Annotated[
-        bool | None,
-        typer.Option(
-            "--reasoning-enabled/--reasoning-disabled",
-            help="reasoning.enabled: turn reasoning on with default settings, or off.",
-            show_default=False,
-        ),
-    ] = None
-    thinking: Annotated[
-        bool | None,
-        typer.Option(
-            "--thinking/--no-thinking",
-            help="chat_template_kwargs.enable_thinking.",
-            show_default=False,
-        ),
-    ] = None
-    chat_template_kwargs: Annotated[
-        str | None,
-        typer.Option(
-            "--chat-template-kwargs", metavar="JSON", help="Object for the chat template."
-        ),
-    ] = None
-    logprobs: Annotated[bool, typer.Option("--logprobs", help="Return log probabilities.")] = False
-    top_logprobs: Annotated[
-        int | None, typer.Option("--top-logprobs", metavar="N", help="0-20 alternatives per token.")
-    ] = None
-    user: Annotated[
-        str | None, typer.Option("--user", metavar="ID", help="End-user identifier.")
-    ] = None
-    stream_options: Annotated[
-        str | None,
-        typer.Option("--stream-options", metavar="JSON", help="e.g. '{\"include_usage\": true}'."),
-    ] = None
-    conversation_id: Annotated[
-        str | None,
-        typer.Option(
-            "--conversation-id", metavar="UUID", help="Continue a server-side conversation."
-        ),
-    ] = None
-    memory: Annotated[
-        bool | None,
-        typer.Option(
-            "--memory/--no-memory", help="Server-side memory (where offered).", show_default=False
-        ),
-    ] = None
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-p",
-            "--param",
-            metavar="KEY=VALUE",
-            help="Any other body field; JSON value; dotted keys nest.",
-        ),
-    ] = None
-
-
-_JSON_FLAGS = {
-    "chat_template_kwargs": "--chat-template-kwargs",
-    "stream_options": "--stream-options",
-}
+def user_message(gathered: Gathered) -> dict[str, Any] | None:
+    """The new user message: the prompt, with attachments as content parts."""
+    parts = []
+    for att in gathered.attachments:
+        parts.append(openai.attachment_part(att.mime, att.filename, att.url or att.token))
+    content = openai.user_content(gathered.text, parts)
+    return None if content is None else {"role": "user", "content": content}
 
 
 def build_body(
+    gathered: Gathered,
     prompt: Prompt,
     params: ChatParams,
     stdin: inputs.Stdin,
-    *,
+    session: Session,
     model: str | None,
-    default_model: str | None,
-    style: str,
-    defaults: dict[str, Any],
 ) -> dict[str, Any]:
-    """The request body: gateway defaults < --body < --messages/prompt < flags < -p."""
-    explicit = "-" in (prompt.file or []) or inputs.STDIN in (prompt.messages, prompt.body)
-    body: dict[str, Any] = dict(defaults)
-    if prompt.body is not None:
-        loaded = inputs.load_json(prompt.body, stdin)
-        if not isinstance(loaded, dict):
-            raise UsageError(f"--body {prompt.body}: expected a JSON object")
-        body.update(loaded)
-    history = body.get("messages") or []
-    if prompt.messages is not None:
-        history = inputs.load_messages(prompt.messages, stdin)
-    text = inputs.compose_prompt(
-        prompt.prompt or [], prompt.file or [], stdin, implicit_stdin=not explicit
-    )
-    messages = openai.build_messages(history, prompt.system, text)
+    """The request body: gateway defaults < --body < history and prompt < flags < -p."""
+    body: dict[str, Any] = {**session.gateway.params, **gathered.body}
+    new = user_message(gathered)
+    messages = openai.build_messages(gathered.history, prompt.system, None)
+    if new is not None:
+        messages.append(new)
     if not messages or messages[-1].get("role") == "system":
         raise UsageError("no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin")
     body["messages"] = messages
     if model or "model" not in body:
-        body["model"] = model or default_model
-    options = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
-    for key, flag in _JSON_FLAGS.items():
-        if options[key] is not None:
-            options[key] = inputs.parse_json(options[key], flag)
-    if options["response_format"] and options["response_format"].lstrip().startswith("{"):
-        options["response_format"] = inputs.parse_json(
-            options["response_format"], "--response-format"
-        )
-    if options["tools"] is not None:
-        options["tools"] = inputs.load_json(options["tools"], stdin)
-    if options["reasoning_effort"] is not None:
-        options["reasoning_effort"] = options["reasoning_effort"].value
-    openai.apply_options(body, options, reasoning_style=style)
+        body["model"] = model or session.model
+    openai.apply_options(
+        body, options(params, stdin), reasoning_style=session.gateway.reasoning_style
+    )
     for item in params.param or []:
         path, value = inputs.parse_param(item)
         inputs.set_path(body, path, value)
@@ -240,40 +60,73 @@ def build_body(
     return body
 
 
+def check_json(reply: dict[str, Any], params: ChatParams) -> None:
+    """With --json or --schema, the reply must parse as JSON (exit 3 when it does not)."""
+    if not (params.json_mode or params.schema):
+        return
+    for choice in reply.get("choices") or []:
+        text = openai.message_text(choice.get("message") or {})
+        if not text and (choice.get("message") or {}).get("tool_calls"):
+            continue
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            flag = "--json" if params.json_mode else "--schema"
+            raise NotJsonError(
+                f"the reply is not the JSON {flag} asked for: line {e.lineno} column "
+                f"{e.colno}: {e.msg}"
+            ) from None
+
+
 def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, stream: bool) -> None:
     fmt = common.output.value if common.output else "text"
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: use `llmcli stream -o sse`")
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
+    gathered = gather(prompt, stdin)
     with open_session(common, require_key=not common.dry_run) as session:
-        body = build_body(
-            prompt,
-            params,
-            stdin,
-            model=common.model,
-            default_model=session.model,
-            style=session.gateway.reasoning_style,
-            defaults=dict(session.gateway.params),
-        )
+        body = build_body(gathered, prompt, params, stdin, session, common.model)
         if stream:
             body["stream"] = True
             if fmt == "json" or common.usage:
                 body.setdefault("stream_options", {}).setdefault("include_usage", True)
-        request = session.request("POST", "chat", body, stream=stream)
+        blobs = [
+            a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
+        ]
+        request = session.request("POST", "chat", body, stream=stream, blobs=blobs)
         if common.dry_run:
             session.dry_run(request)
             return
         with session.client() as client:
-            if stream:
-                reply = print_stream(session, client, request, fmt, reasoning=reasoning)
-            else:
-                reply = print_completion(session, client, request, fmt, reasoning=reasoning)
+            printer = print_stream if stream else print_completion
+            keep = bool(prompt.continue_ or params.json_mode or params.schema)
+            reply = printer(session, client, request, fmt, reasoning=reasoning, keep=keep)
             session.report_usage(client, reply)
+    check_json(reply, params)
+    if prompt.continue_ is not None:
+        _save(prompt, gathered, body, reply, blobs)
 
 
-ReasoningFlag = Annotated[
-    bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
-]
+def _save(
+    prompt: Prompt,
+    gathered: Gathered,
+    body: dict[str, Any],
+    reply: dict[str, Any],
+    blobs: list[Any],
+) -> None:
+    assert prompt.continue_ is not None
+    choices = reply.get("choices") or [{}]
+    assistant = {k: v for k, v in (choices[0].get("message") or {}).items() if v is not None}
+    assistant.setdefault("role", "assistant")
+    assistant.setdefault("content", None)
+    new: list[dict[str, Any]] = []
+    if gathered.new_conversation and prompt.system is not None:
+        new.append({"role": "system", "content": prompt.system})
+    sent = user_message(gathered)
+    if sent is not None:
+        new.append(sent)
+    new.append(assistant)
+    conversation.append(prompt.continue_, new, blobs)
 
 
 @grouped

@@ -5,9 +5,11 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import anthropic, inputs
-from llmcli.cli.chat import Prompt, ReasoningFlag
+from llmcli import anthropic, conversation, inputs
+from llmcli.cli.chat import ReasoningFlag
+from llmcli.cli.chat_params import tools_from
 from llmcli.cli.options import Common, grouped
+from llmcli.cli.prompt import Gathered, Prompt, gather
 from llmcli.cli.replies import MESSAGES, print_completion, print_stream
 from llmcli.cli.session import open_session
 from llmcli.errors import UsageError
@@ -48,6 +50,14 @@ class MessagesParams:
             "--tools", metavar="FILE", help="JSON array of tools (Anthropic or OpenAI shape)."
         ),
     ] = None
+    tool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool",
+            metavar="NAME=SCHEMA_FILE",
+            help="One tool: its name and a JSON Schema file for its input; repeatable.",
+        ),
+    ] = None
     tool_choice: Annotated[
         str | None,
         typer.Option("--tool-choice", metavar="auto|none|any|NAME", help="Which tool to use."),
@@ -66,7 +76,17 @@ class MessagesParams:
     ] = None
 
 
+def user_message(gathered: Gathered) -> dict[str, Any] | None:
+    blocks = [
+        anthropic.attachment_block(att.mime, att.url, None if att.url else att.token)
+        for att in gathered.attachments
+    ]
+    content = anthropic.user_content(gathered.text, blocks)
+    return None if content is None else {"role": "user", "content": content}
+
+
 def build_body(
+    gathered: Gathered,
     prompt: Prompt,
     params: MessagesParams,
     stdin: inputs.Stdin,
@@ -74,22 +94,12 @@ def build_body(
     model: str | None,
     default_model: str | None,
 ) -> dict[str, Any]:
-    """The request body: --body < --messages/prompt < flags < -p."""
-    explicit = "-" in (prompt.file or []) or inputs.STDIN in (prompt.messages, prompt.body)
-    body: dict[str, Any] = {}
-    if prompt.body is not None:
-        loaded = inputs.load_json(prompt.body, stdin)
-        if not isinstance(loaded, dict):
-            raise UsageError(f"--body {prompt.body}: expected a JSON object")
-        body.update(loaded)
-    history = body.get("messages") or []
-    if prompt.messages is not None:
-        history = inputs.load_messages(prompt.messages, stdin)
-    system, history = anthropic.split_system(history)
-    text = inputs.compose_prompt(
-        prompt.prompt or [], prompt.file or [], stdin, implicit_stdin=not explicit
-    )
-    messages = anthropic.build_messages(history, text)
+    """The request body: --body < history and prompt < flags < -p."""
+    body: dict[str, Any] = dict(gathered.body)
+    system, history = anthropic.split_system(anthropic.from_openai(gathered.history))
+    messages = list(history)
+    if (new := user_message(gathered)) is not None:
+        messages.append(new)
     if not messages:
         raise UsageError("no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin")
     body["messages"] = messages
@@ -100,15 +110,11 @@ def build_body(
     options = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
     if options["metadata"] is not None:
         options["metadata"] = inputs.parse_json(options["metadata"], "--metadata")
-    if options["tools"] is not None:
-        options["tools"] = inputs.load_json(options["tools"], stdin)
-        if not isinstance(options["tools"], list):
-            raise UsageError(f"--tools {params.tools}: expected a JSON array of tools")
+    options["tools"] = tools_from(params.tool or [], stdin, params.tools)
     anthropic.apply_options(body, options)
     if "max_tokens" not in body:
-        budget = params.thinking_budget or 0
-        # the API wants max_tokens above the thinking budget
-        body["max_tokens"] = anthropic.DEFAULT_MAX_TOKENS + (budget if budget else 0)
+        # the API requires max_tokens, and wants it above any thinking budget
+        body["max_tokens"] = anthropic.DEFAULT_MAX_TOKENS + (params.thinking_budget or 0)
     for item in params.param or []:
         path, value = inputs.parse_param(item)
         inputs.set_path(body, path, value)
@@ -142,15 +148,20 @@ def messages(
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: add --stream")
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
+    gathered = gather(prompt, stdin)
     with open_session(common, require_key=not common.dry_run) as session:
-        body = build_body(prompt, params, stdin, model=common.model, default_model=session.model)
+        body = build_body(
+            gathered, prompt, params, stdin, model=common.model, default_model=session.model
+        )
         if stream:
             body["stream"] = True
+        blobs = [a.blob(b"") for a in gathered.attachments if not a.url]
         request = session.request(
             "POST",
             "messages",
             body,
             stream=stream,
+            blobs=blobs,
             defaults={"anthropic-version": anthropic.ANTHROPIC_VERSION},
         )
         if common.dry_run:
@@ -158,5 +169,16 @@ def messages(
             return
         with session.client() as client:
             printer = print_stream if stream else print_completion
-            reply = printer(session, client, request, fmt, reasoning=reasoning, dialect=MESSAGES)
+            keep = prompt.continue_ is not None
+            reply = printer(
+                session, client, request, fmt, reasoning=reasoning, dialect=MESSAGES, keep=keep
+            )
             session.report_usage(client, reply)
+    if prompt.continue_ is not None:
+        new: list[dict[str, Any]] = []
+        if gathered.new_conversation and prompt.system is not None:
+            new.append({"role": "system", "content": prompt.system})
+        if (sent := user_message(gathered)) is not None:
+            new.append(sent)
+        new.append({"role": "assistant", "content": reply.get("content", [])})
+        conversation.append(prompt.continue_, new, blobs)

@@ -117,6 +117,7 @@ def print_completion(
     *,
     reasoning: bool,
     dialect: Dialect = CHAT,
+    keep: bool = True,
 ) -> JSON:
     response = client.send(request)
     return _print_whole(session, dialect, response.body, fmt, reasoning, request)
@@ -130,11 +131,13 @@ def print_stream(
     *,
     reasoning: bool,
     dialect: Dialect = CHAT,
+    keep: bool = False,
 ) -> JSON:
-    """Print a stream as it arrives; the assembled reply is returned."""
+    """Print a stream as it arrives; the assembled reply is returned, with its text only
+    when ``-o json`` or ``keep`` asks for it (otherwise memory stays flat)."""
     where = session.gateway.name
     out = session.out
-    assembly = dialect.assembler(fmt == "json", where)
+    assembly = dialect.assembler(fmt == "json" or keep, where)
     decoder = SSEDecoder()
     state = _State()
     with client.open(request) as response:

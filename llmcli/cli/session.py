@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -23,7 +23,7 @@ from llmcli.outputs import Output, Terminal
 
 if TYPE_CHECKING:
     from llmcli.http import Client
-    from llmcli.wire import Request
+    from llmcli.wire import Blob, Request
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,10 +72,11 @@ class Session:
         *,
         stream: bool = False,
         defaults: Mapping[str, str] | None = None,
+        blobs: Sequence[Blob] = (),
     ) -> Request:
-        from llmcli.wire import Request
+        from llmcli.wire import Request, serialize
 
-        data = orjson.dumps(body) if body is not None else None
+        data = serialize(body, blobs) if body is not None else None
         secrets = tuple(s for s in (self.resolved.key,) if s)
         return Request(
             method,
@@ -87,9 +88,10 @@ class Session:
         )
 
     def dry_run(self, request: Request) -> None:
-        from llmcli.wire import redacted_headers
+        from llmcli.wire import Body, redacted_headers
 
-        body = orjson.loads(request.body) if request.body is not None else None
+        raw = request.body.to_bytes() if isinstance(request.body, Body) else request.body
+        body = orjson.loads(raw) if raw is not None else None
         self.out.json(
             {
                 "method": request.method,

@@ -1,0 +1,114 @@
+"""The conversation a request carries, gathered the same way for ``chat``, ``stream`` and
+``messages`` (DESIGN.md, "Input"): ``--body``, then the history (``--messages`` or
+``--continue``), then the prompt from piped stdin, ``-f`` files and words, then ``-a``
+attachments. Everything is read and checked before anything is sent.
+"""
+
+import dataclasses
+from typing import Annotated, Any
+
+import typer
+
+from llmcli import attachments, conversation, inputs
+from llmcli.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prompt:
+    """Where the conversation comes from."""
+
+    prompt: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Prompt words; joined after piped stdin and -f files.", show_default=False
+        ),
+    ] = None
+    file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-f",
+            "--file",
+            metavar="PATH",
+            help="Add a file to the prompt ('-' is stdin); repeatable.",
+        ),
+    ] = None
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-a",
+            "--attach",
+            metavar="PATH|URL",
+            help="Attach an image (PNG, JPEG, GIF, WebP) or a PDF: a file, a URL, or '-'; "
+            "repeatable.",
+        ),
+    ] = None
+    system: Annotated[
+        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
+    ] = None
+    messages: Annotated[
+        str | None,
+        typer.Option(
+            "--messages",
+            metavar="FILE",
+            help="Conversation so far: JSON array or JSONL of messages (tool results too).",
+        ),
+    ] = None
+    continue_: Annotated[
+        str | None,
+        typer.Option(
+            "-c",
+            "--continue",
+            metavar="FILE",
+            help="Continue the conversation in this JSONL file, and append the prompt and "
+            "reply to it when (and only when) the reply completes.",
+        ),
+    ] = None
+    body: Annotated[
+        str | None,
+        typer.Option(
+            "--body", metavar="FILE", help="A whole request body; flags override its fields."
+        ),
+    ] = None
+    no_stdin: Annotated[
+        bool, typer.Option("--no-stdin", help="Do not read piped stdin (e.g. inside `while read`).")
+    ] = False
+
+
+@dataclasses.dataclass(slots=True)
+class Gathered:
+    body: dict[str, Any]  # from --body, without its messages
+    history: list[dict[str, Any]]
+    text: str | None
+    attachments: list[attachments.Attachment]
+    new_conversation: bool = False
+
+    def require_input(self) -> None:
+        if not (self.history or self.text or self.attachments):
+            raise UsageError(
+                "no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin"
+            )
+
+
+def gather(prompt: Prompt, stdin: inputs.Stdin) -> Gathered:
+    if prompt.messages is not None and prompt.continue_ is not None:
+        raise UsageError("--messages and --continue both give the history: pick one")
+    named = [*(prompt.file or []), *(prompt.attach or []), prompt.messages, prompt.body]
+    body: dict[str, Any] = {}
+    if prompt.body is not None:
+        loaded = inputs.load_json(prompt.body, stdin)
+        if not isinstance(loaded, dict):
+            raise UsageError(f"--body {prompt.body}: expected a JSON object")
+        body = loaded
+    history = body.pop("messages", None) or []
+    new = False
+    if prompt.messages is not None:
+        history = inputs.load_messages(prompt.messages, stdin)
+    elif prompt.continue_ is not None:
+        saved = conversation.load(prompt.continue_)
+        new = not saved
+        history = conversation.for_sending(saved)
+    attached = [attachments.load(source, stdin) for source in prompt.attach or []]
+    text = inputs.compose_prompt(
+        prompt.prompt or [], prompt.file or [], stdin, implicit_stdin=inputs.STDIN not in named
+    )
+    return Gathered(body, history, text, attached, new)
