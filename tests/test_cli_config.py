@@ -208,3 +208,17 @@ def test_gateway_without_an_endpoint_fails_before_sending(tmp_path: Path) -> Non
     r = llmcli("chat", "-g", "a", "-m", "m", "x", env=env)
     assert r.code == 78
     assert r.err == "llmcli: gateway 'a' has no chat endpoint (it offers: models)\n"
+
+
+def test_the_readme_config_example_works(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    env = write_config(tmp_path, example)
+    r = llmcli("gateways", "-o", "json", env=env)
+    assert r.code == 0, r.err
+    rows = {row["name"]: row for row in orjson.loads(r.out)}
+    assert rows["work"]["urls"]["chat"] == "http://127.0.0.1:8080/v1/chat/completions"
+    assert rows["lumenfall"]["model"] == "openai/gpt-5.4"
+    assert rows["team"]["urls"]["chat"] == "https://openrouter.ai/api/v1/chat/completions"
+    sent = dry("-m", "m", env=env)
+    assert sent["url"] == "http://127.0.0.1:8080/v1/chat/completions"
