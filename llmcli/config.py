@@ -109,6 +109,20 @@ def known_gateways(env: Mapping[str, str] | None = None) -> dict[str, Gateway]:
     return {**BUILTINS, **load(env).gateways}
 
 
+def gateway_names(env: Mapping[str, str] | None = None) -> tuple[list[str], ConfigError | None]:
+    """Every gateway's name, for ``llmcli gateways --names`` and the shell completions.
+
+    A broken config file must not break a completion: its error comes back beside the
+    built-in names instead of being raised.
+    """
+    from llmcli.builtins import BUILTINS
+
+    try:
+        return list(known_gateways(env)), None
+    except ConfigError as e:
+        return list(BUILTINS), e
+
+
 def select(name: str | None, base_url: str | None, env: Mapping[str, str] | None = None) -> Gateway:
     """The gateway the flags, environment and config file ask for."""
     from llmcli.builtins import ALIASES, BUILTINS

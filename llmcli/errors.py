@@ -25,6 +25,7 @@ from typing import ClassVar
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_PIPE",
+    "EXIT_STATUS",
     "ConfigError",
     "DataError",
     "InputFileError",
@@ -40,6 +41,23 @@ __all__ = [
 
 EXIT_INTERRUPTED = 130
 EXIT_PIPE = 141
+
+#: Every exit status and what it means, for ``--help`` and the man pages (DESIGN.md).
+EXIT_STATUS: tuple[tuple[int, str], ...] = (
+    (0, "success"),
+    (1, "internal error (a bug); --debug shows the traceback"),
+    (2, "command-line usage error"),
+    (3, "--json or --schema was given and the reply is not JSON (the reply is on stdout)"),
+    (65, "bad input data, or the server rejected the request (400, 404, 413, 422)"),
+    (66, "an input file cannot be read"),
+    (69, "gateway unavailable: connection failed, or 5xx after retries"),
+    (75, "temporary failure: 429 or timeout after retries"),
+    (76, "protocol error: malformed response or SSE, stream cut before it finished"),
+    (77, "not allowed: 401, 403, 402"),
+    (78, "configuration error: unknown gateway, missing key, bad config file"),
+    (130, "interrupted (Ctrl-C): what had arrived is already on stdout"),
+    (141, "stdout closed by the reader (| head): quietly, no traceback"),
+)
 
 
 class LlmcliError(Exception):

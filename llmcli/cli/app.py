@@ -14,20 +14,26 @@ from llmcli.outputs import Output, Terminal, silence_stdout
 
 app = typer.Typer(
     name="llmcli",
-    help="A pipe-first client for OpenAI- and Anthropic-compatible LLM gateways.",
     add_completion=False,
     pretty_exceptions_enable=False,  # no rich traceback can print a secret
     rich_markup_mode=None,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("chat")(chat.chat)
-app.command("stream")(chat.stream)
-app.command("messages")(messages.messages)
-app.command("models")(models.models)
-app.command("embed")(embed.embed)
-app.command("gateways")(gateways.gateways)
-app.command("serve")(serve.serve)
+# short_help: the one line `llmcli --help` and the man pages' NAME give each command
+app.command("chat", short_help="Send a prompt, print the reply (Chat Completions).")(chat.chat)
+app.command("stream", short_help="Send a prompt, print the reply as it arrives.")(chat.stream)
+app.command("messages", short_help="Send a prompt to an Anthropic-compatible /messages API.")(
+    messages.messages
+)
+app.command("models", short_help="List a gateway's models: ids on a pipe, a table on a tty.")(
+    models.models
+)
+app.command("embed", short_help="Embed texts: one JSON line of floats per input.")(embed.embed)
+app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
+app.command("serve", short_help="Run the offline gateway on 127.0.0.1, for tests and demos.")(
+    serve.serve
+)
 
 
 def _version(value: bool) -> None:
@@ -42,7 +48,19 @@ def _root(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    """A pipe-first client for OpenAI- and Anthropic-compatible LLM gateways."""
+    """A pipe-first client for OpenAI- and Anthropic-compatible LLM gateways.
+
+    Prompts come from piped stdin, -f files and PROMPT words; replies go to stdout as
+    text, JSON, JSONL or the raw SSE bytes, and everything meant for people (reasoning,
+    usage, warnings, errors) to stderr, so llmcli fits between jq, grep, tee and xargs.
+    Run 'llmcli COMMAND --help' for a command's options and examples.
+
+    \b
+    Examples:
+      echo 'why is the sky blue?' | llmcli chat -g openai
+      llmcli models -g ollama | xargs -I{} llmcli chat -g ollama -m {} 'hi in 5 words'
+      llmcli stream -o json 'plan a trip' | tee reply.json | jq -r '.usage.total_tokens'
+    """
 
 
 def _wants_debug(argv: list[str]) -> bool:

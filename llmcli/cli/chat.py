@@ -133,7 +133,11 @@ def _save(
 def chat(
     prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
 ) -> None:
-    """Send a prompt and print the reply.
+    """Send one Chat Completions request and print the reply. The user message is piped
+    stdin, then each -f file, then the PROMPT words, separated by blank lines; -s adds a
+    system prompt, --messages or -c the conversation so far, -a images or PDFs. stdout
+    gets the reply's text (-o json: the whole response body); reasoning goes to stderr
+    with --reasoning. With --json or --schema, a reply that is not JSON exits 3.
 
     \b
     Examples:
@@ -148,7 +152,11 @@ def chat(
 def stream(
     prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
 ) -> None:
-    """Send a prompt and print the reply as it arrives (stream: true).
+    """Send a prompt with stream: true and print the reply as it arrives, flushed after
+    every network read; input and flags are those of chat. -o json assembles the stream
+    into the object chat would print (content, reasoning fields, tool calls,
+    finish_reason, usage), -o jsonl prints each event's data on a line, -o sse the bytes
+    exactly as sent. A stream cut before its end exits 76 after printing what arrived.
 
     \b
     Examples:

@@ -137,7 +137,9 @@ class ChatParams:
     json_mode: Annotated[
         bool,
         typer.Option(
-            "--json", help="JSON mode (response_format json_object); the reply must parse (3)."
+            "--json",
+            help="Ask for a JSON reply (response_format json_object); one that does not "
+            "parse exits 3.",
         ),
     ] = False
     schema: Annotated[
@@ -145,7 +147,7 @@ class ChatParams:
         typer.Option(
             "--schema",
             metavar="FILE",
-            help="Structured output: a JSON Schema (strict); the reply must parse (3).",
+            help="Structured output: a JSON Schema (strict); a reply that does not parse exits 3.",
         ),
     ] = None
     param: Annotated[

@@ -141,7 +141,9 @@ def embed(
 ) -> None:
     """Embed texts: one JSON line per input, in input order, {"index": i, "embedding":
     [...]} plus the fields carried from --jsonl-in. Inputs are TEXT arguments, or the
-    lines of -f files or piped stdin; empty lines are skipped unless --empty error.
+    lines of -f files or piped stdin; empty lines are skipped unless --empty error. Batches
+    go out --parallel at a time, each with retries, and memory stays flat. The model is
+    -m, then LLMCLI_EMBEDDING_MODEL, then the gateway's embedding model.
 
     \b
     Examples:

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import config
+from llmcli.cli.names import write_names
 from llmcli.cli.options import OutputFormat
-from llmcli.errors import ConfigError
+from llmcli.errors import ConfigError, UsageError
 from llmcli.outputs import Output, Terminal
 
 
@@ -53,15 +54,30 @@ def gateways(
     output: Annotated[
         OutputFormat | None, typer.Option("-o", "--output", help="text (default), json or jsonl.")
     ] = None,
+    names: Annotated[
+        bool,
+        typer.Option(
+            "--names",
+            help="Only the names, one per line, for scripts and shell completion; with a "
+            "broken config file, the built-in ones and a warning (exit 0).",
+        ),
+    ] = False,
 ) -> None:
-    """List every gateway: built-in and from config.toml, with its URLs, auth style, and
-    where its key comes from and whether it is set. Never prints a key.
+    """List every gateway llmcli knows, built-in and from config.toml, with its URLs, auth
+    style, and where its key comes from and whether it is set; never the key itself. -o
+    json or -o jsonl gives the same as objects; --names only the names.
 
     \b
     Examples:
-      llmcli gateways
       llmcli gateways -o json | jq -r '.[] | select(.key.set) | .name'
+      llmcli gateways -o jsonl | jq -r 'select(.key.set == false) | .key.source' | sort -u
+      llmcli gateways --names | grep -qx work || echo 'no gateway "work" in config.toml'
     """
+    if names:
+        if output is not None:
+            raise UsageError("--names prints plain names: drop -o")
+        write_names(Output(Terminal.detect()))
+        return
     env = dict(os.environ)
     out = Output(Terminal.detect())
     rows = [describe(g, env) for g in config.known_gateways(env).values()]

@@ -134,14 +134,17 @@ def messages(
     *,
     params: MessagesParams,
 ) -> None:
-    """Send a prompt to an Anthropic-compatible /messages endpoint and print the reply.
-    -s becomes the top-level system; thinking goes to stderr with --reasoning; tool_use
-    blocks are printed as JSON lines after the text.
+    """Send a prompt to an Anthropic-compatible /messages endpoint and print the reply,
+    whole or, with --stream, as it arrives. Input is gathered as for chat; -s becomes the
+    top-level system; thinking goes to stderr with --reasoning; tool_use blocks are
+    printed as JSON lines after the text. -o json is the Anthropic message (assembled
+    from the events with --stream), -o jsonl compact JSON lines ({event, data} for each
+    event of a stream), -o sse the raw bytes of a stream.
 
     \b
     Examples:
       cat report.md | llmcli messages -g anthropic "three risks, one line each"
-      llmcli messages --stream --thinking-budget 2000 --reasoning "why is the sky blue?"
+      llmcli messages --stream --thinking-budget 2000 --reasoning "why?" 2>thinking.txt | tee a.txt
       llmcli messages --stream -o json hi | jq '.content[] | select(.type == "tool_use")'
     """
     fmt = common.output.value if common.output else "text"

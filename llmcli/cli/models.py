@@ -35,11 +35,11 @@ def models(
 ) -> None:
     """List the gateway's models: one id per line on a pipe, a table on a terminal (owner,
     context window, pricing, tags from _meta). -o jsonl keeps every field; -o json is the
-    body as sent.
+    body as sent; with an ID, that one model as JSON (65 when there is none).
 
     \b
     Examples:
-      llmcli models -g lumyxai --tag vision
+      llmcli models -g lumyxai --tag vision | xargs -I{} llmcli chat -g lumyxai -m {} -a cat.png hi
       llmcli models -o jsonl | jq -r 'select(._meta.contextWindow > 100000) | .id'
       llmcli models -g openrouter -q claude | head
     """

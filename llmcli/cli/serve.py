@@ -21,14 +21,16 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the offline gateway: deterministic models (echo, lorem, think, tools, unicode,
-    embed-small, embed-large) and injectable faults. Prints its base URL on stdout.
+    """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
+    tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
+    --profile, and injectable faults. Prints its base URL on stdout once it listens.
+    -g mock runs the same gateway in-process, without serve.
 
     \b
     Examples:
       llmcli serve --port 8080 &
       echo hi | llmcli chat --base-url http://127.0.0.1:8080/v1 -m echo
-      llmcli serve --port 0 --fault 'status=429;every=3;retry_after=1'
+      seq 3 | xargs -I{} llmcli chat --base-url http://127.0.0.1:8080/v1 -m lorem 'item {}'
     """
     from llmcli import gateway
 

@@ -1,0 +1,110 @@
+# bash completion for llmcli(1): commands, options, option values, files, gateway names.
+# Generated from the Typer app by `python -m llmcli.docgen`: do not edit.
+# Use: source it, or copy it to ~/.local/share/bash-completion/completions/llmcli
+
+_llmcli_words() {
+    mapfile -t COMPREPLY < <(compgen -W "$1" -- "$2")
+}
+
+_llmcli_files() {
+    compopt -o filenames 2>/dev/null
+    mapfile -t COMPREPLY < <(compgen -f -- "$1")
+}
+
+_llmcli_gateway_names() {
+    # built-in gateways and the config file's; a broken config file stays silent
+    _llmcli_words "$(command llmcli gateways --names 2>/dev/null)" "$1"
+}
+
+_llmcli() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd="" i
+    COMPREPLY=()
+    if [[ $cur == "=" ]]; then  # --option=value: bash splits the word at '='
+        cur=""
+    elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
+        prev=${COMP_WORDS[COMP_CWORD-2]}
+    fi
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+            --) return ;;
+            -*) ;;
+            *) [[ -z $cmd ]] && cmd=${COMP_WORDS[i]} ;;
+        esac
+    done
+    case $cmd in
+        "")
+            if [[ $cur == -* ]]; then _llmcli_words "--version -V -h --help" "$cur"
+            else _llmcli_words "chat stream messages models embed gateways serve" "$cur"; fi
+            ;;
+        chat|stream)
+            case $prev in
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools|--schema) _llmcli_files "$cur"; return ;;
+                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+                --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
+                -g --gateway --base-url -m --model -o --output -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --debug
+                --reasoning --temperature --top-p --max-tokens --max-completion-tokens
+                --stop --seed --frequency-penalty --presence-penalty --response-format
+                --tools --tool-choice --reasoning-effort --reasoning-budget
+                --reasoning-exclude --reasoning-enabled --reasoning-disabled --thinking
+                --no-thinking --chat-template-kwargs --logprobs --top-logprobs --user
+                --stream-options --conversation-id --memory --no-memory --tool --json
+                --schema -p --param -h --help" "$cur"
+            ;;
+        messages)
+            case $prev in
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools) _llmcli_files "$cur"; return ;;
+                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
+                -g --gateway --base-url -m --model -o --output -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --debug --stream
+                --reasoning --max-tokens --thinking-budget --temperature --top-p --top-k
+                --stop --tools --tool --tool-choice --metadata -p --param -h --help" "$cur"
+            ;;
+        models)
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tag|--search|-q) :; return ;;
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -o --output -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --debug --tag
+                --search -q -h --help" "$cur"
+            ;;
+        embed)
+            case $prev in
+                -f|--file) _llmcli_files "$cur"; return ;;
+                --field|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--batch-size|--parallel|--dimensions|-p|--param) :; return ;;
+                --empty) _llmcli_words "skip error" "$cur"; return ;;
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+                --encoding-format) _llmcli_words "float base64" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin -g --gateway
+                --base-url -m --model -o --output -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug --batch-size --parallel
+                --dimensions --encoding-format -p --param -h --help" "$cur"
+            ;;
+        gateways)
+            case $prev in
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-o --output --names -h --help" "$cur"
+            ;;
+        serve)
+            case $prev in
+                --port|--host|--profile|--fault) :; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault -h --help" "$cur"
+            ;;
+    esac
+}
+
+complete -F _llmcli llmcli

@@ -1,0 +1,191 @@
+"""The command tree as plain values, read from the click command Typer builds.
+
+Every generator works from these values, so a completion script, a man page and
+``--help`` can only disagree when this reading is wrong, and the tests check it. What each
+option's value is (nothing, one of a ``click.Choice``, a file, a gateway name, anything
+else) is decided here, once, for all three shells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import click
+import typer
+
+from llmcli.cli.app import app
+from llmcli.cli.options import Common
+
+Kind = Literal["flag", "choice", "file", "gateway", "value"]
+
+#: the first comment of every generated file
+HEADER = "Generated from the Typer app by `python -m llmcli.docgen`: do not edit."
+
+#: metavar words that name a file: ``FILE``, ``PATH``, and alternatives like ``PATH|URL``
+FILE_METAVARS = frozenset({"FILE", "PATH", "DIR"})
+#: a word a shell may take as is: choice values and command names must be such words
+_WORD = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # the parameter's name in the code, e.g. "reasoning_effort"
+    names: tuple[str, ...]  # e.g. ("-o", "--output")
+    negations: tuple[str, ...]  # the off switch of a flag pair, e.g. ("--no-thinking",)
+    kind: Kind
+    metavar: str  # as --help shows it; "" for a flag
+    choices: tuple[str, ...]
+    repeatable: bool
+    help: str  # as --help shows it, with its [default: …] and range
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind != "flag"
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        return self.names + self.negations
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    name: str  # e.g. "PROMPT"
+    help: str
+    repeatable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # "llmcli" for the top level, else the subcommand's name
+    summary: str  # the one line of `llmcli --help`
+    description: tuple[str, ...]  # paragraphs, unwrapped
+    examples: tuple[str, ...]  # shell lines from the docstring's "Examples:" block
+    usage: str  # e.g. "[OPTIONS] [PROMPT]..."
+    options: tuple[Option, ...]  # in --help order, -h/--help last
+    arguments: tuple[Argument, ...]
+
+    def option(self, spelling: str) -> Option:
+        return next(o for o in self.options if spelling in o.spellings)
+
+
+@dataclass(frozen=True, slots=True)
+class Cli:
+    root: Command
+    commands: tuple[Command, ...]
+    common: frozenset[str]  # names of the options every request command shares
+
+
+def split_help(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A docstring's paragraphs (unwrapped) and the lines of its ``\\b`` Examples block."""
+    paragraphs: list[str] = []
+    examples: list[str] = []
+    for block in text.strip().split("\n\n"):
+        lines = block.strip("\n").splitlines()
+        if lines and lines[0].strip() == "\b" and lines[1:2] == ["Examples:"]:
+            examples.extend(line.strip() for line in lines[2:] if line.strip())
+        elif not examples:
+            paragraphs.append(" ".join(line.strip() for line in lines if line.strip() != "\b"))
+        else:
+            raise ValueError(f"text after the Examples block: {block[:40]!r}")
+    return tuple(p for p in paragraphs if p), tuple(examples)
+
+
+def _kind(param: click.Option, metavar: str) -> Kind:
+    if param.is_flag or param.count:
+        return "flag"
+    if isinstance(param.type, click.Choice):
+        return "choice"
+    if param.name == "gateway":
+        return "gateway"
+    if isinstance(param.type, click.Path | click.File) or FILE_METAVARS & set(metavar.split("|")):
+        return "file"
+    return "value"
+
+
+def _option(param: click.Option, ctx: click.Context) -> Option:
+    record = param.get_help_record(ctx)
+    metavar = "" if param.is_flag or param.count else param.make_metavar(ctx)
+    choices: tuple[str, ...] = ()
+    if isinstance(param.type, click.Choice):
+        choices = tuple(str(c) for c in param.type.choices)
+        if not all(_WORD.fullmatch(c) for c in choices):
+            raise ValueError(f"{param.opts}: choices must be plain words: {choices}")
+    return Option(
+        name=param.name or "",
+        names=tuple(param.opts),
+        negations=tuple(param.secondary_opts),
+        kind=_kind(param, metavar),
+        metavar=metavar,
+        choices=choices,
+        repeatable=param.multiple or bool(param.count),
+        help=record[1] if record else "",
+    )
+
+
+def _argument_help(command: str) -> dict[str, str]:
+    """Typer 0.25 on click 8.5 drops an argument's ``help``: read it from the signature."""
+    from typer.models import ArgumentInfo
+    from typer.utils import get_params_from_function
+
+    for info in app.registered_commands:
+        if info.name == command and info.callback is not None:
+            found = get_params_from_function(info.callback)
+            return {
+                name: p.default.help or ""
+                for name, p in found.items()
+                if isinstance(p.default, ArgumentInfo)
+            }
+    return {}
+
+
+def _command(cmd: click.Command, ctx: click.Context, name: str) -> Command:
+    description, examples = split_help(cmd.help or "")
+    helps = _argument_help(name)
+    options: list[Option] = []
+    arguments: list[Argument] = []
+    for param in cmd.get_params(ctx):
+        if isinstance(param, click.Option):
+            if not param.hidden:
+                options.append(_option(param, ctx))
+        elif isinstance(param, click.Argument):
+            usage = param.make_metavar(ctx)
+            arguments.append(
+                Argument(
+                    name=re.sub(r"[^A-Z_]", "", usage) or (param.name or "").upper(),
+                    help=getattr(param, "help", None) or helps.get(param.name or "", ""),
+                    repeatable=param.nargs == -1,
+                )
+            )
+    return Command(
+        name=name,
+        summary=cmd.short_help or cmd.get_short_help_str(limit=200),
+        description=description,
+        examples=examples,
+        usage=" ".join(cmd.collect_usage_pieces(ctx)),
+        options=tuple(options),
+        arguments=tuple(arguments),
+    )
+
+
+def load() -> Cli:
+    """The whole command tree, in the order ``llmcli --help`` lists it."""
+    group = typer.main.get_command(app)
+    if not isinstance(group, click.Group):
+        raise TypeError("the llmcli app is not a group of commands")
+    root_ctx = click.Context(group, info_name="llmcli", **group.context_settings)
+    commands = []
+    for name, cmd in group.commands.items():
+        if cmd.hidden:
+            continue
+        if not _WORD.fullmatch(name):
+            raise ValueError(f"command name {name!r} is not a plain word")
+        ctx = click.Context(cmd, info_name=name, parent=root_ctx)
+        commands.append(_command(cmd, ctx, name))
+    return Cli(
+        root=_command(group, root_ctx, "llmcli"),
+        commands=tuple(commands),
+        common=frozenset(f.name for f in dataclasses.fields(Common)),
+    )
