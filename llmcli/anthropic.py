@@ -1,14 +1,9 @@
-"""Anthropic Messages: request bodies, replies, and stream assembly. No I/O.
+"""Anthropic Messages: request bodies and whole replies. No I/O.
 
-``MessageStream`` turns the server-sent events of a streaming ``POST /v1/messages``
-(https://docs.anthropic.com/en/docs/build-with-claude/streaming; the API reference at
-https://docs.anthropic.com/en/api/messages-streaming) into the ``message`` the same request
-would have returned without ``stream`` (DESIGN.md, "Output"): ``message_start`` carries the
-message with empty ``content``; each block is ``content_block_start`` at its ``index``,
-deltas (``text_delta``, ``thinking_delta``, ``signature_delta``, ``input_json_delta``,
-``citations_delta``) and ``content_block_stop``; ``message_delta`` sets ``stop_reason``,
-``stop_sequence`` and the cumulative ``usage``; ``message_stop`` ends the stream. ``ping``
-is a keep-alive and ``error`` an error sent inside the 200 response.
+Building a request (the system prompt lifted to the top level, OpenAI-shaped history,
+tools and tool_choice converted, attachments as image and document blocks, thinking
+budget) and reading a reply (Anthropic error types mapped to exit codes, text, thinking
+and tool_use blocks). Streams are assembled in ``llmcli.messagestream``.
 """
 
 from __future__ import annotations
@@ -79,63 +74,83 @@ def build_messages(history: Sequence[JSON], prompt: str | list[JSON] | None) -> 
 
 
 def _from_openai_part(part: Any) -> Any:
-    if isinstance(part, Mapping) and part.get("type") == "image_url":
-        url = (part.get("image_url") or {}).get("url", "")
-        return attachment_block("image/*", str(url), None)
-    if isinstance(part, Mapping) and part.get("type") == "file":
-        data = str((part.get("file") or {}).get("file_data", ""))
-        return attachment_block("application/pdf", data, None)
+    kind = part.get("type") if isinstance(part, Mapping) else None
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, Mapping) else image
+        return attachment_block("image/*", str(url or ""), None)
+    if kind == "file":
+        file = part.get("file")
+        data = file.get("file_data") if isinstance(file, Mapping) else None
+        return attachment_block("application/pdf", str(data or ""), None)
     return part
 
 
-def from_openai(history: Sequence[JSON]) -> list[JSON]:
+def _tool_use(call: Mapping[str, Any]) -> JSON:
+    """An assistant's tool call as a ``tool_use`` block; unreadable arguments are ``{}``."""
+    function = call.get("function")
+    function = function if isinstance(function, Mapping) else {}
+    arguments = function.get("arguments")
+    if not isinstance(arguments, dict):
+        try:
+            arguments = orjson.loads(arguments or "{}")
+        except orjson.JSONDecodeError:
+            arguments = {}
+    return {
+        "type": "tool_use",
+        "id": call.get("id"),
+        "name": function.get("name"),
+        "input": arguments,
+    }
+
+
+def _is_results(message: JSON) -> bool:
+    """A user turn of tool results only, so the next tool message can join it."""
+    content = message.get("content")
+    return (
+        message.get("role") == "user"
+        and isinstance(content, list)
+        and all(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+    )
+
+
+def from_openai(history: Sequence[Any]) -> list[JSON]:
     """Chat Completions messages as Messages API ones, so one conversation file serves both:
     ``tool`` messages become ``tool_result`` blocks (consecutive ones in one user turn),
     an assistant's ``tool_calls`` become ``tool_use`` blocks, image and file parts become
-    image and document blocks. Messages already in Anthropic's shape pass unchanged."""
+    image and document blocks. Messages already in Anthropic's shape pass unchanged. A
+    message that is not an object, or whose content is neither a string nor a list, is a
+    ``DataError`` naming it (numbered from 1)."""
     out: list[JSON] = []
-    for message in history:
+    for number, message in enumerate(history, 1):
+        if not isinstance(message, Mapping):
+            raise DataError(f"message {number}: a message must be a JSON object")
         role, content = message.get("role"), message.get("content")
+        if not isinstance(content, str | list | None):
+            raise DataError(f'message {number}: "content" must be a string or a list')
+        if isinstance(content, list):
+            content = [_from_openai_part(p) for p in content]
+        calls = message.get("tool_calls")
         if role == "tool":
             result = {
                 "type": "tool_result",
                 "tool_use_id": message.get("tool_call_id"),
                 "content": content if content is not None else "",
             }
-            last = out[-1] if out else None
-            if (
-                last
-                and last["role"] == "user"
-                and isinstance(last["content"], list)
-                and all(b.get("type") == "tool_result" for b in last["content"])
-            ):
-                last["content"].append(result)
+            if out and _is_results(out[-1]):
+                out[-1]["content"].append(result)
             else:
                 out.append({"role": "user", "content": [result]})
-            continue
-        if role == "assistant" and message.get("tool_calls"):
-            blocks: list[Any] = [{"type": "text", "text": content}] if content else []
-            for call in message["tool_calls"]:
-                function = call.get("function") or {}
-                try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
-                    arguments = {}
-                blocks.append(
-                    {
-                        "type": "tool_use",
-                        "id": call.get("id"),
-                        "name": function.get("name"),
-                        "input": arguments,
-                    }
-                )
-            out.append({"role": "assistant", "content": blocks})
-            continue
-        if isinstance(content, list):
-            message = {**message, "content": [_from_openai_part(p) for p in content]}
-        if role in ("user", "assistant"):
-            message = {"role": role, "content": message.get("content")}
-        out.append(dict(message))
+        elif role == "assistant" and calls:
+            if not isinstance(calls, list) or not all(isinstance(c, Mapping) for c in calls):
+                raise DataError(f'message {number}: "tool_calls" must be a list of JSON objects')
+            if isinstance(content, str):
+                content = [{"type": "text", "text": content}] if content else []
+            out.append({"role": "assistant", "content": [*(content or []), *map(_tool_use, calls)]})
+        elif role in ("user", "assistant"):
+            out.append({"role": role, "content": content})
+        else:
+            out.append({**message, "content": content} if "content" in message else dict(message))
     return out
 
 
@@ -216,7 +231,7 @@ def stream_error(error: Any, where: str) -> LlmcliError:
     return openai.stream_error(error, where)
 
 
-def _error_of(body: Mapping[str, Any]) -> Any:
+def error_of(body: Mapping[str, Any]) -> Any:
     error = body.get("error")
     return error if error is not None else dict(body)
 
@@ -226,7 +241,7 @@ def check_message(body: Any, where: str) -> JSON:
     if not isinstance(body, dict):
         raise ProtocolError(f"{where}: expected a JSON object, got {type(body).__name__}")
     if body.get("type") == "error" or (body.get("error") and body.get("type") != "message"):
-        raise stream_error(_error_of(body), where)
+        raise stream_error(error_of(body), where)
     if body.get("type") != "message":
         raise ProtocolError(f'{where}: reply is not a "message" (type {body.get("type")!r})')
     if not isinstance(body.get("content"), list):
@@ -247,191 +262,11 @@ def iter_pieces(message: Mapping[str, Any]) -> Iterator[Piece]:
 
 
 def tool_uses(message: Mapping[str, Any]) -> list[JSON]:
-    """The ``tool_use`` blocks (and ``server_tool_use``, ``mcp_tool_use``) of a message."""
-    return [
-        b
-        for b in message.get("content") or []
-        if isinstance(b, dict) and str(b.get("type", "")).endswith("tool_use")
-    ]
-
-
-class _Parts(list[str]):
-    """Text arriving in pieces; joined once in ``result()`` (``+=`` on a dict value would
-    copy the whole text for every delta: quadratic time on long streams)."""
-
-
-def _append(target: JSON, key: str, text: str) -> None:
-    parts = target.get(key)
-    if not isinstance(parts, _Parts):
-        parts = target[key] = _Parts([parts] if isinstance(parts, str) else [])
-    parts.append(text)
-
-
-def _joined(value: Any) -> Any:
-    """A copy of an assembled value with every ``_Parts`` joined into its string."""
-    if isinstance(value, _Parts):
-        return "".join(value)
-    if isinstance(value, dict):
-        return {k: _joined(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_joined(v) for v in value]
-    return value
+    """The ``tool_use`` blocks of a message: the calls for the client to make. The server
+    ran its ``server_tool_use`` and ``mcp_tool_use`` blocks itself, so they are not here."""
+    content = message.get("content")
+    blocks = content if isinstance(content, list) else []
+    return [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
 
 
 #: delta type -> (block field, Piece kind); the text is kept only with ``keep_text``
-_TEXT_DELTAS = {"text_delta": ("text", "content"), "thinking_delta": ("thinking", "reasoning")}
-_EVENTS = {
-    "message_start",
-    "content_block_start",
-    "content_block_delta",
-    "content_block_stop",
-    "message_delta",
-    "message_stop",
-}
-#: the block type a delta implies when its block never started
-_IMPLIED = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "tool_use"}
-
-
-class MessageStream:
-    """Assembles an Anthropic Messages stream, event by event."""
-
-    def __init__(self, *, keep_text: bool = True, where: str = "gateway") -> None:
-        self.keep_text = keep_text
-        self.where = where
-        self.message: JSON = {}
-        self.blocks: dict[int, JSON] = {}
-        self.json_parts: dict[int, list[str]] = {}
-        self.last_index: int | None = None
-        self.stopped = False
-
-    @property
-    def finished(self) -> bool:
-        """``message_stop`` arrived."""
-        return self.stopped
-
-    def add(self, event: str, data: Any) -> list[Piece]:
-        """Take one event (its SSE name and parsed data); returns the text pieces it carries.
-        An event without an ``event:`` line (name "message") goes by its data's ``type``."""
-        kind = event
-        if (not kind or kind == "message") and isinstance(data, Mapping):
-            kind = str(data.get("type") or "")
-        if kind == "error" or (isinstance(data, Mapping) and data.get("type") == "error"):
-            raise stream_error(_error_of(data) if isinstance(data, Mapping) else data, self.where)
-        if kind not in _EVENTS:
-            return []
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{self.where}: {kind} event is not a JSON object: {data!r:.80}")
-        pieces: list[Piece] = []
-        if kind == "message_start":
-            message = data.get("message")
-            self.message = copy.deepcopy(message) if isinstance(message, dict) else {}
-            for index, block in enumerate(self.message.get("content") or []):
-                if isinstance(block, dict):
-                    self.blocks[index] = block
-        elif kind == "content_block_start":
-            self.last_index = self._index(data, None)
-            block = data.get("content_block")
-            self.blocks[self.last_index] = copy.deepcopy(block) if isinstance(block, dict) else {}
-        elif kind == "content_block_delta":
-            self._delta(self._index(data, self.last_index), data.get("delta"), pieces)
-        elif kind == "content_block_stop":
-            self._stop_block(self._index(data, self.last_index))
-        elif kind == "message_delta":
-            self._message_delta(data)
-        else:
-            self.stopped = True
-        return pieces
-
-    def _index(self, data: JSON, default: int | None) -> int:
-        index = data.get("index", default)
-        if index is None:
-            index = max(self.blocks, default=-1) + 1
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise ProtocolError(f"{self.where}: content block index is not an integer: {index!r}")
-        return index
-
-    def _delta(self, index: int, delta: Any, pieces: list[Piece]) -> None:
-        if not isinstance(delta, dict):
-            return
-        kind = str(delta.get("type", ""))
-        block = self.blocks.get(index)
-        if block is None:
-            block = self.blocks[index] = {"type": _IMPLIED.get(kind, "text")}
-        self.last_index = index
-        if kind in _TEXT_DELTAS:
-            field, piece = _TEXT_DELTAS[kind]
-            text = delta.get(field)
-            if isinstance(text, str) and text:
-                pieces.append(Piece(piece, 0, text))
-                if self.keep_text:
-                    _append(block, field, text)
-        elif kind == "input_json_delta":
-            partial = delta.get("partial_json")
-            if isinstance(partial, str):
-                self.json_parts.setdefault(index, []).append(partial)
-        elif kind == "citations_delta":
-            citations = block.get("citations")
-            if not isinstance(citations, list):
-                citations = block["citations"] = []
-            citations.append(delta.get("citation"))
-        else:  # signature_delta and any delta type to come: strings appended, others set
-            for key, value in delta.items():
-                if key == "type":
-                    continue
-                if isinstance(value, str):
-                    _append(block, key, value)
-                elif value is not None:
-                    block[key] = value
-
-    def _stop_block(self, index: int) -> None:
-        parts = self.json_parts.pop(index, None)
-        if parts is None:
-            return
-        block = self.blocks.setdefault(index, {"type": "tool_use"})
-        try:
-            block["input"] = _parse_input(parts)
-        except orjson.JSONDecodeError as e:
-            raise ProtocolError(
-                f"{self.where}: content block {index}: tool input is not valid JSON: {e}"
-            ) from None
-
-    def _message_delta(self, data: JSON) -> None:
-        delta = data.get("delta")
-        if isinstance(delta, dict):
-            self.message.update(delta)
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            merged = self.message.get("usage")
-            if not isinstance(merged, dict):
-                merged = self.message["usage"] = {}
-            for key, value in usage.items():
-                if value is not None or key not in merged:
-                    merged[key] = value
-        for key, value in data.items():
-            if key not in ("type", "delta", "usage") and value is not None:
-                self.message[key] = copy.deepcopy(value)
-
-    def result(self) -> JSON:
-        """The ``message`` assembled so far; the input of a block that never stopped (a cut
-        stream) is parsed when it can be, else kept as the raw string that arrived."""
-        out: JSON = {} if self.message else {"type": "message", "role": "assistant"}
-        for key, value in self.message.items():
-            out[key] = _joined(value) if key != "content" else None
-        content = []
-        for index in sorted(self.blocks):
-            block = _joined(self.blocks[index])
-            parts = self.json_parts.get(index)
-            if parts is not None:
-                try:
-                    block["input"] = _parse_input(parts)
-                except orjson.JSONDecodeError:
-                    block["input"] = "".join(parts)
-            content.append(block)
-        out["content"] = content
-        return out
-
-
-def _parse_input(parts: list[str]) -> Any:
-    """The tool input collected from ``input_json_delta`` fragments; empty is ``{}``."""
-    text = "".join(parts)
-    return orjson.loads(text) if text.strip() else {}

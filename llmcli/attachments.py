@@ -51,10 +51,6 @@ class Attachment:
     data: bytes | None = None  # stdin, already read
     token: str = ""  # the placeholder a request body holds for the base64
 
-    @property
-    def is_pdf(self) -> bool:
-        return self.mime == "application/pdf"
-
     def blob(self, prefix: bytes) -> Blob:
         """What ``wire.serialize`` splices in for this attachment's token."""
         return Blob(self.token, prefix, len(prefix) + 4 * -(-self.size // 3), self.base64_chunks)

@@ -123,8 +123,15 @@ def gateway_names(env: Mapping[str, str] | None = None) -> tuple[list[str], Conf
         return list(BUILTINS), e
 
 
-def select(name: str | None, base_url: str | None, env: Mapping[str, str] | None = None) -> Gateway:
-    """The gateway the flags, environment and config file ask for."""
+def select(
+    name: str | None,
+    base_url: str | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    fallback: str = "openai",
+) -> Gateway:
+    """The gateway the flags, environment and config file ask for; when none of them
+    names one, ``fallback`` (``anthropic`` for the Messages API, as its ecosystem expects)."""
     from llmcli.builtins import ALIASES, BUILTINS
     from llmcli.configfile import load
 
@@ -135,9 +142,10 @@ def select(name: str | None, base_url: str | None, env: Mapping[str, str] | None
     config = load(env)
     if name is None and base_url is None:
         name = config.default_gateway
-    if name is None and base_url is None:
+    if name is None and base_url is None and fallback == "openai":
         base_url = _env(env, "OPENAI_BASE_URL")
-        name = None if base_url else "openai"
+    if name is None and base_url is None:
+        name = fallback
     if name is None:
         return Gateway(
             CUSTOM, base_url=base_url or "", key_env=("OPENAI_API_KEY",), key_optional=True
@@ -176,7 +184,12 @@ def read_key(
             ) from None
     if key is None and gateway.key_cmd:
         key = _run_key_cmd(gateway)
-    key = key or gateway.api_key
+    key = (key or gateway.api_key or "").strip() or None
+    if key is not None and (any(ord(c) < 0x20 or ord(c) == 0x7F for c in key) or not key.isascii()):
+        raise ConfigError(
+            f"the API key for gateway {gateway.name!r} has a line break, a control character "
+            "or non-ASCII text in it: check where it comes from (`llmcli gateways`)"
+        )
     if key is None and required and not gateway.key_optional:
         where = " or ".join(["LLMCLI_API_KEY", *gateway.key_env])
         raise ConfigError(f"no API key for gateway {gateway.name!r}: set {where}")
@@ -203,9 +216,10 @@ def resolve(
     env: Mapping[str, str] | None = None,
     *,
     require_key: bool = True,
+    fallback: str = "openai",
 ) -> Resolved:
     env = os.environ if env is None else env
-    gateway = select(name, base_url, env)
+    gateway = select(name, base_url, env, fallback=fallback)
     if gateway.name != MOCK and not gateway.base_url and not gateway.paths:
         raise UsageError("no gateway: pass -g NAME or --base-url URL")
     chosen = model or _env(env, "LLMCLI_MODEL") or gateway.model

@@ -10,6 +10,7 @@ request, with every secret redacted.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from llmcli.errors import (
     ProtocolError,
     TemporaryError,
     UnavailableError,
+    UsageError,
     error_for_status,
 )
 from llmcli.policy import (
@@ -108,6 +110,11 @@ class _LazyTransport(httpx.BaseTransport):
             transport.close()
 
 
+def _proxy_in_environment() -> bool:
+    names = ("http_proxy", "https_proxy", "all_proxy")
+    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
+
+
 class Client:
     """One httpx client for the run. Use as a context manager."""
 
@@ -116,13 +123,13 @@ class Client:
         self.log = log
         self.verbose = verbose
         self.timing = Timing()
-        self.last_headers: httpx.Headers | None = None
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
             trust_env=True,
-            transport=_LazyTransport(),
+            # with a proxy in the environment, httpx's own transport honours it
+            transport=None if _proxy_in_environment() else _LazyTransport(),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0
@@ -200,9 +207,15 @@ class Client:
                     request.secrets,
                 )
             ) from e
+        except httpx.LocalProtocolError as e:  # ours, not the network's: never retried
+            raise UsageError(redact(f"cannot send this request: {e}", request.secrets)) from e
+        except httpx.StreamConsumed as e:
+            raise ProtocolError(
+                f"{request.gateway} redirected a request whose body was already sent "
+                f"(attachments); use the final URL ({request.method} {request.url})"
+            ) from e
         except httpx.TransportError as e:
             raise _Retry(self._transport_error(request, e), None) from e
-        self.last_headers = response.headers
         if response.status_code < 400:
             return response
         try:

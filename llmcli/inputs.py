@@ -154,7 +154,19 @@ def load_messages(path: str, stdin: Stdin) -> list[dict[str, Any]]:
         values = parse_jsonl(text, name)
         numbers = [n for n, line in enumerate(_lines(text), start=1) if line.strip()]
         where = [f"{name}:{n}:1" for n in numbers]
-    for value, place in zip(values, where, strict=True):
+    return check_messages(values, where)
+
+
+def check_messages(values: Any, where: Sequence[str] | str) -> list[dict[str, Any]]:
+    """Each value must be a message object with a role; ``where`` names each (or all)."""
+    if not isinstance(values, list):
+        raise DataError(f"{where}: expected a list of messages")
+    places = (
+        [f"{where}: message {i}" for i in range(1, len(values) + 1)]
+        if isinstance(where, str)
+        else list(where)
+    )
+    for value, place in zip(values, places, strict=True):
         if not isinstance(value, dict):
             raise DataError(f"{place}: a message must be a JSON object")
         if not isinstance(value.get("role"), str):
@@ -187,12 +199,17 @@ def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def parse_header(item: str) -> tuple[str, str]:
+    from llmcli.wire import header_problem
+
     if "\r" in item or "\n" in item:
         raise UsageError(f"-H {item!r}: a header cannot contain a line break")
     name, sep, value = item.partition(":")
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
         raise UsageError(f"-H {item!r}: expected 'Name: value'")
-    return name.strip(), value.strip()
+    name, value = name.strip(), value.strip()
+    if problem := header_problem(name, value):
+        raise UsageError(f"-H {item!r}: {problem}")
+    return name, value
 
 
 def iter_lines(paths: Sequence[str], stdin: Stdin) -> Iterator[tuple[str, int, str]]:

@@ -1,11 +1,10 @@
-"""OpenAI Chat Completions: request bodies, replies, and stream assembly. No I/O.
+"""OpenAI Chat Completions: request bodies and whole replies. No I/O.
 
-``ChatStream`` turns ``chat.completion.chunk`` objects into the ``chat.completion`` the
-same request would have returned without ``stream`` (DESIGN.md, "Output"): content,
-every reasoning field that arrived (``reasoning``, ``reasoning_content`` and
-``reasoning_details`` as OpenRouter and seed 002 send them), tool calls assembled from
-their fragments by ``index``, ``finish_reason``, ``logprobs`` and ``usage`` (which may
-come in a last chunk whose ``choices`` is empty, as with ``stream_options.include_usage``).
+Building a request (messages, attachments as content parts, the flags' body fields,
+tools, response formats) and reading a reply (errors inside a 200, the text, the
+reasoning that may arrive as ``reasoning``, ``reasoning_content``, ``reasoning_details``
+or Magistral's ``thinking`` parts, the tool calls). Streams are assembled in
+``llmcli.chatstream``.
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ from llmcli.errors import (
 
 JSON = dict[str, Any]
 DONE = "[DONE]"
-#: delta fields whose string pieces are concatenated (others: the last value wins)
-_TEXT_FIELDS = ("content", "reasoning", "reasoning_content", "refusal")
-_DETAIL_TEXT = ("text", "summary", "data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,21 +190,39 @@ def check_completion(body: Any, where: str) -> JSON:
     check_error(body, where)
     if not isinstance(body.get("choices"), list):
         raise ProtocolError(f'{where}: reply has no "choices"')
+    for i, choice in enumerate(body["choices"]):
+        if not isinstance(choice, dict):
+            raise ProtocolError(f"{where}: choice {i} is not a JSON object")
+        if not isinstance(choice.get("message"), dict | None):
+            raise ProtocolError(f'{where}: choice {i}: "message" is not a JSON object')
     return body
+
+
+def content_parts(content: Any) -> Iterator[tuple[str, str]]:
+    """List content as (Piece kind, text) in order: a ``thinking`` part (Mistral
+    Magistral; its ``thinking`` a string or a list of text parts) is reasoning, the
+    ``text`` of any other part is content."""
+    for part in content if isinstance(content, list) else ():
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "thinking":
+            inner = part.get("thinking")
+            yield "reasoning", inner if isinstance(inner, str) else _text(inner, "content")
+        elif isinstance(part.get("text"), str):
+            yield "content", part["text"]
+
+
+def _text(content: Any, kind: str) -> str:
+    return "".join(text for k, text in content_parts(content) if k == kind)
 
 
 def message_text(message: Mapping[str, Any]) -> str:
     """The text of a message's content: a string, or the text of its parts."""
     content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+    return content if isinstance(content, str) else _text(content, "content")
 
 
-def reasoning_text(fields: Mapping[str, Any]) -> str:
-    """One reasoning text from a message or delta that may carry it three ways."""
+def reasoning_fields(fields: Mapping[str, Any]) -> str:
     for key in ("reasoning", "reasoning_content"):
         value = fields.get(key)
         if isinstance(value, str) and value:
@@ -221,11 +235,25 @@ def reasoning_text(fields: Mapping[str, Any]) -> str:
     return ""
 
 
+def reasoning_text(fields: Mapping[str, Any]) -> str:
+    """One reasoning text from a message or delta that may carry it three ways (the same
+    text each time), or else as the ``thinking`` parts of list content."""
+    return reasoning_fields(fields) or _text(fields.get("content"), "reasoning")
+
+
+def _messages(completion: Mapping[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Each choice's index (its position when it has none) and message (maybe empty)."""
+    choices = completion.get("choices")
+    for position, choice in enumerate(choices if isinstance(choices, list) else ()):
+        if isinstance(choice, dict):
+            index, message = choice.get("index"), choice.get("message")
+            index = index if isinstance(index, int) and not isinstance(index, bool) else position
+            yield index, message if isinstance(message, dict) else {}
+
+
 def iter_pieces(completion: Mapping[str, Any]) -> Iterator[Piece]:
     """The reasoning and content of a whole reply, as a stream would show them."""
-    for choice in completion.get("choices") or []:
-        message = choice.get("message") or {}
-        index = choice.get("index", 0)
+    for index, message in _messages(completion):
         if reasoning := reasoning_text(message):
             yield Piece("reasoning", index, reasoning)
         if text := message_text(message):
@@ -233,205 +261,5 @@ def iter_pieces(completion: Mapping[str, Any]) -> Iterator[Piece]:
 
 
 def tool_calls(completion: Mapping[str, Any]) -> list[JSON]:
-    calls: list[JSON] = []
-    for choice in completion.get("choices") or []:
-        calls.extend((choice.get("message") or {}).get("tool_calls") or [])
-    return calls
-
-
-class _Parts(list[str]):
-    """Text arriving in pieces; joined once in ``result()`` (``+=`` on a dict value would
-    copy the whole text for every chunk: quadratic time on long streams)."""
-
-
-def _append(target: JSON, key: str, text: str) -> None:
-    parts = target.get(key)
-    if not isinstance(parts, _Parts):
-        parts = target[key] = _Parts([parts] if isinstance(parts, str) else [])
-    parts.append(text)
-
-
-def _joined(value: Any) -> Any:
-    """A copy of an assembled value with every ``_Parts`` joined into its string."""
-    if isinstance(value, _Parts):
-        return "".join(value)
-    if isinstance(value, dict):
-        return {k: _joined(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_joined(v) for v in value]
-    return value
-
-
-def _merge_details(into: list[JSON], items: list[Any]) -> None:
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        index = item.get("index")
-        target = next((d for d in into if index is not None and d.get("index") == index), None)
-        if target is None:
-            target = {}
-            into.append(target)
-        for key, value in item.items():
-            if key in _DETAIL_TEXT and isinstance(value, str):
-                _append(target, key, value)
-            elif value is not None:
-                target[key] = value
-
-
-def _merge_tool_calls(into: list[JSON], fragments: list[Any]) -> None:
-    for fragment in fragments:
-        if not isinstance(fragment, dict):
-            continue
-        index = fragment.get("index")
-        call_id = fragment.get("id")
-        if index is None:
-            # No index (Gemini, older Ollama): a new id starts a new call, none continues one.
-            known = next((c for c in into if call_id and c.get("id") == call_id), None)
-            if known is not None:
-                index = known["index"]
-            elif call_id or not into:
-                index = len(into)
-            else:
-                index = into[-1]["index"]
-        target = next((c for c in into if c.get("index") == index), None)
-        if target is None:
-            target = {"index": index}
-            into.append(target)
-        for key, value in fragment.items():
-            if key == "function" and isinstance(value, dict):
-                function = target.setdefault("function", {})
-                for name, part in value.items():
-                    if name == "arguments" and isinstance(part, str):
-                        _append(function, "arguments", part)
-                    elif part is not None:
-                        function[name] = part
-            elif value is not None:
-                target[key] = value
-
-
-class _Choice:
-    """One choice being assembled; ``keep_text`` False keeps memory flat for text output."""
-
-    __slots__ = ("details", "fields", "finish_reason", "keep_text", "message", "tool_calls")
-
-    def __init__(self, keep_text: bool) -> None:
-        self.keep_text = keep_text
-        self.fields: JSON = {}
-        self.message: JSON = {}
-        self.tool_calls: list[JSON] = []
-        self.details: list[JSON] = []
-        self.finish_reason: str | None = None
-
-    def add(self, choice: JSON, index: int, pieces: list[Piece]) -> None:
-        for key, value in choice.items():
-            if key == "delta":
-                self._add_delta(value if isinstance(value, dict) else {}, index, pieces)
-            elif key == "logprobs" and isinstance(value, dict):
-                logprobs = self.fields.get("logprobs")
-                if not isinstance(logprobs, dict):
-                    logprobs = self.fields["logprobs"] = {}
-                for name, items in value.items():
-                    if isinstance(items, list):
-                        logprobs.setdefault(name, []).extend(items)
-            elif key == "finish_reason":
-                if value is not None:
-                    self.finish_reason = value
-                self.fields.setdefault(key, None)
-            elif key != "index" and (value is not None or key not in self.fields):
-                self.fields[key] = value
-
-    def _add_delta(self, delta: JSON, index: int, pieces: list[Piece]) -> None:
-        reasoning = reasoning_text(delta)
-        if reasoning:
-            pieces.append(Piece("reasoning", index, reasoning))
-        for key, value in delta.items():
-            if key in _TEXT_FIELDS:
-                if isinstance(value, str):
-                    if key == "content" and value:
-                        pieces.append(Piece("content", index, value))
-                    if self.keep_text or key == "refusal":
-                        _append(self.message, key, value)
-                    else:
-                        self.message[key] = ""
-                else:
-                    self.message.setdefault(key, None)
-            elif key == "tool_calls" and isinstance(value, list):
-                self.message.setdefault("tool_calls", None)
-                _merge_tool_calls(self.tool_calls, value)
-            elif key == "reasoning_details" and isinstance(value, list):
-                self.message.setdefault("reasoning_details", None)
-                if self.keep_text:
-                    _merge_details(self.details, value)
-            elif value is not None or key not in self.message:
-                self.message[key] = value
-
-    def result(self, index: int) -> JSON:
-        message = _joined(self.message)
-        message.setdefault("role", "assistant")
-        message.setdefault("content", None)
-        if self.tool_calls:
-            message["tool_calls"] = [
-                {k: _joined(v) for k, v in call.items() if k != "index"}
-                for call in sorted(self.tool_calls, key=lambda c: int(c.get("index", 0)))
-            ]
-            if message.get("content") == "":
-                message["content"] = None
-        if self.details:
-            message["reasoning_details"] = _joined(self.details)
-        choice: JSON = {"index": index, "message": message}
-        for key, value in self.fields.items():
-            choice[key] = value
-        choice["finish_reason"] = self.finish_reason
-        return choice
-
-
-class ChatStream:
-    """Assembles a chat completion stream, chunk by chunk."""
-
-    def __init__(self, *, keep_text: bool = True, where: str = "gateway") -> None:
-        self.keep_text = keep_text
-        self.where = where
-        self.top: JSON = {}
-        self.choices: dict[int, _Choice] = {}
-        self.done = False
-
-    @property
-    def finished(self) -> bool:
-        """``[DONE]`` arrived, or every choice has its finish reason."""
-        if self.done:
-            return True
-        return bool(self.choices) and all(
-            c.finish_reason is not None for c in self.choices.values()
-        )
-
-    def add(self, chunk: Any) -> list[Piece]:
-        """Take one chunk; returns the text pieces it carries, in order."""
-        if not isinstance(chunk, dict):
-            raise ProtocolError(f"{self.where}: stream chunk is not a JSON object: {chunk!r:.80}")
-        if chunk.get("error"):
-            raise stream_error(chunk["error"], self.where)
-        pieces: list[Piece] = []
-        for key, value in chunk.items():
-            if key == "choices":
-                self.top.setdefault("choices", None)
-                for choice in value or []:
-                    if isinstance(choice, dict):
-                        index = int(choice.get("index", 0))
-                        state = self.choices.setdefault(index, _Choice(self.keep_text))
-                        state.add(choice, index, pieces)
-            elif key == "object":
-                self.top["object"] = "chat.completion"
-            elif value is not None or key not in self.top:
-                self.top[key] = value
-        return pieces
-
-    def result(self) -> JSON:
-        """The ``chat.completion`` object assembled so far."""
-        out: JSON = {}
-        for key, value in self.top.items():
-            if key == "choices":
-                out["choices"] = [self.choices[i].result(i) for i in sorted(self.choices)]
-            else:
-                out[key] = value
-        out.setdefault("choices", [])
-        return out
+    calls = [m.get("tool_calls") for _, m in _messages(completion)]
+    return [c for group in calls if isinstance(group, list) for c in group if isinstance(c, dict)]

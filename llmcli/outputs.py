@@ -13,12 +13,10 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import orjson
 
-Format = Literal["text", "json", "jsonl", "sse"]
-FORMATS: tuple[str, ...] = ("text", "json", "jsonl", "sse")
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 
 

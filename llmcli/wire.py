@@ -29,10 +29,25 @@ class Request:
     secrets: tuple[str, ...] = ()
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a header cannot be sent as it is (RFC 9110 field syntax), or None."""
+    if not _TOKEN.fullmatch(name):
+        return f"{name!r} is not a valid header name"
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        return f"the value of {name} has a line break or control character"
+    if not value.isascii():  # httpx sends header values as ASCII
+        return f"the value of {name} is not ASCII text"
+    return None
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, REDACTED)
+    """``text`` with every secret, and every escaped spelling of it, replaced by ***."""
+    forms = {f for s in secrets if s for f in (s, s.strip(), repr(s)[1:-1]) if f}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     return text
 
 
@@ -91,3 +106,19 @@ def serialize(value: Any, blobs: Sequence[Blob] = ()) -> bytes | Body:
         position = match.end()
     parts.append(data[position:])
     return Body(tuple(parts))
+
+
+def parse_reply(body: bytes, request: Request) -> Any:
+    """An answer's JSON; malformed JSON is a protocol error naming where it came from."""
+    from llmcli.errors import ProtocolError
+
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(
+            redact(
+                f"malformed JSON from {request.gateway} at line {e.lineno} column {e.colno}: "
+                f"{e.msg} ({request.method} {request.url})",
+                request.secrets,
+            )
+        ) from None

@@ -16,10 +16,10 @@ from llmcli import gateway as offline
 from llmcli.anthropic import (
     ANTHROPIC_VERSION,
     DEFAULT_MAX_TOKENS,
-    MessageStream,
     apply_options,
     build_messages,
     check_message,
+    from_openai,
     iter_pieces,
     split_system,
     stream_error,
@@ -35,6 +35,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
+from llmcli.messagestream import MessageStream
 from llmcli.openai import Piece
 from llmcli.sse import SSEDecoder
 
@@ -61,6 +62,138 @@ def test_build_messages_appends_prompt_without_touching_history() -> None:
     assert len(history) == 2
     assert build_messages(history, None) == history
     assert build_messages([], "hi") == [{"role": "user", "content": "hi"}]
+
+
+def test_from_openai_converts_tool_calls_results_and_attachments() -> None:
+    pdf = "data:application/pdf;base64,JVBERi0="
+    history: list[JSON] = [
+        {"role": "system", "content": "be brief"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "see"},
+                {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+                {"type": "file", "file": {"filename": "a.pdf", "file_data": pdf}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": "Checking.",
+            "reasoning": "dropped",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
+                {"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{bad"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "one"},
+        {"role": "tool", "tool_call_id": "c2", "content": None},
+        {"role": "assistant", "content": "Done.", "reasoning": "dropped"},
+    ]
+    before = copy.deepcopy(history)
+    assert from_openai(history) == [
+        {"role": "system", "content": "be brief"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "see"},
+                {"type": "image", "source": {"type": "url", "url": "https://x/cat.png"}},
+                {
+                    "type": "document",
+                    "source": {
+                        "type": "base64",
+                        "media_type": "application/pdf",
+                        "data": "JVBERi0=",
+                    },
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "c1", "name": "f", "input": {"a": 1}},
+                {"type": "tool_use", "id": "c2", "name": "g", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "c1", "content": "one"},
+                {"type": "tool_result", "tool_use_id": "c2", "content": ""},
+            ],
+        },
+        {"role": "assistant", "content": "Done."},
+    ]
+    assert history == before
+
+
+def test_from_openai_survives_odd_but_readable_shapes() -> None:
+    history: list[JSON] = [
+        {
+            "role": "user",
+            "content": ["junk", {"type": "image_url", "image_url": "https://x/i.png"}],
+        },
+        {"role": "tool", "tool_call_id": "c0", "content": "r"},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "listed"}],
+            "tool_calls": [
+                {"id": "c1", "function": "f"},
+                {"id": "c2", "function": {"name": "g", "arguments": {"already": "parsed"}}},
+                {"id": "c3", "function": {"name": "h", "arguments": 5}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "file", "file": None}]},
+    ]
+    assert from_openai(history) == [
+        {
+            "role": "user",
+            "content": [
+                "junk",
+                {"type": "image", "source": {"type": "url", "url": "https://x/i.png"}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c0", "content": "r"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "listed"},
+                {"type": "tool_use", "id": "c1", "name": None, "input": {}},
+                {"type": "tool_use", "id": "c2", "name": "g", "input": {"already": "parsed"}},
+                {"type": "tool_use", "id": "c3", "name": "h", "input": {}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": ""}}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        ([{"role": "user", "content": "q"}, "oops"], "message 2: a message must be a JSON object"),
+        ([None], "message 1: a message must be a JSON object"),
+        ([["role", "user"]], "message 1: a message must be a JSON object"),
+        (
+            [{"role": "user", "content": {"text": "q"}}],
+            'message 1: "content" must be a string or a list',
+        ),
+        ([{"role": "tool", "content": 5}], 'message 1: "content" must be a string or a list'),
+        (
+            [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": {"id": "c"}}],
+            'message 2: "tool_calls" must be a list of JSON objects',
+        ),
+        (
+            [{"role": "assistant", "content": None, "tool_calls": ["c1"]}],
+            'message 1: "tool_calls" must be a list of JSON objects',
+        ),
+    ],
+)
+def test_from_openai_bad_messages_are_data_errors(history: list[Any], message: str) -> None:
+    with pytest.raises(DataError) as info:
+        from_openai(history)
+    assert type(info.value) is DataError
+    assert info.value.exit_code == 65
+    assert info.value.message == message
 
 
 def test_split_system_none() -> None:
@@ -340,12 +473,16 @@ def test_iter_pieces_in_block_order() -> None:
     assert list(iter_pieces({"content": None})) == []
 
 
-def test_tool_uses() -> None:
-    assert tool_uses(MESSAGE) == [
+def test_tool_uses_are_only_the_calls_for_the_client() -> None:
+    """The server ran ``server_tool_use`` and ``mcp_tool_use`` itself: text mode must not
+    print them as calls to make (they stay in ``-o json``)."""
+    mcp = {"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "f", "server_name": "s", "input": {}}
+    message = {**MESSAGE, "content": [*MESSAGE["content"], mcp]}
+    assert tool_uses(message) == [
         {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"q": 1}},
-        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
     ]
     assert tool_uses({"content": []}) == []
+    assert tool_uses({"content": "tool_use"}) == []
 
 
 # stream assembly: hand-written event sequences as the API sends them

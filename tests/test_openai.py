@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llmcli.chatstream import ChatStream
 from llmcli.errors import (
     DataError,
     LlmcliError,
@@ -17,7 +18,6 @@ from llmcli.errors import (
     UnavailableError,
 )
 from llmcli.openai import (
-    ChatStream,
     Piece,
     apply_options,
     build_messages,
@@ -337,6 +337,10 @@ def test_check_completion_returns_body() -> None:
         ({"id": "x"}, 'gw: reply has no "choices"'),
         ({"choices": None}, 'gw: reply has no "choices"'),
         ({"choices": {}}, 'gw: reply has no "choices"'),
+        ({"choices": [None]}, "gw: choice 0 is not a JSON object"),
+        ({"choices": [{"index": 0, "message": {}}, "x"]}, "gw: choice 1 is not a JSON object"),
+        ({"choices": [{"message": "hi"}]}, 'gw: choice 0: "message" is not a JSON object'),
+        ({"choices": [{"message": ["hi"]}]}, 'gw: choice 0: "message" is not a JSON object'),
     ],
 )
 def test_check_completion_protocol_errors(body: Any, message: str) -> None:
@@ -355,6 +359,11 @@ def test_check_completion_error_body() -> None:
 
 def test_check_completion_error_with_choices_is_a_reply() -> None:
     body = {"error": {"message": "partial"}, "choices": [{"index": 0, "message": {}}]}
+    assert check_completion(body, "gw") is body
+
+
+def test_check_completion_choice_without_message_is_a_reply() -> None:
+    body = {"choices": [{"index": 0, "message": None}, {"index": 1}]}
     assert check_completion(body, "gw") is body
 
 
@@ -378,6 +387,18 @@ def test_check_completion_error_with_choices_is_a_reply() -> None:
             },
             "ab",
         ),
+        (
+            {
+                "content": [
+                    {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+                    {"type": "text", "text": None},
+                    {"type": "text", "text": 5},
+                    {"type": "text", "text": "Hello"},
+                ]
+            },
+            "Hello",
+        ),
+        ({"content": 5}, ""),
     ],
 )
 def test_message_text(message: JSON, text: str) -> None:
@@ -401,6 +422,30 @@ def test_message_text(message: JSON, text: str) -> None:
             "s1t2",
         ),
         ({"content": "x"}, ""),
+        (
+            {
+                "content": [
+                    {"type": "thinking", "thinking": [{"type": "text", "text": "Let me"}]},
+                    {"type": "thinking", "thinking": " think."},
+                    {"type": "text", "text": "Hello"},
+                ]
+            },
+            "Let me think.",
+        ),
+        (
+            {
+                "content": [
+                    {
+                        "type": "thinking",
+                        "thinking": [{"type": "text", "text": "a"}, "junk", {"text": "b"}],
+                    },
+                    {"type": "thinking", "thinking": None},
+                ]
+            },
+            "ab",
+        ),
+        # the reasoning fields come first: the same text is not given twice
+        ({"reasoning": "r", "content": [{"type": "thinking", "thinking": "r"}]}, "r"),
     ],
 )
 def test_reasoning_text(fields: JSON, text: str) -> None:
@@ -430,6 +475,43 @@ def test_iter_pieces_and_tool_calls_of_a_completion() -> None:
     assert tool_calls(completion) == [call]
     assert list(iter_pieces({})) == []
     assert tool_calls({"choices": None}) == []
+
+
+def test_iter_pieces_of_a_magistral_completion() -> None:
+    """Mistral Magistral answers whole with a list: thinking parts, then text parts."""
+    message = {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": [{"type": "text", "text": "Let me think."}]},
+            {"type": "text", "text": "Hello"},
+        ],
+    }
+    completion = {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    assert list(iter_pieces(check_completion(completion, "gw"))) == [
+        Piece("reasoning", 0, "Let me think."),
+        Piece("content", 0, "Hello"),
+    ]
+
+
+def test_iter_pieces_and_tool_calls_survive_odd_shapes() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    completion = {
+        "choices": [
+            {"index": None, "message": {"content": "a", "tool_calls": "nope"}},
+            {"index": 1, "message": None},
+            {"index": 2},
+            {"index": "3", "message": {"content": [{"text": None}, {"text": "b"}]}},
+            {"index": 4, "message": {"content": None, "tool_calls": [None, "x", call]}},
+        ]
+    }
+    assert list(iter_pieces(check_completion(completion, "gw"))) == [
+        Piece("content", 0, "a"),
+        Piece("content", 3, "b"),
+    ]
+    assert tool_calls(completion) == [call]
+    assert list(iter_pieces({"choices": [None, "x"]})) == []
+    assert tool_calls({"choices": [None, {"message": "hi"}]}) == []
+    assert tool_calls({"choices": {"message": {"tool_calls": [call]}}}) == []
 
 
 # ChatStream: helpers
@@ -886,11 +968,13 @@ def test_stream_finished() -> None:
     assert stream.finished
 
 
-def test_stream_finished_by_done() -> None:
+def test_stream_finished_only_by_finish_reasons() -> None:
+    """``[DONE]`` is not a chunk: print_stream watches for it, the assembly has no flag."""
     stream = ChatStream()
     stream.add(chunk(delta(content="a")))
     assert not stream.finished
-    stream.done = True
+    assert not hasattr(stream, "done")
+    stream.add(chunk(delta(finish_reason="stop")))
     assert stream.finished
 
 
@@ -908,6 +992,118 @@ def test_stream_null_delta_and_missing_choice_index() -> None:
     assert stream.result()["choices"] == [
         {"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}
     ]
+
+
+def test_stream_null_choice_index_is_zero() -> None:
+    stream, pieces = run(
+        [
+            chunk({"index": None, "delta": {"role": "assistant", "content": "x"}}),
+            chunk({"index": 0, "delta": {"content": "y"}, "finish_reason": None}),
+            chunk({"index": None, "delta": {}, "finish_reason": "stop"}),
+        ]
+    )
+    assert pieces == [Piece("content", 0, "x"), Piece("content", 0, "y")]
+    assert stream.finished
+    assert stream.result()["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "xy"}, "finish_reason": "stop"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"choices": [{"index": "1", "delta": {}}]}, "gw: choice index is not an integer: '1'"),
+        ({"choices": [{"index": 1.0, "delta": {}}]}, "gw: choice index is not an integer: 1.0"),
+        ({"choices": [{"index": True, "delta": {}}]}, "gw: choice index is not an integer: True"),
+        ({"choices": [{"index": [0], "delta": {}}]}, "gw: choice index is not an integer: [0]"),
+        ({"choices": 5}, 'gw: "choices" is not a list: 5'),
+        ({"choices": {"index": 0}}, "gw: \"choices\" is not a list: {'index': 0}"),
+    ],
+)
+def test_stream_bad_choices_are_protocol_errors(value: JSON, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        ChatStream(where="gw").add(value)
+    assert type(info.value) is ProtocolError
+    assert info.value.exit_code == 76
+    assert info.value.message == message
+
+
+def test_stream_tool_call_with_odd_index_goes_last() -> None:
+    first = {"index": "a", "id": "c2", "type": "function", "function": {"name": "g"}}
+    second = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f"}}
+    stream, _ = run([chunk(delta(tool_calls=[first, second]))])
+    calls = stream.result()["choices"][0]["message"]["tool_calls"]
+    assert [c["id"] for c in calls] == ["c1", "c2"]
+
+
+def test_stream_obfuscation_is_dropped() -> None:
+    """OpenAI pads each chunk with a random ``obfuscation``; a whole reply has none."""
+    stream, pieces = run(
+        [
+            chunk(
+                {"index": 0, "delta": {"role": "assistant", "content": "", "obfuscation": "q"}},
+                obfuscation="Zx9",
+            ),
+            chunk({"index": 0, "delta": {"content": "Hi"}, "obfuscation": "p"}, obfuscation="a"),
+            chunk(delta(finish_reason="stop", obfuscation="kkk")),
+            chunk(usage=USAGE, obfuscation="b2"),
+        ]
+    )
+    assert pieces == [Piece("content", 0, "Hi")]
+    assert stream.result() == {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}
+        ],
+        "usage": USAGE,
+    }
+
+
+def thinking(*texts: str) -> JSON:
+    return {"type": "thinking", "thinking": [{"type": "text", "text": t} for t in texts]}
+
+
+@pytest.mark.parametrize("keep_text", [True, False])
+def test_stream_magistral_list_content(keep_text: bool) -> None:
+    """Mistral Magistral streams thinking parts, then text parts, then plain strings."""
+    stream, pieces = run(
+        [
+            chunk(delta(role="assistant", content="")),
+            chunk(delta(content=[thinking("Let me")])),
+            chunk(delta(content=[{"type": "thinking", "thinking": " think"}])),
+            chunk(delta(content=[thinking(".", ""), {"type": "text", "text": "Hello"}])),
+            chunk(delta(content=[{"type": "text", "text": ","}, "junk", {"type": "image"}])),
+            chunk(delta(content=" world")),
+            chunk(delta(0, "stop", content="!")),
+        ],
+        keep_text=keep_text,
+    )
+    assert pieces == [
+        Piece("reasoning", 0, "Let me"),
+        Piece("reasoning", 0, " think"),
+        Piece("reasoning", 0, "."),
+        Piece("content", 0, "Hello"),
+        Piece("content", 0, ","),
+        Piece("content", 0, " world"),
+        Piece("content", 0, "!"),
+    ]
+    message = {"role": "assistant", "content": "Hello, world!", "reasoning": "Let me think."}
+    if not keep_text:
+        message = {"role": "assistant", "content": "", "reasoning": ""}
+    assert stream.result()["choices"] == [{"index": 0, "message": message, "finish_reason": "stop"}]
+
+
+def test_stream_magistral_thinking_only() -> None:
+    stream, pieces = run([chunk(delta(0, "length", role="assistant", content=[thinking("hm")]))])
+    assert pieces == [Piece("reasoning", 0, "hm")]
+    assert stream.result()["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": None,
+        "reasoning": "hm",
+    }
 
 
 @pytest.mark.parametrize(
@@ -1128,3 +1324,41 @@ def test_stream_assembles_the_completion(
     assert not message.get("reasoning")
     assert not message.get("reasoning_content")
     assert not message.get("reasoning_details")
+
+
+@st.composite
+def magistral_replies(draw: st.DrawFn) -> tuple[list[JSON], str, str]:
+    """Mistral Magistral-style chunks: reasoning as thinking parts (a string, or a list of
+    text parts), then content as text parts or plain strings."""
+    reasoning = draw(st.text(max_size=40))
+    content = draw(st.text(max_size=40))
+    deltas: list[JSON] = [{"role": "assistant", "content": ""}]
+    for piece in draw(cuts(reasoning)):
+        if draw(st.booleans()):
+            deltas.append({"content": [{"type": "thinking", "thinking": piece}]})
+        else:
+            deltas.append({"content": [thinking(*draw(cuts(piece)))]})
+    for piece in draw(cuts(content)):
+        plain = draw(st.booleans())
+        deltas.append({"content": piece if plain else [{"type": "text", "text": piece}]})
+    top = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "magistral"}
+    chunks = [{**top, "choices": [{"index": 0, "delta": d}]} for d in deltas]
+    chunks.append({**top, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return chunks, reasoning, content
+
+
+@settings(max_examples=100, deadline=None)
+@given(magistral_replies())
+def test_stream_assembles_list_content(reply: tuple[list[JSON], str, str]) -> None:
+    chunks, reasoning, content = reply
+    stream, pieces = run(chunks)
+    message: JSON = {"role": "assistant", "content": content}
+    if reasoning:
+        message["reasoning"] = reasoning
+    assert stream.result()["choices"] == [{"index": 0, "message": message, "finish_reason": "stop"}]
+    assert texts(pieces, "reasoning") == reasoning
+    assert texts(pieces, "content") == content
+    # what the stream shows is what the whole reply shows
+    whole = {"choices": [{"index": 0, "message": message}]}
+    assert texts(list(iter_pieces(whole)), "reasoning") == reasoning
+    assert texts(list(iter_pieces(whole)), "content") == content

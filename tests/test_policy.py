@@ -394,3 +394,9 @@ def test_https_keeps_certificate_verification_while_http_skips_the_ca_bundle() -
     assert contexts["https"].check_hostname is True
     assert contexts["http"].verify_mode == ssl.CERT_NONE
     lazy.close()
+
+
+def test_redact_removes_escaped_and_padded_spellings_of_a_secret() -> None:
+    secret = "sk-proj-REAL\n"
+    text = "Illegal header value b'Bearer sk-proj-REAL\\n' and sk-proj-REAL alone"
+    assert redact(text, (secret,)) == "Illegal header value b'Bearer ***' and *** alone"

@@ -73,7 +73,7 @@ def run(argv: list[str]) -> int:
     out = Output(Terminal.detect())
     try:
         # Not command.main(): click's main turns EPIPE into exit 1 and ^C into a message.
-        with command.make_context("llmcli", list(argv)) as ctx:
+        with command.make_context("llmcli", list(argv), obj=out) as ctx:
             command.invoke(ctx)
     except LlmcliError as e:
         if _wants_debug(argv):

@@ -9,9 +9,9 @@ import orjson
 import typer
 
 from llmcli import conversation, inputs, openai
-from llmcli.cli.chat_params import ChatParams, options
+from llmcli.cli.chat_params import ChatParams, named_files, options
 from llmcli.cli.options import Common, grouped
-from llmcli.cli.prompt import Gathered, Prompt, gather
+from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.cli.replies import print_completion, print_stream
 from llmcli.cli.session import Session, open_session
 from llmcli.errors import NotJsonError, UsageError
@@ -45,7 +45,7 @@ def build_body(
     if new is not None:
         messages.append(new)
     if not messages or messages[-1].get("role") == "system":
-        raise UsageError("no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin")
+        raise UsageError(NO_PROMPT)
     body["messages"] = messages
     if model or "model" not in body:
         body["model"] = model or session.model
@@ -83,7 +83,7 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: use `llmcli stream -o sse`")
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(prompt, stdin)
+    gathered = gather(prompt, stdin, also_named=named_files(params))
     with open_session(common, require_key=not common.dry_run) as session:
         body = build_body(gathered, prompt, params, stdin, session, common.model)
         if stream:

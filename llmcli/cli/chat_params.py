@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import inputs, openai
-from llmcli.errors import UsageError
+from llmcli.errors import DataError, UsageError
 
 
 class Effort(StrEnum):
@@ -173,7 +173,7 @@ def tools_from(files: list[str], stdin: inputs.Stdin, path: str | None) -> list[
     if path is not None:
         loaded = inputs.load_json(path, stdin)
         if not isinstance(loaded, list):
-            raise UsageError(f"--tools {path}: expected a JSON array of tools")
+            raise DataError(f"--tools {path}: expected a JSON array of tools")
         tools.extend(loaded)
     for item in files:
         name, sep, schema_file = item.partition("=")
@@ -181,7 +181,7 @@ def tools_from(files: list[str], stdin: inputs.Stdin, path: str | None) -> list[
             raise UsageError(f"--tool {item!r}: expected NAME=SCHEMA_FILE")
         schema = inputs.load_json(schema_file, stdin)
         if not isinstance(schema, dict):
-            raise UsageError(f"--tool {item}: {schema_file} is not a JSON Schema object")
+            raise DataError(f"--tool {item}: {schema_file} is not a JSON Schema object")
         tools.append(
             {"name": name, "description": schema.get("description", ""), "input_schema": schema}
         )
@@ -209,3 +209,8 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
         schema = inputs.load_json(params.schema, stdin)
         given["response_format"] = openai.schema_format(schema, params.schema)
     return given
+
+
+def named_files(params: ChatParams) -> list[str | None]:
+    """The files these flags read (stdin, when one is '-')."""
+    return [params.tools, params.schema, *(t.partition("=")[2] for t in params.tool or [])]

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from llmcli import embeddings, inputs
 from llmcli.cli.options import Common, grouped
 from llmcli.cli.session import Session, open_session
-from llmcli.errors import DataError, ProtocolError, UsageError
+from llmcli.errors import DataError, UsageError
+from llmcli.wire import parse_reply
 
 
 class OnEmpty(StrEnum):
@@ -36,6 +36,7 @@ class Encoding(StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True)
 class Item:
     text: str
+    position: int
     carry: dict[str, Any] | None = None
 
 
@@ -68,35 +69,34 @@ class EmbedInputs:
 
 
 def _items(spec: EmbedInputs, stdin: inputs.Stdin) -> Iterator[Item]:
+    """Every input in order; ``position`` counts the empty ones too, so an output line's
+    ``index`` is its input's place (0-based) even when empty lines are skipped."""
     files = list(spec.file or [])
     if not files and not spec.text and stdin.piped:
         files = [inputs.STDIN]
-    for path in files:
-        if spec.whole:
-            yield from _checked(spec, inputs.read_text(path, stdin).rstrip("\r\n"), path, 1)
-            continue
-        for name, number, line in inputs.iter_lines([path], stdin):
-            if spec.jsonl_in:
-                if not line.strip():
-                    continue
-                record = inputs.json_object(line, name, number)
-                text = record.pop(spec.field, None)
-                if not isinstance(text, str):
-                    raise DataError(f'{name}:{number}:1: no string "{spec.field}" field')
-                yield from _checked(spec, text, name, number, record)
-            else:
-                yield from _checked(spec, line, name, number)
-    for number, text in enumerate(spec.text or [], start=1):
-        yield from _checked(spec, text, "TEXT", number)
 
+    def candidates() -> Iterator[tuple[str, int, str, dict[str, Any] | None]]:
+        for path in files:
+            if spec.whole:
+                yield path, 1, inputs.read_text(path, stdin).rstrip("\r\n"), None
+                continue
+            for name, number, line in inputs.iter_lines([path], stdin):
+                if not spec.jsonl_in:
+                    yield name, number, line, None
+                elif line.strip():
+                    record = inputs.json_object(line, name, number)
+                    text = record.pop(spec.field, None)
+                    if not isinstance(text, str):
+                        raise DataError(f'{name}:{number}:1: no string "{spec.field}" field')
+                    yield name, number, text, record
+        for number, text in enumerate(spec.text or [], start=1):
+            yield "TEXT", number, text, None
 
-def _checked(
-    spec: EmbedInputs, text: str, name: str, number: int, carry: dict[str, Any] | None = None
-) -> Iterator[Item]:
-    if text.strip():
-        yield Item(text, carry)
-    elif spec.empty == OnEmpty.error:
-        raise DataError(f"{name}:{number}:1: empty input (--empty skip passes over it)")
+    for position, (name, number, text, carry) in enumerate(candidates()):
+        if text.strip():
+            yield Item(text, position, carry)
+        elif spec.empty == OnEmpty.error:
+            raise DataError(f"{name}:{number}:1: empty input (--empty skip passes over it)")
 
 
 def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
@@ -202,15 +202,14 @@ def _run(
     with session.client() as client:
 
         def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
-            reply = client.send(request(batch))
-            try:
-                body = orjson.loads(reply.body)
-            except orjson.JSONDecodeError as e:
-                raise ProtocolError(f"malformed JSON from {where}: {e.msg}") from None
+            sent = request(batch)
+            reply = client.send(sent)
+            body = parse_reply(reply.body, sent)
+            vectors = embeddings.vectors(body, len(batch), where)
             for key, value in (body.get("usage") or {}).items():
                 if isinstance(value, int):
                     usage[key] = usage.get(key, 0) + value
-            return reply.body, embeddings.vectors(body, len(batch), where)
+            return reply.body, vectors
 
         try:
             for batch, (raw, vectors) in ordered_map(send, batches, workers=parallel):
@@ -220,7 +219,7 @@ def _run(
                 for item, vector in zip(batch, vectors, strict=fmt == "jsonl"):
                     if fmt != "jsonl":
                         break
-                    out.jsonl({**(item.carry or {}), "index": done, "embedding": vector})
+                    out.jsonl({**(item.carry or {}), "index": item.position, "embedding": vector})
                     done += 1
                 out.flush()
                 out.progress(

@@ -8,8 +8,8 @@ import typer
 from llmcli import config
 from llmcli.cli.names import write_names
 from llmcli.cli.options import OutputFormat
+from llmcli.cli.session import output as current_output
 from llmcli.errors import ConfigError, UsageError
-from llmcli.outputs import Output, Terminal
 
 
 def key_status(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
@@ -76,10 +76,10 @@ def gateways(
     if names:
         if output is not None:
             raise UsageError("--names prints plain names: drop -o")
-        write_names(Output(Terminal.detect()))
+        write_names(current_output())
         return
     env = dict(os.environ)
-    out = Output(Terminal.detect())
+    out = current_output()
     rows = [describe(g, env) for g in config.known_gateways(env).values()]
     fmt = output.value if output else "text"
     if fmt == "json":

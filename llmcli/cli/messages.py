@@ -9,7 +9,7 @@ from llmcli import anthropic, conversation, inputs
 from llmcli.cli.chat import ReasoningFlag
 from llmcli.cli.chat_params import tools_from
 from llmcli.cli.options import Common, grouped
-from llmcli.cli.prompt import Gathered, Prompt, gather
+from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.cli.replies import MESSAGES, print_completion, print_stream
 from llmcli.cli.session import open_session
 from llmcli.errors import UsageError
@@ -101,7 +101,7 @@ def build_body(
     if (new := user_message(gathered)) is not None:
         messages.append(new)
     if not messages:
-        raise UsageError("no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin")
+        raise UsageError(NO_PROMPT)
     body["messages"] = messages
     if prompt.system is not None or system is not None:
         body["system"] = prompt.system if prompt.system is not None else system
@@ -151,8 +151,9 @@ def messages(
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: add --stream")
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(prompt, stdin)
-    with open_session(common, require_key=not common.dry_run) as session:
+    also = [params.tools, *(t.partition("=")[2] for t in params.tool or [])]
+    gathered = gather(prompt, stdin, also_named=also)
+    with open_session(common, require_key=not common.dry_run, fallback="anthropic") as session:
         body = build_body(
             gathered, prompt, params, stdin, model=common.model, default_model=session.model
         )

@@ -1,14 +1,21 @@
 """``llmcli models``: what a gateway serves — ids for pipes, a table for people."""
 
-from typing import Annotated, Any
+import dataclasses
+import urllib.parse
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 
 from llmcli import models as catalog
 from llmcli.cli.options import Common, grouped
 from llmcli.cli.session import Session, open_session
-from llmcli.errors import DataError, ProtocolError, UsageError
+from llmcli.errors import DataError, UsageError
+from llmcli.wire import Request, parse_reply
+
+if TYPE_CHECKING:
+    from llmcli.http import Client
+
+JSON = dict[str, Any]
 
 MAX_PAGES = 50
 
@@ -72,33 +79,21 @@ def models(
     _print(session, found, fmt, single=model_id is not None)
 
 
-def _parse(body: bytes, where: str) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ProtocolError(f"malformed JSON from {where}: {e.msg}") from None
-
-
-def _all_models(session: Session, client: Any, request: Any, body: bytes) -> list[dict[str, Any]]:
+def _all_models(session: Session, client: "Client", request: Request, body: bytes) -> list[JSON]:
     """Every page of the list (Anthropic pages it; OpenAI-style lists come whole)."""
-    from llmcli.wire import Request
-
     where = session.gateway.name
-    parsed = _parse(body, where)
+    parsed = parse_reply(body, request)
     found = catalog.model_list(parsed, where)
+    seen: set[str] = set()
     for _ in range(MAX_PAGES):
         after = catalog.next_page(parsed)
-        if after is None:
+        if after is None or after in seen:  # a server repeating itself gets no loop
             break
-        page = Request(
-            request.method,
-            f"{request.url}?after_id={after}",
-            request.headers,
-            None,
-            gateway=request.gateway,
-            secrets=request.secrets,
-        )
-        parsed = _parse(client.send(page).body, where)
+        seen.add(after)
+        parts = urllib.parse.urlsplit(request.url)
+        query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), ("after_id", after)])
+        page = dataclasses.replace(request, url=parts._replace(query=query).geturl())
+        parsed = parse_reply(client.send(page).body, page)
         found.extend(catalog.model_list(parsed, where))
     return found
 

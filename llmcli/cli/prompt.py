@@ -5,12 +5,13 @@ attachments. Everything is read and checked before anything is sent.
 """
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 
 from llmcli import attachments, conversation, inputs
-from llmcli.errors import UsageError
+from llmcli.errors import DataError, UsageError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,24 +83,29 @@ class Gathered:
     attachments: list[attachments.Attachment]
     new_conversation: bool = False
 
-    def require_input(self) -> None:
-        if not (self.history or self.text or self.attachments):
-            raise UsageError(
-                "no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin"
-            )
+
+NO_PROMPT = "no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin"
 
 
-def gather(prompt: Prompt, stdin: inputs.Stdin) -> Gathered:
+def gather(prompt: Prompt, stdin: inputs.Stdin, also_named: Sequence[str | None] = ()) -> Gathered:
+    """``also_named``: other flags' files, so that a ``-`` among them keeps stdin from
+    being read as the prompt too."""
     if prompt.messages is not None and prompt.continue_ is not None:
         raise UsageError("--messages and --continue both give the history: pick one")
-    named = [*(prompt.file or []), *(prompt.attach or []), prompt.messages, prompt.body]
+    named = [
+        *(prompt.file or []),
+        *(prompt.attach or []),
+        prompt.messages,
+        prompt.body,
+        *also_named,
+    ]
     body: dict[str, Any] = {}
     if prompt.body is not None:
         loaded = inputs.load_json(prompt.body, stdin)
         if not isinstance(loaded, dict):
-            raise UsageError(f"--body {prompt.body}: expected a JSON object")
+            raise DataError(f"--body {prompt.body}: expected a JSON object")
         body = loaded
-    history = body.pop("messages", None) or []
+    history = inputs.check_messages(body.pop("messages", None) or [], f"--body {prompt.body}")
     new = False
     if prompt.messages is not None:
         history = inputs.load_messages(prompt.messages, stdin)

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llmcli import anthropic, openai
-from llmcli.errors import ProtocolError
+from llmcli.chatstream import ChatStream
+from llmcli.errors import LlmcliError, ProtocolError
+from llmcli.messagestream import MessageStream
 from llmcli.sse import SSEDecoder
+from llmcli.wire import parse_reply
 
 if TYPE_CHECKING:
     from llmcli.cli.session import Session
@@ -38,14 +41,14 @@ class Dialect:
     terminator: str
 
 
-def _chat_add(assembly: openai.ChatStream, name: str, chunk: Any) -> list[openai.Piece]:
+def _chat_add(assembly: ChatStream, name: str, chunk: Any) -> list[openai.Piece]:
     if name == "error" and isinstance(chunk, dict) and not chunk.get("error"):
         chunk = {"error": chunk}
     return assembly.add(chunk)
 
 
 CHAT = Dialect(
-    assembler=lambda keep, where: openai.ChatStream(keep_text=keep, where=where),
+    assembler=lambda keep, where: ChatStream(keep_text=keep, where=where),
     add=_chat_add,
     check=openai.check_completion,
     pieces=openai.iter_pieces,
@@ -54,7 +57,7 @@ CHAT = Dialect(
     terminator="no [DONE] and no finish_reason",
 )
 MESSAGES = Dialect(
-    assembler=lambda keep, where: anthropic.MessageStream(keep_text=keep, where=where),
+    assembler=lambda keep, where: MessageStream(keep_text=keep, where=where),
     add=lambda assembly, name, data: assembly.add(name, data),
     check=anthropic.check_message,
     pieces=anthropic.iter_pieces,
@@ -74,29 +77,19 @@ def _show(session: Session, pieces: Iterable[openai.Piece], reasoning: bool) -> 
             session.out.reasoning(piece.text)
 
 
-def _parse(body: bytes, where: str, request: Request) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise ProtocolError(
-            f"malformed JSON from {where} at line {e.lineno} column {e.colno}: {e.msg} "
-            f"({request.method} {request.url})"
-        ) from None
-
-
 def _print_whole(
     session: Session, dialect: Dialect, body: bytes, fmt: str, reasoning: bool, request: Request
 ) -> JSON:
     """A whole (non-streamed) reply in any mode."""
     where = session.gateway.name
-    parsed = _parse(body, where, request)
+    parsed = parse_reply(body, request)
+    reply = dialect.check(parsed, where)  # an error sent with a 200 goes to stderr
     if fmt == "sse":
         session.out.data(body)
     elif fmt == "json":
         session.out.json(parsed)
     elif fmt == "jsonl":
         session.out.jsonl(parsed)
-    reply = dialect.check(parsed, where)
     if fmt == "text":
         _show(session, dialect.pieces(reply), reasoning)
         _finish_text(session, dialect, reply)
@@ -140,23 +133,30 @@ def print_stream(
     assembly = dialect.assembler(fmt == "json" or keep, where)
     decoder = SSEDecoder()
     state = _State()
-    with client.open(request) as response:
-        content_type = response.headers.get("content-type", "")
-        if "json" in content_type and "event-stream" not in content_type:
-            # The gateway ignored stream: true and answered whole.
-            body = b"".join(client.iter_bytes(request, response))
-            return _print_whole(session, dialect, body, fmt, reasoning, request)
-        for chunk in client.iter_bytes(request, response):
-            if fmt == "sse":
-                out.data(chunk)
-            for event in decoder.feed(chunk):
+    try:
+        with client.open(request) as response:
+            content_type = response.headers.get("content-type", "")
+            if "json" in content_type and "event-stream" not in content_type:
+                # The gateway ignored stream: true and answered whole.
+                body = b"".join(client.iter_bytes(request, response))
+                return _print_whole(session, dialect, body, fmt, reasoning, request)
+            for chunk in client.iter_bytes(request, response):
+                if fmt == "sse":
+                    out.data(chunk)
+                for event in decoder.feed(chunk):
+                    _event(
+                        session, dialect, assembly, state, event.event, event.data, fmt, reasoning
+                    )
+                out.flush()
+            for event in decoder.close():
                 _event(session, dialect, assembly, state, event.event, event.data, fmt, reasoning)
-            out.flush()
-        for event in decoder.close():
-            _event(session, dialect, assembly, state, event.event, event.data, fmt, reasoning)
+    except (LlmcliError, KeyboardInterrupt):
+        if fmt == "json" and state.events:
+            out.json(assembly.result())  # a cut reply: what arrived is never lost
+        raise
     reply: JSON = assembly.result()
     if fmt == "json":
-        out.json(reply)  # even a cut one: what arrived is never lost
+        out.json(reply)
     if not (state.done or assembly.finished):
         raise ProtocolError(
             f"stream from {where} ended before it finished ({dialect.terminator}) "

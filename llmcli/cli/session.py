@@ -18,8 +18,10 @@ import orjson
 from llmcli import __version__, config
 from llmcli.cli.options import Common
 from llmcli.configfile import load as load_config
+from llmcli.errors import ConfigError
 from llmcli.inputs import parse_header
 from llmcli.outputs import Output, Terminal
+from llmcli.wire import header_problem
 
 if TYPE_CHECKING:
     from llmcli.http import Client
@@ -58,6 +60,9 @@ class Session:
         elif key and self.gateway.auth == "x-api-key":
             headers["x-api-key"] = key
         extra = [*(defaults or {}).items(), *self.gateway.headers.items()]
+        for name, value in self.gateway.headers.items():
+            if problem := header_problem(name, value):
+                raise ConfigError(f"gateway {self.gateway.name!r}: {problem}")
         extra += [parse_header(item) for item in self.common.header or []]
         for name, value in extra:
             headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
@@ -122,14 +127,31 @@ class Session:
         self.out.usage_line(line)
 
 
+def output() -> Output:
+    """The process's one ``Output`` (made by the error boundary in ``app.run``), so the
+    error line knows whether stdout was left mid-line or reasoning was open."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, Output):
+        return ctx.obj
+    return Output(Terminal.detect())
+
+
 @contextlib.contextmanager
-def open_session(common: Common, *, require_key: bool = True) -> Iterator[Session]:
+def open_session(
+    common: Common, *, require_key: bool = True, fallback: str = "openai"
+) -> Iterator[Session]:
     """Resolve the gateway (starting the offline one for ``-g mock``) for one command."""
-    out = Output(Terminal.detect())
+    out = output()
     for warning in load_config(os.environ).warnings:
         out.note(f"llmcli: {warning}")
     resolved = config.resolve(
-        common.gateway, common.base_url, common.model, require_key=require_key
+        common.gateway,
+        common.base_url,
+        common.model,
+        require_key=require_key,
+        fallback=fallback,
     )
     if resolved.gateway.name == config.MOCK and not resolved.gateway.base_url:
         from llmcli import gateway as offline
