@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import inputs, openai
+from llmcli.cli.options import Param, Stop, Temperature, Tool, Tools, TopP
 from llmcli.errors import DataError, UsageError
 
 
@@ -23,12 +24,8 @@ class Effort(StrEnum):
 class ChatParams:
     """A flag for every Chat Completions parameter the seed gateways document."""
 
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0-2.")
-    ] = None
-    top_p: Annotated[
-        float | None, typer.Option("--top-p", metavar="P", help="Nucleus sampling mass, 0-1.")
-    ] = None
+    temperature: Temperature = None
+    top_p: TopP = None
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
     ] = None
@@ -40,10 +37,7 @@ class ChatParams:
             help="Most tokens incl. reasoning (reasoning models).",
         ),
     ] = None
-    stop: Annotated[
-        list[str] | None,
-        typer.Option("--stop", metavar="TEXT", help="Stop sequence; repeatable (up to 4)."),
-    ] = None
+    stop: Stop = None
     seed: Annotated[
         int | None, typer.Option("--seed", metavar="N", help="Seed for deterministic sampling.")
     ] = None
@@ -59,9 +53,7 @@ class ChatParams:
             "--response-format", metavar="TYPE|JSON", help="json_object, text, or a JSON object."
         ),
     ] = None
-    tools: Annotated[
-        str | None, typer.Option("--tools", metavar="FILE", help="JSON array of function tools.")
-    ] = None
+    tools: Tools = None
     tool_choice: Annotated[
         str | None,
         typer.Option(
@@ -125,15 +117,7 @@ class ChatParams:
             "--memory/--no-memory", help="Server-side memory (where offered).", show_default=False
         ),
     ] = None
-    tool: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tool",
-            metavar="NAME=SCHEMA_FILE",
-            help="One function tool: its name and a JSON Schema file for its parameters; "
-            "repeatable.",
-        ),
-    ] = None
+    tool: Tool = None
     json_mode: Annotated[
         bool,
         typer.Option(
@@ -150,15 +134,7 @@ class ChatParams:
             help="Structured output: a JSON Schema (strict); a reply that does not parse exits 3.",
         ),
     ] = None
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-p",
-            "--param",
-            metavar="KEY=VALUE",
-            help="Any other body field; JSON value; dotted keys nest.",
-        ),
-    ] = None
+    param: Param = None
 
 
 _JSON_FLAGS = {

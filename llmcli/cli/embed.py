@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import embeddings, inputs
-from llmcli.cli.options import Common, grouped
+from llmcli.cli.options import Common, Param, grouped
 from llmcli.cli.session import Session, open_session
 from llmcli.errors import DataError, UsageError
 from llmcli.wire import parse_reply
@@ -134,10 +134,7 @@ def embed(
             help="base64: smaller answers, decoded to floats here; same output.",
         ),
     ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("-p", "--param", metavar="KEY=VALUE", help="Any other body field."),
-    ] = None,
+    param: Param = None,
 ) -> None:
     """Embed texts: one JSON line per input, in input order, {"index": i, "embedding":
     [...]} plus the fields carried from --jsonl-in. Inputs are TEXT arguments, or the

@@ -8,7 +8,7 @@ import typer
 from llmcli import anthropic, conversation, inputs
 from llmcli.cli.chat import ReasoningFlag
 from llmcli.cli.chat_params import tools_from
-from llmcli.cli.options import Common, grouped
+from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.cli.replies import MESSAGES, print_completion, print_stream
 from llmcli.cli.session import open_session
@@ -37,27 +37,12 @@ class MessagesParams:
             help="Extended thinking: thinking {type: enabled, budget_tokens: N}.",
         ),
     ] = None
-    temperature: Annotated[float | None, typer.Option("--temperature", metavar="T")] = None
-    top_p: Annotated[float | None, typer.Option("--top-p", metavar="P")] = None
+    temperature: Temperature = None
+    top_p: TopP = None
     top_k: Annotated[int | None, typer.Option("--top-k", metavar="K")] = None
-    stop: Annotated[
-        list[str] | None,
-        typer.Option("--stop", metavar="TEXT", help="Stop sequence; repeatable."),
-    ] = None
-    tools: Annotated[
-        str | None,
-        typer.Option(
-            "--tools", metavar="FILE", help="JSON array of tools (Anthropic or OpenAI shape)."
-        ),
-    ] = None
-    tool: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tool",
-            metavar="NAME=SCHEMA_FILE",
-            help="One tool: its name and a JSON Schema file for its input; repeatable.",
-        ),
-    ] = None
+    stop: Stop = None
+    tools: Tools = None
+    tool: Tool = None
     tool_choice: Annotated[
         str | None,
         typer.Option("--tool-choice", metavar="auto|none|any|NAME", help="Which tool to use."),
@@ -65,15 +50,7 @@ class MessagesParams:
     metadata: Annotated[
         str | None, typer.Option("--metadata", metavar="JSON", help='e.g. \'{"user_id": "u1"}\'.')
     ] = None
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-p",
-            "--param",
-            metavar="KEY=VALUE",
-            help="Any other body field; JSON value; dotted keys nest.",
-        ),
-    ] = None
+    param: Param = None
 
 
 def user_message(gathered: Gathered) -> dict[str, Any] | None:

@@ -102,6 +102,42 @@ class Common:
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for internal errors.")] = False
 
 
+# Request flags that chat, stream and messages share, each defined once.
+Temperature = Annotated[
+    float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0-2.")
+]
+TopP = Annotated[
+    float | None, typer.Option("--top-p", metavar="P", help="Nucleus sampling mass, 0-1.")
+]
+Stop = Annotated[
+    list[str] | None,
+    typer.Option("--stop", metavar="TEXT", help="Stop sequence; repeatable (up to 4)."),
+]
+Tools = Annotated[
+    str | None,
+    typer.Option(
+        "--tools", metavar="FILE", help="JSON array of tools (OpenAI or Anthropic shape)."
+    ),
+]
+Tool = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool",
+        metavar="NAME=SCHEMA_FILE",
+        help="One tool: its name and a JSON Schema file for its input; repeatable.",
+    ),
+]
+Param = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-p",
+        "--param",
+        metavar="KEY=VALUE",
+        help="Any other body field; JSON value; dotted keys nest.",
+    ),
+]
+
+
 def _group_params(group: type[Any]) -> list[inspect.Parameter]:
     hints = get_type_hints(group, include_extras=True)
     return [
