@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -74,7 +73,7 @@ def _is_url(source: str) -> bool:
 
 def load(source: str, stdin: Stdin) -> Attachment:
     """Check an attachment before anything is sent: readable, known type, not too large."""
-    token = f"@@llmcli-attachment-{secrets.token_hex(8)}@@"
+    token = f"@@llmcli-attachment-{os.urandom(8).hex()}@@"
     if _is_url(source):
         if source.startswith("data:"):
             mime = source[5:].split(";", 1)[0].split(",", 1)[0] or "application/octet-stream"

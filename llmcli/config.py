@@ -10,7 +10,6 @@ unless the gateway gives that endpoint a path of its own (seed 000 serves chat a
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -197,6 +196,8 @@ def read_key(
 
 
 def _run_key_cmd(gateway: Gateway) -> str | None:
+    import subprocess  # only for api_key_cmd
+
     assert gateway.key_cmd is not None
     try:
         done = subprocess.run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +58,8 @@ def append(path: str, messages: Sequence[JSON], blobs: Sequence[Blob] = ()) -> N
         before, mode = b"", 0o666 & ~umask
     if before and not before.endswith(b"\n"):
         before += b"\n"
+    import tempfile  # only when a turn completes
+
     folder = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".llmcli-", suffix=".jsonl", dir=folder)
     try:

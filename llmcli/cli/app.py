@@ -2,7 +2,6 @@
 
 import os
 import sys
-import traceback
 
 import click
 import typer
@@ -77,6 +76,8 @@ def run(argv: list[str]) -> int:
             command.invoke(ctx)
     except LlmcliError as e:
         if _wants_debug(argv):
+            import traceback
+
             traceback.print_exc()
         out.error(str(e))
         return e.exit_code
@@ -95,6 +96,8 @@ def run(argv: list[str]) -> int:
         return EXIT_PIPE
     except Exception as e:
         if _wants_debug(argv):
+            import traceback
+
             traceback.print_exc()
         else:
             out.error(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)")

@@ -1,7 +1,6 @@
 """``llmcli models``: what a gateway serves — ids for pipes, a table for people."""
 
 import dataclasses
-import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -81,6 +80,8 @@ def models(
 
 def _all_models(session: Session, client: "Client", request: Request, body: bytes) -> list[JSON]:
     """Every page of the list (Anthropic pages it; OpenAI-style lists come whole)."""
+    import urllib.parse
+
     where = session.gateway.name
     parsed = parse_reply(body, request)
     found = catalog.model_list(parsed, where)
