@@ -294,3 +294,10 @@ def test_credentials_are_not_sent_on_a_redirect_to_another_host(
         assert gw.requests[0].headers["authorization"] == f"Bearer {SECRET}"
         assert "authorization" not in other.requests[0].headers
         assert "x-api-key" not in other.requests[0].headers
+
+
+def test_llmbase_models_end_to_end(seeds) -> None:
+    r = run(seeds, "llmbase", command="models")
+    assert r.code == 0, r.err
+    assert "zai-org/glm-5" in r.text.splitlines()
+    assert seeds["llmbase"].requests[-1].path == "/v1/models"
