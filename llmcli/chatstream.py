@@ -184,6 +184,8 @@ class ChatStream:
             raise ProtocolError(f"{self.where}: stream chunk is not a JSON object: {chunk!r:.80}")
         if chunk.get("error"):
             raise stream_error(chunk["error"], self.where)
+        if chunk.get("object") == "error":  # vLLM's ErrorResponse, sent as a chunk
+            raise stream_error(chunk, self.where)
         pieces: list[Piece] = []
         for key, value in chunk.items():
             if key == "choices":

@@ -161,3 +161,60 @@ def test_body_messages_are_checked_like_messages_files(tmp_path: Path, command: 
 def test_embed_index_is_the_inputs_position_even_past_skipped_lines(url: str) -> None:
     r = llmcli("embed", "--base-url", url, "-m", "embed-small", stdin=b"a\n\nb\n \nc\n")
     assert [orjson.loads(line)["index"] for line in r.out.splitlines()] == [0, 2, 4]
+
+
+SSE_BODY = (
+    'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"streamed"},'
+    '"finish_reason":null}]}%0A%0A'
+    'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}%0A%0Adata: [DONE]%0A%0A'
+)
+WHOLE_BODY = (
+    '{"id":"x","object":"chat.completion","choices":[{"index":0,'
+    '"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}'
+)
+
+
+@pytest.mark.parametrize("kind", ["application/json", "text/html", "text/plain"])
+def test_an_event_stream_with_the_wrong_content_type_still_streams(url: str, kind: str) -> None:
+    r = llmcli(
+        "stream",
+        "--base-url",
+        url,
+        "-m",
+        "echo",
+        *fault(f"body={SSE_BODY};content_type={kind}"),
+        "x",
+    )
+    assert (r.code, r.out, r.err) == (0, b"streamed\n", "")
+
+
+@pytest.mark.parametrize("kind", ["text/event-stream", "application/json"])
+def test_a_whole_answer_to_a_stream_request_is_printed_whole(url: str, kind: str) -> None:
+    r = llmcli(
+        "stream",
+        "--base-url",
+        url,
+        "-m",
+        "echo",
+        *fault(f"body={WHOLE_BODY};content_type={kind}"),
+        "x",
+    )
+    assert (r.code, r.out, r.err) == (0, b"whole\n", "")
+
+
+def test_a_vllm_error_chunk_is_an_error_not_an_empty_success(url: str) -> None:
+    body = (
+        'data: {"object":"error","message":"prompt too long","type":"BadRequestError",'
+        '"code":400}%0A%0Adata: [DONE]%0A%0A'
+    )
+    r = llmcli(
+        "stream",
+        "--base-url",
+        url,
+        "-m",
+        "echo",
+        *fault(f"body={body};content_type=text/event-stream"),
+        "x",
+    )
+    assert (r.code, r.out) == (65, b"")
+    assert r.err == "llmcli: error from custom: prompt too long [BadRequestError, 400]\n"

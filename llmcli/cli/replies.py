@@ -9,6 +9,7 @@ Chat Completions and Anthropic Messages is gathered in a ``Dialect``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -135,12 +136,14 @@ def print_stream(
     state = _State()
     try:
         with client.open(request) as response:
-            content_type = response.headers.get("content-type", "")
-            if "json" in content_type and "event-stream" not in content_type:
-                # The gateway ignored stream: true and answered whole.
-                body = b"".join(client.iter_bytes(request, response))
+            chunks = client.iter_bytes(request, response)
+            first = next(chunks, b"")
+            if _is_whole_json(first):
+                # The gateway ignored stream: true and answered whole (whatever its
+                # Content-Type says: an event stream never starts with "{").
+                body = first + b"".join(chunks)
                 return _print_whole(session, dialect, body, fmt, reasoning, request)
-            for chunk in client.iter_bytes(request, response):
+            for chunk in itertools.chain((first,), chunks):
                 if fmt == "sse":
                     out.data(chunk)
                 for event in decoder.feed(chunk):
@@ -165,6 +168,10 @@ def print_stream(
     if fmt == "text":
         _finish_text(session, dialect, reply)
     return reply
+
+
+def _is_whole_json(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 class _State:

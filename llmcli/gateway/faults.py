@@ -6,6 +6,8 @@ which wins. ``times=N`` / ``every=N`` gate the whole spec: a request carrying it
 faulty only while the spec's counter says so (the first N requests, or requests N, 2N…).
 Counters are kept per spec string, across the server, under a lock.
 
+``content_type=TYPE`` (percent-decoded) is the Content-Type of a ``body=`` answer, so a
+test can serve an event stream labelled as JSON, or JSON labelled as an event stream.
 ``redirect=URL`` (percent-decoded like ``body=``) answers ``307 Temporary Redirect`` with
 ``Location: URL`` (``status=`` picks another 3xx), before any auth check: a client must
 not follow it to another host with its credentials.
@@ -36,6 +38,7 @@ class Faults:
     reset: str | None = None
     html: bool = False
     body: str | None = None
+    content_type: str | None = None
     slow_bytes: int | None = None
     slow_ms: float = 0.0
     cut: int | None = None
@@ -141,7 +144,7 @@ def parse(spec: str | None) -> Faults:
         elif key in {"retry_after", "reset"}:
             _number(key, value)
             values[key] = value
-        elif key == "body":
+        elif key in ("body", "content_type"):
             values[key] = unquote(value)
         elif key == "redirect":
             if not value:

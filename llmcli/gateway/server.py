@@ -207,7 +207,8 @@ class Handler(BaseHTTPRequestHandler):
         if faults.html:
             writer.send(status, html_page(status), "text/html")
         elif faults.body is not None:
-            writer.send(status, faults.body.encode(), "text/plain; charset=utf-8")
+            kind = faults.content_type or "text/plain; charset=utf-8"
+            writer.send(status, faults.body.encode(), kind)
         else:
             self._error(writer, style, RequestError(status, ""))
 
