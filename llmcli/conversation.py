@@ -77,3 +77,17 @@ def append(path: str, messages: Sequence[JSON], blobs: Sequence[Blob] = ()) -> N
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def record_turn(
+    path: str,
+    *,
+    system: str | None,
+    user: JSON | None,
+    assistant: JSON,
+    blobs: Sequence[Blob] = (),
+) -> None:
+    """Append one completed turn: the system prompt (given only when the conversation
+    starts), the user message (none when the turn sent history only), the reply."""
+    turn = [m for m in ({"role": "system", "content": system} if system else None, user) if m]
+    append(path, [*turn, assistant], blobs)

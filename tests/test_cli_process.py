@@ -132,7 +132,17 @@ def test_piped_commands_never_import_rich(url: str) -> None:
 
 
 def test_help_does_not_wait_on_stdin() -> None:
-    proc = _popen("chat", "--help", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, _ = proc.communicate(timeout=10)  # stdin inherited from pytest, never read
+    # stdin is a pipe nobody writes to or closes: reading it would hang until the timeout
+    proc = _popen(
+        "chat", "--help", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    try:
+        proc.wait(timeout=10)
+        out = proc.stdout.read()
+    finally:
+        proc.kill()
+        assert proc.stdin is not None
+        proc.stdin.close()
     assert proc.returncode == 0
     assert b"--base-url" in out

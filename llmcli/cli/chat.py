@@ -12,7 +12,7 @@ from llmcli import conversation, inputs, openai
 from llmcli.cli.chat_params import ChatParams, named_files, options
 from llmcli.cli.options import Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
-from llmcli.cli.replies import print_completion, print_stream
+from llmcli.cli.replies import print_reply
 from llmcli.cli.session import Session, open_session
 from llmcli.errors import NotJsonError, UsageError
 
@@ -98,35 +98,24 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
             session.dry_run(request)
             return
         with session.client() as client:
-            printer = print_stream if stream else print_completion
             keep = bool(prompt.continue_ or params.json_mode or params.schema)
-            reply = printer(session, client, request, fmt, reasoning=reasoning, keep=keep)
+            reply = print_reply(
+                session, client, request, fmt, stream=stream, reasoning=reasoning, keep=keep
+            )
             session.report_usage(client, reply)
     check_json(reply, params)
     if prompt.continue_ is not None:
-        _save(prompt, gathered, body, reply, blobs)
-
-
-def _save(
-    prompt: Prompt,
-    gathered: Gathered,
-    body: dict[str, Any],
-    reply: dict[str, Any],
-    blobs: list[Any],
-) -> None:
-    assert prompt.continue_ is not None
-    choices = reply.get("choices") or [{}]
-    assistant = {k: v for k, v in (choices[0].get("message") or {}).items() if v is not None}
-    assistant.setdefault("role", "assistant")
-    assistant.setdefault("content", None)
-    new: list[dict[str, Any]] = []
-    if gathered.new_conversation and prompt.system is not None:
-        new.append({"role": "system", "content": prompt.system})
-    sent = user_message(gathered)
-    if sent is not None:
-        new.append(sent)
-    new.append(assistant)
-    conversation.append(prompt.continue_, new, blobs)
+        choices = reply.get("choices") or [{}]
+        message = choices[0].get("message") or {}
+        assistant = {"role": "assistant", "content": None}
+        assistant.update({k: v for k, v in message.items() if v is not None})
+        conversation.record_turn(
+            prompt.continue_,
+            system=prompt.system if gathered.new_conversation else None,
+            user=user_message(gathered),
+            assistant=assistant,
+            blobs=blobs,
+        )
 
 
 @grouped

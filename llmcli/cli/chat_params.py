@@ -187,6 +187,11 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
     return given
 
 
+def tool_files(tools: str | None, tool: list[str] | None) -> list[str | None]:
+    """The files --tools and --tool read (stdin, when one is '-')."""
+    return [tools, *(t.partition("=")[2] for t in tool or [])]
+
+
 def named_files(params: ChatParams) -> list[str | None]:
-    """The files these flags read (stdin, when one is '-')."""
-    return [params.tools, params.schema, *(t.partition("=")[2] for t in params.tool or [])]
+    """The files the chat flags read (stdin, when one is '-')."""
+    return [*tool_files(params.tools, params.tool), params.schema]

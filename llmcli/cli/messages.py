@@ -7,10 +7,10 @@ import typer
 
 from llmcli import anthropic, conversation, inputs
 from llmcli.cli.chat import ReasoningFlag
-from llmcli.cli.chat_params import tools_from
+from llmcli.cli.chat_params import tool_files, tools_from
 from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
-from llmcli.cli.replies import MESSAGES, print_completion, print_stream
+from llmcli.cli.replies import MESSAGES, print_reply
 from llmcli.cli.session import open_session
 from llmcli.errors import UsageError
 
@@ -128,8 +128,7 @@ def messages(
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: add --stream")
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    also = [params.tools, *(t.partition("=")[2] for t in params.tool or [])]
-    gathered = gather(prompt, stdin, also_named=also)
+    gathered = gather(prompt, stdin, also_named=tool_files(params.tools, params.tool))
     with open_session(common, require_key=not common.dry_run, fallback="anthropic") as session:
         body = build_body(
             gathered, prompt, params, stdin, model=common.model, default_model=session.model
@@ -149,17 +148,22 @@ def messages(
             session.dry_run(request)
             return
         with session.client() as client:
-            printer = print_stream if stream else print_completion
-            keep = prompt.continue_ is not None
-            reply = printer(
-                session, client, request, fmt, reasoning=reasoning, dialect=MESSAGES, keep=keep
+            reply = print_reply(
+                session,
+                client,
+                request,
+                fmt,
+                stream=stream,
+                reasoning=reasoning,
+                dialect=MESSAGES,
+                keep=prompt.continue_ is not None,
             )
             session.report_usage(client, reply)
     if prompt.continue_ is not None:
-        new: list[dict[str, Any]] = []
-        if gathered.new_conversation and prompt.system is not None:
-            new.append({"role": "system", "content": prompt.system})
-        if (sent := user_message(gathered)) is not None:
-            new.append(sent)
-        new.append({"role": "assistant", "content": reply.get("content", [])})
-        conversation.append(prompt.continue_, new, blobs)
+        conversation.record_turn(
+            prompt.continue_,
+            system=prompt.system if gathered.new_conversation else None,
+            user=user_message(gathered),
+            assistant={"role": "assistant", "content": reply.get("content", [])},
+            blobs=blobs,
+        )

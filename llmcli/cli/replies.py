@@ -103,32 +103,35 @@ def _finish_text(session: Session, dialect: Dialect, reply: Mapping[str, Any]) -
         session.out.jsonl(call)
 
 
-def print_completion(
+def print_reply(
     session: Session,
     client: Client,
     request: Request,
     fmt: str,
     *,
-    reasoning: bool,
-    dialect: Dialect = CHAT,
-    keep: bool = True,
-) -> JSON:
-    response = client.send(request)
-    return _print_whole(session, dialect, response.body, fmt, reasoning, request)
-
-
-def print_stream(
-    session: Session,
-    client: Client,
-    request: Request,
-    fmt: str,
-    *,
+    stream: bool,
     reasoning: bool,
     dialect: Dialect = CHAT,
     keep: bool = False,
 ) -> JSON:
-    """Print a stream as it arrives; the assembled reply is returned, with its text only
-    when ``-o json`` or ``keep`` asks for it (otherwise memory stays flat)."""
+    """Send the request and print its reply; returns the reply. A stream is printed as it
+    arrives and its reply keeps the text only when ``-o json`` or ``keep`` asks for it
+    (otherwise memory stays flat); a whole reply is always kept."""
+    if not stream:
+        response = client.send(request)
+        return _print_whole(session, dialect, response.body, fmt, reasoning, request)
+    return _print_stream(session, client, request, fmt, reasoning, dialect, keep)
+
+
+def _print_stream(
+    session: Session,
+    client: Client,
+    request: Request,
+    fmt: str,
+    reasoning: bool,
+    dialect: Dialect,
+    keep: bool,
+) -> JSON:
     where = session.gateway.name
     out = session.out
     assembly = dialect.assembler(fmt == "json" or keep, where)
