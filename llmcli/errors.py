@@ -9,6 +9,7 @@ stderr and an exit status. The exit codes follow BSD ``sysexits.h``::
     ├── DataError                   65   bad input data; server rejected the request
     ├── InputFileError              66   an input file cannot be read
     ├── UnavailableError            69   connection failed, 5xx after retries
+    ├── OutputFileError             73   an output file cannot be written
     ├── TemporaryError              75   429 or timeout after retries
     ├── ProtocolError               76   malformed response or SSE, stream cut short
     ├── NotAllowedError             77   401, 403, 402
@@ -32,6 +33,7 @@ __all__ = [
     "LlmcliError",
     "NotAllowedError",
     "NotJsonError",
+    "OutputFileError",
     "ProtocolError",
     "TemporaryError",
     "UnavailableError",
@@ -51,6 +53,7 @@ EXIT_STATUS: tuple[tuple[int, str], ...] = (
     (65, "bad input data, or the server rejected the request (400, 404, 413, 422)"),
     (66, "an input file cannot be read"),
     (69, "gateway unavailable: connection failed, or 5xx after retries"),
+    (73, "an output file cannot be written (-c, -o FILE): checked before anything is sent"),
     (75, "temporary failure: 429 or timeout after retries"),
     (76, "protocol error: malformed response or SSE, stream cut before it finished"),
     (77, "not allowed: 401, 403, 402"),
@@ -88,6 +91,10 @@ class InputFileError(LlmcliError):
 
 class UnavailableError(LlmcliError):
     exit_code = 69
+
+
+class OutputFileError(LlmcliError):
+    exit_code = 73
 
 
 class TemporaryError(LlmcliError):
