@@ -4,6 +4,10 @@ A local file's type is read from its first bytes (a PNG renamed ``.jpg`` still g
 ``image/png``). Its base64 is never built as one string in a request dict: the dict holds
 a placeholder, and ``wire.serialize`` splices the encoding in chunk by chunk, so a large
 file costs one copy (the request bytes) rather than several.
+
+An attachment may be 32 MiB (DESIGN.md, "Limits"). A regular file's size is checked
+before it is read, and no more than that size is ever sent from it; stdin, a pipe or a
+device is read into memory with the same bound, never further.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from llmcli.errors import DataError, InputFileError
-from llmcli.inputs import STDIN, Stdin, read_bytes
+from llmcli.inputs import STDIN, Stdin, open_file, read_bytes, read_from, too_large
 from llmcli.wire import Blob
 
 MAX_BYTES = 32 * 1024 * 1024  # Anthropic's request limit; OpenAI takes up to 20 MB images
@@ -28,6 +33,7 @@ _SIGNATURES = (
     (b"%PDF-", "application/pdf"),
 )
 KINDS = "a PNG, JPEG, GIF or WebP image, or a PDF"
+AN_ATTACHMENT = "an attachment"
 
 
 def sniff(head: bytes) -> str | None:
@@ -55,16 +61,21 @@ class Attachment:
         return Blob(self.token, prefix, len(prefix) + 4 * -(-self.size // 3), self.base64_chunks)
 
     def base64_chunks(self) -> Iterator[bytes]:
-        """The base64 of the content, a chunk at a time."""
+        """The base64 of the content, a chunk at a time: ``size`` bytes, as checked and
+        as the request's Content-Length counts them, even if the file has changed."""
         if self.data is not None:
             yield base64.b64encode(self.data)
             return
+        left = self.size
         try:
             with open(self.source, "rb") as f:
-                while chunk := f.read(CHUNK):
+                while left and (chunk := f.read(min(CHUNK, left))):
+                    left -= len(chunk)
                     yield base64.b64encode(chunk)
         except OSError as e:
             raise InputFileError(f"{self.source}: {e.strerror or e}") from None
+        if left:
+            raise InputFileError(f"{self.source}: shrank while it was being sent")
 
 
 def _is_url(source: str) -> bool:
@@ -83,17 +94,20 @@ def load(source: str, stdin: Stdin) -> Attachment:
         name = os.path.basename(source.split("?", 1)[0]) or "attachment"
         return Attachment(source, mime, name, url=source, token=token)
     if source == STDIN:
-        data = read_bytes(STDIN, stdin)
+        data = read_bytes(STDIN, stdin, MAX_BYTES, AN_ATTACHMENT)
         return _checked(source, data[:16], len(data), "stdin", data, token)
-    try:
-        size = os.path.getsize(source)
-        with open(source, "rb") as f:
-            head = f.read(16)
-    except IsADirectoryError:
-        raise InputFileError(f"{source}: is a directory") from None
-    except OSError as e:
-        raise InputFileError(f"{source}: {e.strerror or e}") from None
-    return _checked(source, head, size, os.path.basename(source), None, token)
+    name = os.path.basename(source)
+    with open_file(source) as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size:
+            try:
+                head = f.read(16)
+            except OSError as e:
+                raise InputFileError(f"{source}: {e.strerror or e}") from None
+            return _checked(source, head, info.st_size, name, None, token)
+        # a pipe or a device, whose size is unknown, or a file such as /proc's that has none
+        data = read_from(f, source, MAX_BYTES, AN_ATTACHMENT)
+    return _checked(source, data[:16], len(data), name, data, token)
 
 
 def _checked(
@@ -101,10 +115,7 @@ def _checked(
 ) -> Attachment:
     shown = "<stdin>" if source == STDIN else source
     if size > MAX_BYTES:
-        raise DataError(
-            f"{shown}: {size:,} bytes is more than the {MAX_BYTES // 2**20} MiB an attachment "
-            "may be"
-        )
+        raise too_large(shown, MAX_BYTES, AN_ATTACHMENT, size)
     mime = sniff(head)
     if mime is None:
         raise DataError(f"{shown}: not {KINDS} (by its first bytes)")

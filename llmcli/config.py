@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from llmcli.config_schema import check_url
 from llmcli.errors import ConfigError, UsageError
+from llmcli.key_sources import read_key_file, run_key_cmd
 
 Auth = Literal["none", "bearer", "x-api-key"]
 ENDPOINT_PATHS: Mapping[str, str] = {
@@ -128,21 +130,29 @@ def select(
     env: Mapping[str, str] | None = None,
     *,
     fallback: str = "openai",
+    base_url_source: str = "--base-url",
 ) -> Gateway:
     """The gateway the flags, environment and config file ask for; when none of them
-    names one, ``fallback`` (``anthropic`` for the Messages API, as its ecosystem expects)."""
+    names one, ``fallback`` (``anthropic`` for the Messages API, as its ecosystem expects).
+    A base URL that is not http(s) is refused naming where it came from: ``base_url_source``
+    for ``base_url``, else the environment variable."""
     from llmcli.builtins import ALIASES, BUILTINS
     from llmcli.configfile import load
 
     env = os.environ if env is None else env
+    source = base_url_source
     if name is None:  # a -g flag is not overridden by a base URL from the environment
-        base_url = base_url or _env(env, "LLMCLI_BASE_URL")
+        if not base_url and (base_url := _env(env, "LLMCLI_BASE_URL")):
+            source = "LLMCLI_BASE_URL"
         name = _env(env, "LLMCLI_GATEWAY")
     config = load(env)
     if name is None and base_url is None:
         name = config.default_gateway
-    if name is None and base_url is None and fallback == "openai":
-        base_url = _env(env, "OPENAI_BASE_URL")
+    ecosystem = name is None and base_url is None and fallback == "openai"
+    if ecosystem and (base_url := _env(env, "OPENAI_BASE_URL")):
+        source = "OPENAI_BASE_URL"
+    if base_url:
+        check_url(base_url, source)
     if name is None and base_url is None:
         name = fallback
     if name is None:
@@ -158,6 +168,7 @@ def select(
     if base_url:
         return gateway.moved(base_url)
     if gateway.base_url_env and (moved := _env(env, gateway.base_url_env)):
+        check_url(moved, gateway.base_url_env)
         return replace(gateway.moved(moved), key_optional=True)
     return gateway
 
@@ -173,16 +184,9 @@ def read_key(
     for var in gateway.key_env:
         key = key or _env(env, var)
     if key is None and gateway.key_file:
-        path = os.path.expanduser(gateway.key_file)
-        try:
-            with open(path, encoding="utf-8") as f:
-                key = f.read().strip() or None
-        except OSError as e:
-            raise ConfigError(
-                f"gateway {gateway.name!r}: api_key_file {path}: {e.strerror}"
-            ) from None
+        key = read_key_file(gateway.name, gateway.key_file)
     if key is None and gateway.key_cmd:
-        key = _run_key_cmd(gateway)
+        key = run_key_cmd(gateway.name, gateway.key_cmd)
     key = (key or gateway.api_key or "").strip() or None
     if key is not None and (any(ord(c) < 0x20 or ord(c) == 0x7F for c in key) or not key.isascii()):
         raise ConfigError(
@@ -193,21 +197,6 @@ def read_key(
         where = " or ".join(["LLMCLI_API_KEY", *gateway.key_env])
         raise ConfigError(f"no API key for gateway {gateway.name!r}: set {where}")
     return key
-
-
-def _run_key_cmd(gateway: Gateway) -> str | None:
-    import subprocess  # only for api_key_cmd
-
-    assert gateway.key_cmd is not None
-    try:
-        done = subprocess.run(
-            gateway.key_cmd, shell=True, capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ConfigError(f"gateway {gateway.name!r}: api_key_cmd failed: {e}") from None
-    if done.returncode != 0:
-        raise ConfigError(f"gateway {gateway.name!r}: api_key_cmd exited {done.returncode}")
-    return done.stdout.strip() or None
 
 
 def resolve(

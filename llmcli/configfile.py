@@ -26,32 +26,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from llmcli.config import ALL_ENDPOINTS, Gateway
+from llmcli.config import Gateway
+from llmcli.config_schema import KEYS, gateway_fields, type_name
 from llmcli.errors import ConfigError
 
-_STRINGS = (
-    "base_url",
-    "api_key_file",
-    "api_key_cmd",
-    "api_key",
-    "model",
-    "embedding_model",
-    "description",
-)
-_KEYS = frozenset(
-    {
-        *_STRINGS,
-        "extends",
-        "api_key_env",
-        "auth",
-        "headers",
-        "params",
-        "endpoints",
-        "paths",
-        "reasoning_style",
-    }
-)
-_CHOICES = {"auth": ("none", "bearer", "x-api-key"), "reasoning_style": ("openai", "openrouter")}
+#: a config file is read up to this many bytes, like every input (DESIGN.md, "Limits")
+LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,27 +62,48 @@ def load(env: Mapping[str, str]) -> Config:
 
 def _read(path: Path, *, explicit: bool) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(LIMIT + 1)
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"{path}: no such config file (LLMCLI_CONFIG)") from None
         return Config(path)
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(raw) > LIMIT:
+        raise ConfigError(f"{path}: larger than 64 MiB, not a config file")
     try:
-        data = tomllib.loads(text)
+        text = raw.decode("utf-8").replace("\r\n", "\n")  # as a text-mode read would
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text") from None
+    try:
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         found = re.search(r"\(at line (\d+), column (\d+)\)$", str(e))
         where = f"{path}:{found[1]}:{found[2]}" if found else str(path)
         message = re.sub(r"\s*\(at line \d+, column \d+\)$", "", str(e))
         raise ConfigError(f"{where}: {message}") from None
-    return _parse(path, text, data)
+    return _parse(path, text, table)
 
 
-def _line_of(text: str, name: str) -> int:
-    header = re.compile(rf"^[ \t]*\[[ \t]*gateways\.\"?{re.escape(name)}\"?\s*\]", re.M)
-    found = header.search(text)
-    return text.count("\n", 0, found.start()) + 1 if found else 1
+def _line_of(text: str, pattern: str) -> str:
+    """``:N`` for the first line that matches, or nothing: a line number is only given
+    when it can be found, never guessed."""
+    found = re.search(pattern, text, re.M)
+    return f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
+
+
+def _table_line(text: str, name: str) -> str:
+    """Where ``[gateways.NAME]`` starts: its header, or else ``gateways.NAME.key = …`` or
+    ``NAME = {…}`` (an inline table under ``[gateways]``), or ``gateways = {…}``."""
+    quoted = "|".join(re.escape(q + name + q) for q in ("", '"', "'"))
+    header = rf"^[ \t]*\[[ \t]*gateways[ \t]*\.[ \t]*(?:{quoted})[ \t]*\]"
+    inline = (
+        rf"^[ \t]*(?:gateways[ \t]*\.[ \t]*(?:{quoted})[ \t]*[.=]|(?:{quoted})[ \t]*=[ \t]*\{{)"
+    )
+    whole = r"^[ \t]*gateways[ \t]*="
+    return _line_of(text, header) or _line_of(text, inline) or _line_of(text, whole)
 
 
 def _parse(path: Path, text: str, data: dict[str, Any]) -> Config:
@@ -111,10 +112,14 @@ def _parse(path: Path, text: str, data: dict[str, Any]) -> Config:
         raise ConfigError(f"{path}: unknown setting {sorted(unknown)[0]!r}")
     default = data.get("default_gateway")
     if default is not None and not isinstance(default, str):
-        raise ConfigError(f"{path}: default_gateway must be a string")
+        line = _line_of(text, r"^[ \t]*default_gateway[ \t]*=")
+        raise ConfigError(
+            f"{path}{line}: default_gateway must be a string, not {type_name(default)}"
+        )
     tables = data.get("gateways", {})
     if not isinstance(tables, dict):
-        raise ConfigError(f"{path}: [gateways] must be a table of gateways")
+        line = _line_of(text, r"^[ \t]*gateways[ \t]*=")
+        raise ConfigError(f"{path}{line}: gateways must be a table, not {type_name(tables)}")
     gateways: dict[str, Gateway] = {}
     for name in tables:
         _build(path, text, tables, name, gateways, ())
@@ -143,14 +148,16 @@ def _build(
 
     if name in done:
         return done[name]
-    where = f"{path}:{_line_of(text, name)}: [gateways.{name}]"
+    line = _table_line(text, name)
+    where = f"{path}{line}: [gateways.{name}]"
     if name in chain:
         raise ConfigError(f"{where}: extends itself ({' -> '.join((*chain, name))})")
     table = tables[name]
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: must be a table")
-    if unknown := sorted(set(table) - _KEYS):
+        raise ConfigError(f"{path}{line}: gateways.{name} must be a table, not {type_name(table)}")
+    if unknown := sorted(set(table) - KEYS):
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+    fields = gateway_fields(where, table)
     parent_name = table.get("extends", name if name in BUILTINS else None)
     if parent_name is None:
         base = Gateway(name)
@@ -160,7 +167,6 @@ def _build(
         base = BUILTINS[parent_name]
     else:
         raise ConfigError(f"{where}: extends unknown gateway {parent_name!r}")
-    fields = _fields(where, table)
     if parent_name is None and "auth" not in fields:
         # a gateway of its own sends a key only when it says where the key comes from
         keyed = {"api_key_env", "api_key_file", "api_key_cmd", "api_key"} & set(table)
@@ -168,36 +174,3 @@ def _build(
     gateway = replace(base, name=name, source=str(path), **fields)
     done[name] = gateway
     return gateway
-
-
-def _fields(where: str, table: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for key in _STRINGS:
-        if key in table:
-            if not isinstance(table[key], str):
-                raise ConfigError(f"{where}: {key} must be a string")
-            fields[{"api_key_file": "key_file", "api_key_cmd": "key_cmd"}.get(key, key)] = table[
-                key
-            ]
-    for key, choices in _CHOICES.items():
-        if key in table:
-            if table[key] not in choices:
-                raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}")
-            fields[key] = table[key]
-    if "api_key_env" in table:
-        value = table["api_key_env"]
-        names = [value] if isinstance(value, str) else value
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ConfigError(f"{where}: api_key_env must be a variable name or a list")
-        fields["key_env"] = tuple(names)
-    for key in ("headers", "params", "paths"):
-        if key in table:
-            if not isinstance(table[key], dict):
-                raise ConfigError(f"{where}: {key} must be a table")
-            fields[key] = dict(table[key])
-    if "endpoints" in table:
-        endpoints = table["endpoints"]
-        if not isinstance(endpoints, list) or not set(endpoints) <= ALL_ENDPOINTS:
-            raise ConfigError(f"{where}: endpoints must be a list from {sorted(ALL_ENDPOINTS)}")
-        fields["endpoints"] = frozenset(endpoints)
-    return fields

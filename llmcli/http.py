@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from llmcli import decoding
 from llmcli.errors import (
     LlmcliError,
     ProtocolError,
@@ -35,7 +36,8 @@ from llmcli.policy import (
     server_wait,
     status_line,
 )
-from llmcli.wire import AUTH_HEADERS, Body, Request, redact, redacted_headers
+from llmcli.redaction import is_credential_header, redact, redacted_headers
+from llmcli.wire import Body, Request
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -43,7 +45,13 @@ from llmcli.wire import AUTH_HEADERS, Body, Request, redact, redacted_headers
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
+if TYPE_CHECKING:
+    from llmcli.governor import Governor
+
 Log = Callable[[str], None]
+#: DESIGN.md, "Limits": a body read whole, and what is kept of an error body
+MAX_BODY = 256 << 20
+MAX_ERROR_BODY = 64 << 10
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
 _ORIGIN = "llmcli.origin"
@@ -79,10 +87,11 @@ class Reply:
 class _Retry(Exception):
     """An attempt failed in a way worth another try."""
 
-    def __init__(self, error: LlmcliError, wait: float | None) -> None:
+    def __init__(self, error: LlmcliError, wait: float | None, status: int | None = None) -> None:
         super().__init__(error.message)
         self.error = error
         self.wait = wait
+        self.status = status
 
 
 class _LazyTransport(httpx.BaseTransport):
@@ -118,10 +127,18 @@ def _proxy_in_environment() -> bool:
 class Client:
     """One httpx client for the run. Use as a context manager."""
 
-    def __init__(self, limits: Limits, log: Log, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        log: Log,
+        *,
+        verbose: bool = False,
+        governor: Governor | None = None,
+    ) -> None:
         self.limits = limits
         self.log = log
         self.verbose = verbose
+        self.governor = governor
         self.timing = Timing()
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
         self._http = httpx.Client(
@@ -144,9 +161,9 @@ class Client:
     def _on_request(self, request: httpx.Request) -> None:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         first = request.extensions.setdefault(_ORIGIN, origin)  # redirects carry it along
-        if origin != first:  # a redirect to another host gets no credentials
-            for name in AUTH_HEADERS:
-                request.headers.pop(name, None)
+        if origin != first:  # a redirect to another origin gets no credentials
+            for name in [n for n in request.headers if is_credential_header(n)]:
+                del request.headers[name]
         if self.verbose:
             self.log(f"> {request.method} {redact(str(request.url), self._secrets)}")
             for name, value in redacted_headers(request.headers, self._secrets).items():
@@ -172,11 +189,16 @@ class Client:
         message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
         return error_for_status(status)(redact(message, request.secrets))
 
-    def _transport_error(self, request: Request, e: httpx.TransportError) -> LlmcliError:
+    def _transport_error(
+        self, request: Request, e: httpx.TransportError, deadline: float | None
+    ) -> LlmcliError:
         where = f"({request.method} {request.url})"
         if isinstance(e, httpx.TimeoutException):
-            what = "connect timeout" if isinstance(e, httpx.ConnectTimeout) else "timed out"
-            error: LlmcliError = TemporaryError(f"{what} talking to {request.gateway} {where}")
+            if deadline is not None and time.perf_counter() >= deadline - 0.01:
+                error: LlmcliError = TemporaryError(self._late(request))
+            else:
+                what = "connect timeout" if isinstance(e, httpx.ConnectTimeout) else "timed out"
+                error = TemporaryError(f"{what} talking to {request.gateway} {where}")
         elif isinstance(e, httpx.ConnectError):
             error = UnavailableError(f"cannot connect to {request.gateway}: {e} {where}")
         else:
@@ -184,11 +206,26 @@ class Client:
         error.message = redact(error.message, request.secrets)
         return error
 
-    def _attempt(self, request: Request) -> httpx.Response:
+    def _late(self, request: Request) -> str:
+        return redact(
+            f"no complete answer from {request.gateway} within --timeout "
+            f"{self.limits.timeout:g}s ({request.method} {request.url})",
+            request.secrets,
+        )
+
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        """Each attempt may use what is left of the request's deadline, no more."""
+        connect = self.limits.connect_timeout
+        if deadline is None:
+            return httpx.Timeout(None, connect=connect)
+        left = max(deadline - time.perf_counter(), 0.001)
+        return httpx.Timeout(left, connect=min(connect, left) if connect else left)
+
+    def _attempt(self, request: Request, deadline: float | None) -> httpx.Response:
         """One try: a 2xx response with its body unread, or ``_Retry``/a final error."""
-        deadline = time.perf_counter() + self.limits.timeout if self.limits.timeout else None
         try:
             headers = dict(request.headers)
+            headers.setdefault("Accept-Encoding", decoding.ACCEPT_ENCODING)
             content: bytes | Iterator[bytes] | None = None
             if isinstance(request.body, Body):  # attachments stream in; length known
                 headers["Content-Length"] = str(len(request.body))
@@ -196,7 +233,11 @@ class Client:
             else:
                 content = request.body
             built = self._http.build_request(
-                request.method, request.url, headers=headers, content=content
+                request.method,
+                request.url,
+                headers=headers,
+                content=content,
+                timeout=self._timeout(deadline),
             )
             response = self._http.send(built, stream=True)
             response.extensions[_DEADLINE] = deadline
@@ -204,6 +245,14 @@ class Client:
             raise ProtocolError(
                 redact(
                     f"too many redirects from {request.gateway} ({request.method} {request.url})",
+                    request.secrets,
+                )
+            ) from e
+        except httpx.UnsupportedProtocol as e:  # a redirect to file:, ftp: …: never followed
+            raise ProtocolError(
+                redact(
+                    f"{request.gateway} redirected to a URL llmcli does not follow ({e}; only "
+                    f"http and https) ({request.method} {request.url})",
                     request.secrets,
                 )
             ) from e
@@ -215,41 +264,67 @@ class Client:
                 f"(attachments); use the final URL ({request.method} {request.url})"
             ) from e
         except httpx.TransportError as e:
-            raise _Retry(self._transport_error(request, e), None) from e
+            raise _Retry(self._transport_error(request, e, deadline), None) from e
         if response.status_code < 400:
             return response
-        try:
-            body = response.read()[:65536]
-        except httpx.HTTPError:
+        try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits")
+            body = decoding.head(_decoded(response), MAX_ERROR_BODY)
+        except (httpx.HTTPError, decoding.DecodingError):
             body = b""
         finally:
             response.close()
         error = self._fail(request, response, body)
         if not retryable_status(response.status_code):
             raise error
-        raise _Retry(error, server_wait(response.headers))
+        raise _Retry(error, server_wait(response.headers), response.status_code)
 
-    def _with_retries(self, request: Request, attempt: Callable[[], _T]) -> _T:
+    def _with_retries(self, request: Request, attempt: Callable[[float | None], _T]) -> _T:
+        """``attempt`` until it succeeds, within the request's one deadline (--timeout):
+        a retry whose wait would pass the deadline is not started. With a governor, a
+        429/503 that names its wait pauses every worker and is not counted as a retry."""
         self._secrets = request.secrets
-        for number in range(self.limits.retries + 1):
+        timeout = self.limits.timeout
+        deadline = time.perf_counter() + timeout if timeout else None
+        governor = self.governor
+        number = 0
+        waited = 0.0
+        while True:
             try:
-                return attempt()
+                if governor is None:
+                    return attempt(deadline)
+                with governor.slot():
+                    result = attempt(deadline)
+                governor.succeeded()
+                return result
             except _Retry as retry:
-                last = number >= self.limits.retries
-                if last or (retry.wait is not None and retry.wait > MAX_WAIT):
+                if deadline is not None and time.perf_counter() >= deadline:
                     raise retry.error from retry.__cause__
-                delay = retry.wait if retry.wait is not None else backoff(number)
-                summary = retry.error.message.rsplit(" (", 1)[0]
+                wait = retry.wait
+                if governor is not None and wait is not None and retry.status in (429, 503):
+                    waited += wait
+                    if waited > governor.max_wait:
+                        raise _gave_up(retry, f"waited {waited - wait:.0f}s") from None
+                    if deadline is not None and time.perf_counter() + wait >= deadline:
+                        raise _gave_up(retry, "the wait would pass --timeout") from None
+                    if governor.pause(wait):
+                        self.log(f"llmcli: {_summary(retry)}; pausing all requests for {wait:.1f}s")
+                    continue
+                if number >= self.limits.retries or (wait is not None and wait > MAX_WAIT):
+                    raise retry.error from retry.__cause__
+                delay = wait if wait is not None else backoff(number)
+                if deadline is not None and time.perf_counter() + delay >= deadline:
+                    raise _gave_up(retry, f"a retry in {delay:.1f}s would pass --timeout") from None
+                number += 1
                 self.log(
-                    f"llmcli: {summary}; retry {number + 1}/{self.limits.retries} in {delay:.1f}s"
+                    f"llmcli: {_summary(retry)}; retry {number}/{self.limits.retries} "
+                    f"in {delay:.1f}s"
                 )
                 time.sleep(delay)
-        raise AssertionError("unreachable")
 
     @contextmanager
     def open(self, request: Request) -> Iterator[httpx.Response]:
         """A 2xx response, its body not yet read, for streaming; retried as needed."""
-        response = self._with_retries(request, lambda: self._attempt(request))
+        response = self._with_retries(request, lambda deadline: self._attempt(request, deadline))
         try:
             yield response
         finally:
@@ -258,11 +333,15 @@ class Client:
     def send(self, request: Request) -> Reply:
         """The whole response of a non-streaming request, retried while nothing is out."""
 
-        def attempt() -> Reply:
-            response = self._attempt(request)
+        def attempt(deadline: float | None) -> Reply:
+            response = self._attempt(request, deadline)
             try:
-                body = b"".join(self.iter_bytes(request, response))
+                body = self.read_whole(request, self.iter_bytes(request, response))
             except (TemporaryError, ProtocolError) as e:
+                if isinstance(e, _TooLarge) or (
+                    deadline is not None and time.perf_counter() >= deadline
+                ):
+                    raise
                 raise _Retry(e, None) from e
             finally:
                 response.close()
@@ -270,24 +349,42 @@ class Client:
 
         return self._with_retries(request, attempt)
 
+    def read_whole(self, request: Request, chunks: Iterator[bytes]) -> bytes:
+        """A body read whole, up to 256 MiB (counted after decompression)."""
+        kept = bytearray()
+        for chunk in chunks:
+            kept += chunk
+            if len(kept) > MAX_BODY:
+                raise _TooLarge(
+                    redact(
+                        f"the answer from {request.gateway} is larger than "
+                        f"{MAX_BODY >> 20} MiB ({request.method} {request.url})",
+                        request.secrets,
+                    )
+                )
+        return bytes(kept)
+
     def iter_bytes(self, request: Request, response: httpx.Response) -> Iterator[bytes]:
-        """The body as it arrives, one network read at a time; errors typed."""
+        """The body as it arrives, decompressed in bounded steps; errors typed."""
         deadline = response.extensions.get(_DEADLINE)
         try:
-            for chunk in response.iter_bytes():
+            for chunk in _decoded(response):
                 if deadline is not None and time.perf_counter() > deadline:
-                    raise TemporaryError(
-                        redact(
-                            f"{request.gateway} took longer than --timeout "
-                            f"{self.limits.timeout:g}s ({request.method} {request.url})",
-                            request.secrets,
-                        )
-                    )
+                    raise TemporaryError(self._late(request))
                 if chunk:
                     self.timing.mark_first_byte()
                     self.received += len(chunk)
                     yield chunk
+        except decoding.DecodingError as e:
+            raise ProtocolError(
+                redact(
+                    f"the answer from {request.gateway}: {e} ({request.method} {request.url})",
+                    request.secrets,
+                )
+            ) from None
         except httpx.TimeoutException as e:
+            if deadline is not None and time.perf_counter() >= deadline - 0.01:
+                raise TemporaryError(self._late(request)) from e
             raise TemporaryError(
                 redact(
                     f"timed out reading from {request.gateway} ({request.method} {request.url})",
@@ -309,3 +406,24 @@ class Client:
                     f"* {self.received} bytes in "
                     f"{(self.timing.end - self.timing.start) * 1000:.0f} ms"
                 )
+
+
+class _TooLarge(ProtocolError):
+    """A body over its cap: never retried (it would only come again)."""
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    codings = decoding.decoders(response.headers.get("content-encoding", ""))
+    if codings is None:  # br, zstd …: httpx's decoders, when installed
+        return response.iter_bytes()
+    return decoding.decode(response.iter_raw(), codings)
+
+
+def _summary(retry: _Retry) -> str:
+    return retry.error.message.rsplit(" (", 1)[0]
+
+
+def _gave_up(retry: _Retry, why: str) -> LlmcliError:
+    error = retry.error
+    error.message = f"{_summary(retry)}; gave up: {why} ({error.message.rsplit(' (', 1)[-1]}"
+    return error

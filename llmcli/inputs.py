@@ -4,21 +4,36 @@ The user message is built from piped stdin (never a terminal), each ``-f`` file,
 PROMPT words, joined by a blank line (DESIGN.md, "Input"). Bad JSON is reported as
 ``path:line:col: message`` (exit 65) before anything is sent; a file that cannot be
 read is exit 66.
+
+Every input is read with a bound (DESIGN.md, "Limits"): at most ``MAX_INPUT`` bytes plus
+one, so ``-f /dev/zero`` or an endless pipe costs 64 MiB and an exit 65, never all memory;
+a regular file's size is checked before a byte of it is read.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import orjson
 
+from llmcli import message_shapes
 from llmcli.errors import DataError, InputFileError, UsageError
 
 STDIN = "-"
+MAX_INPUT = 64 * 1024 * 1024
+AN_INPUT = "an input"
+
+
+def too_large(name: str, limit: int, what: str, size: int | None = None) -> DataError:
+    """``name: more than the 64 MiB an input may be`` (with the size, when it is known)."""
+    amount = f"{size:,} bytes is more" if size is not None else "more"
+    return DataError(f"{name}: {amount} than the {limit // 2**20} MiB {what} may be")
 
 
 @dataclass(slots=True)
@@ -48,23 +63,48 @@ class Stdin:
         """Stdin line by line as it arrives (for inputs too large to hold)."""
         if self.is_tty or self.stream is None:
             raise UsageError("stdin is a terminal: pipe data in, or give TEXT arguments")
-        yield from self.stream
+        yield from _bounded_lines(self.stream)
 
-    def read(self) -> bytes:
+    def read(self, limit: int = MAX_INPUT, what: str = AN_INPUT) -> bytes:
+        """All of stdin, read once; more than ``limit`` (at most ``MAX_INPUT``) bytes is a
+        ``DataError``, found after reading ``MAX_INPUT + 1`` bytes, not the whole stream."""
         if self.is_tty or self.stream is None:
             raise UsageError("stdin is a terminal: pipe data in, or give PROMPT words")
         if self._data is None:
-            self._data = self.stream.read()
+            self._data = self.stream.read(MAX_INPUT + 1)
+        if len(self._data) > limit:
+            known = len(self._data) if len(self._data) <= MAX_INPUT else None
+            raise too_large("<stdin>", limit, what, known)
         return self._data
 
 
-def read_bytes(path: str, stdin: Stdin) -> bytes:
-    """The bytes of ``path``; ``-`` is stdin."""
+def read_bytes(path: str, stdin: Stdin, limit: int = MAX_INPUT, what: str = AN_INPUT) -> bytes:
+    """The bytes of ``path`` (``-`` is stdin); more than ``limit`` is a ``DataError``."""
     if path == STDIN:
-        return stdin.read()
+        return stdin.read(limit, what)
+    with open_file(path) as f:
+        return read_from(f, path, limit, what)
+
+
+def read_from(f: BinaryIO, name: str, limit: int, what: str = AN_INPUT) -> bytes:
+    """All of an open file, up to ``limit`` bytes: a regular file's size is checked before
+    it is read, and a device, a pipe or a growing file is read no further than the limit."""
+    info = os.fstat(f.fileno())
+    if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+        raise too_large(name, limit, what, info.st_size)
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        data = f.read(limit + 1)
+    except OSError as e:
+        raise InputFileError(f"{name}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise too_large(name, limit, what)
+    return data
+
+
+def open_file(path: str) -> BinaryIO:
+    """``path`` opened for reading; failing that, an ``InputFileError`` (exit 66)."""
+    try:
+        return open(path, "rb")
     except IsADirectoryError:
         raise InputFileError(f"{path}: is a directory") from None
     except OSError as e:
@@ -141,37 +181,73 @@ def parse_jsonl(text: str, name: str) -> list[Any]:
     return values
 
 
-def load_messages(path: str, stdin: Stdin) -> list[dict[str, Any]]:
-    """A conversation: a JSON array of message objects, or JSONL with one per line."""
+def load_messages(path: str, stdin: Stdin, api: message_shapes.Api = "any") -> list[dict[str, Any]]:
+    """A conversation: a JSON array of message objects, or JSONL with one per line, each
+    in a shape ``api`` takes (``llmcli.message_shapes``). A bad one is named by its place:
+    ``file:line`` in JSONL, ``file:line:col`` of its start in an array."""
     name = _display(path)
     text = _decode(read_bytes(path, stdin), name)
     if text.lstrip().startswith("["):
         values = parse_json(text, name)
         if not isinstance(values, list):
             raise DataError(f"{name}: expected a JSON array of messages")
-        where = [f"{name}: message {i}" for i in range(1, len(values) + 1)]
-    else:
-        values = parse_jsonl(text, name)
-        numbers = [n for n, line in enumerate(_lines(text), start=1) if line.strip()]
-        where = [f"{name}:{n}:1" for n in numbers]
-    return check_messages(values, where)
+        return _checked(values, lambda i: f"{name}:{_position(text, _item_start(text, i))}", api)
+    values = parse_jsonl(text, name)
+    numbers = [n for n, line in enumerate(_lines(text), start=1) if line.strip()]
+    return _checked(values, lambda i: f"{name}:{numbers[i]}", api)
 
 
-def check_messages(values: Any, where: Sequence[str] | str) -> list[dict[str, Any]]:
-    """Each value must be a message object with a role; ``where`` names each (or all)."""
+def check_messages(
+    values: Any, where: str, api: message_shapes.Api = "any"
+) -> list[dict[str, Any]]:
+    """A list of messages in a shape ``api`` takes; ``where: message N`` names a bad one."""
     if not isinstance(values, list):
         raise DataError(f"{where}: expected a list of messages")
-    places = (
-        [f"{where}: message {i}" for i in range(1, len(values) + 1)]
-        if isinstance(where, str)
-        else list(where)
-    )
-    for value, place in zip(values, places, strict=True):
-        if not isinstance(value, dict):
-            raise DataError(f"{place}: a message must be a JSON object")
-        if not isinstance(value.get("role"), str):
-            raise DataError(f'{place}: message has no "role"')
+    return _checked(values, lambda i: f"{where}: message {i + 1}", api)
+
+
+def _checked(
+    values: list[Any], place: Callable[[int], str], api: message_shapes.Api
+) -> list[dict[str, Any]]:
+    for index, value in enumerate(values):
+        if (problem := message_shapes.problem(value, api)) is not None:
+            raise DataError(f"{place(index)}: {problem}")
     return values
+
+
+#: a JSON string (skipped whole, so brackets and commas in it do not count), or structure
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{},]')
+
+
+def _item_start(text: str, index: int) -> int:
+    """Where item ``index`` of the JSON array ``text`` (already parsed) starts."""
+    at, depth, item = text.index("[") + 1, 0, 0
+    if index > 0:
+        for token in _JSON_TOKEN.finditer(text, at):
+            mark = token.group()[0]
+            depth += (mark in "[{") - (mark in "]}")
+            if mark == "," and depth == 0 and (item := item + 1) == index:
+                at = token.end()
+                break
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _position(text: str, offset: int) -> str:
+    """``line:col`` of ``offset``, both from 1, counted in characters as orjson does."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text.count("\n", 0, line_start) + 1
+    return f"{line}:{offset - line_start + 1}"
+
+
+#: -p keys that would overwrite what llmcli builds, and the flag that sets each
+RESERVED_PARAMS = {
+    "messages": "messages come from the prompt, -s and -f: give a conversation with "
+    "--messages FILE",
+    "model": "set the model with -m/--model",
+    "stream": "the command decides streaming: use `llmcli stream` or `llmcli messages --stream`",
+}
 
 
 def parse_param(item: str) -> tuple[list[str], Any]:
@@ -179,11 +255,14 @@ def parse_param(item: str) -> tuple[list[str], Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key or any(not k for k in key.split(".")):
         raise UsageError(f"-p {item!r}: expected KEY=VALUE (KEY may be dotted: a.b=1)")
+    path = key.split(".")
+    if path[0] in RESERVED_PARAMS:
+        raise UsageError(f"-p {item!r}: {RESERVED_PARAMS[path[0]]}")
     try:
         value: Any = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = raw
-    return key.split("."), value
+    return path, value
 
 
 def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
@@ -215,12 +294,15 @@ def parse_header(item: str) -> tuple[str, str]:
 def iter_lines(paths: Sequence[str], stdin: Stdin) -> Iterator[tuple[str, int, str]]:
     """``(name, line number, text)`` for every line of the files, read lazily.
 
-    Lines end at LF (a CRLF's CR is dropped); memory holds one line at a time.
+    Lines end at LF (a CRLF's CR is dropped); memory holds one line at a time, and a line
+    may be as long as a whole input (``MAX_INPUT``).
     """
     for path in paths:
         name = _display(path)
         for number, raw in enumerate(_raw_lines(path, stdin), start=1):
             line = raw.removesuffix(b"\n").removesuffix(b"\r")
+            if len(line) > MAX_INPUT:
+                raise too_large(f"{name}:{number}", MAX_INPUT, "a line")
             if number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")
             try:
@@ -234,14 +316,15 @@ def _raw_lines(path: str, stdin: Stdin) -> Iterator[bytes]:
     if path == STDIN:
         yield from stdin.lines()
         return
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, while lines are yielded
-    except IsADirectoryError:
-        raise InputFileError(f"{path}: is a directory") from None
-    except OSError as e:
-        raise InputFileError(f"{path}: {e.strerror or e}") from None
-    with f:
-        yield from f
+    with open_file(path) as f:
+        yield from _bounded_lines(f)
+
+
+def _bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """Lines of at most ``MAX_INPUT`` bytes and their CRLF: a longer one comes in pieces,
+    the first of which is all its caller needs to see to refuse it."""
+    while line := stream.readline(MAX_INPUT + 2):
+        yield line
 
 
 def json_object(text: str, name: str, number: int) -> dict[str, Any]:

@@ -50,8 +50,8 @@ class MessageStream:
 
     @property
     def finished(self) -> bool:
-        """``message_stop`` arrived."""
-        return self.stopped
+        """``message_stop`` arrived, after a ``message_start``."""
+        return self.stopped and bool(self.message)
 
     def add(self, event: str, data: Any) -> list[Piece]:
         """Take one event (its SSE name and parsed data); returns the text pieces it carries.

@@ -59,6 +59,16 @@ class Output:
         self.stderr = stderr if stderr is not None else sys.stderr
         self._last = b"\n"  # last byte written to stdout
         self._reasoning_open = False
+        self.secrets: tuple[str, ...] = ()
+
+    def keep_secret(self, *secrets: str) -> None:
+        """Secrets that no line on stderr may show (DESIGN.md, "Limits")."""
+        self.secrets = tuple(dict.fromkeys((*self.secrets, *secrets)))
+
+    def _redact(self, text: str) -> str:
+        from llmcli.redaction import redact
+
+        return redact(text, self.secrets)
 
     # stdout -------------------------------------------------------------------------
 
@@ -138,16 +148,30 @@ class Output:
     def note(self, line: str) -> None:
         """One line for humans on stderr (retries, verbose traces, warnings, usage)."""
         self._close_reasoning()
-        self.stderr.write(line + "\n")
+        self.stderr.write(self._redact(line) + "\n")
         self.stderr.flush()
 
     def error(self, message: str) -> None:
         self._close_reasoning()
         with contextlib.suppress(BrokenPipeError, ValueError):
             self.stdout.flush()  # what arrived goes out before the error line
+        self.new_line()
+        self.stderr.write(self._style(f"llmcli: {self._redact(message)}", _RED) + "\n")
+        self.stderr.flush()
+
+    def new_line(self) -> None:
+        """After half a line of text on a terminal, what follows on stderr (an error, the
+        shell's prompt after ^C) starts on a line of its own."""
         if self.terminal.stdout_tty and self.mid_line and self.terminal.stderr_tty:
-            self.stderr.write("\n")  # do not glue the message to half a line of text
-        self.stderr.write(self._style(f"llmcli: {message}", _RED) + "\n")
+            self.stderr.write("\n")
+            self.stderr.flush()
+            self._last = b"\n"
+
+    def traceback(self) -> None:
+        """The current exception's traceback (``--debug``), every secret redacted."""
+        import traceback
+
+        self.stderr.write(self._redact(traceback.format_exc()))
         self.stderr.flush()
 
     def usage_line(self, value: Any) -> None:

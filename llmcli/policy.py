@@ -24,7 +24,9 @@ def parse_wait(value: str, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` or ``x-ratelimit-reset-*`` value.
 
     Accepts seconds (``"1"``, ``"0.5"``), Go-style durations (``"6m0s"``, ``"20ms"``,
-    as OpenAI sends), an HTTP date, or a Unix timestamp.
+    as OpenAI sends), an HTTP date, or a Unix timestamp. A value that asks for no wait
+    at all (zero, negative, ``nan``, a date in the past) is no advice: None, and the
+    caller backs off as usual, as the OpenAI SDK does.
     """
     value = value.strip()
     now = time.time() if now is None else now
@@ -33,24 +35,30 @@ def parse_wait(value: str, now: float | None = None) -> float | None:
     except ValueError:
         pass
     else:
-        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
+        return _positive(number - now if number > 1e9 else number)
     parts = _DURATION.findall(value)
     if parts and "".join(n + u for n, u in parts) == value:
         scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-        return sum(float(n) * scale[u] for n, u in parts)
+        return _positive(sum(float(n) * scale[u] for n, u in parts))
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
+        return _positive(parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def _positive(seconds: float) -> float | None:
+    return seconds if 0 < seconds < float("inf") else None
 
 
 def server_wait(headers: Mapping[str, str]) -> float | None:
     """How long the server asks us to wait, if it says."""
     if ms := headers.get("retry-after-ms"):
         try:
-            return float(ms) / 1000
+            wait = _positive(float(ms) / 1000)
         except ValueError:
-            pass
+            wait = None
+        if wait is not None:
+            return wait
     if after := headers.get("retry-after"):
         wait = parse_wait(after)
         if wait is not None:

@@ -9,19 +9,27 @@ ends LF, CRLF or CR; one leading UTF-8 BOM stripped; UTF-8 decoding with replace
 section 9.2.6 "Interpreting an event stream" (comments, fields, dispatch on a blank line,
 the last-event-ID buffer that persists across events).
 
-Deviation from the spec: at end of stream the spec discards an unterminated final line and
-an event block that lacks its blank line. :meth:`SSEDecoder.close` instead interprets the
-final line and dispatches the block if it has data, because real gateways often end with
-``data: [DONE]`` and no blank line.
+At end of stream an unterminated final line and an event block that lacks its blank line
+are discarded, as 9.2.6 says ("If the file ends in the middle of an event, before the
+final empty line, the incomplete event is not dispatched"): a stream whose terminator
+came that way has no terminator, and the caller reports it cut.
+
+Not in the spec, but in DESIGN.md ("Limits"): a line or an event's data over ``max_size``
+(16 MiB) raises :class:`TooLarge`, so a hostile stream cannot grow memory without end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Event", "SSEDecoder"]
+__all__ = ["MAX_SIZE", "Event", "SSEDecoder", "TooLarge"]
 
 _BOM = b"\xef\xbb\xbf"
+MAX_SIZE = 16 << 20
+
+
+class TooLarge(ValueError):
+    """A line or an event over the decoder's ``max_size``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +45,25 @@ class Event:
 class SSEDecoder:
     """Feed body bytes in any chunking; get back the events completed by each chunk."""
 
-    __slots__ = ("_bom_pending", "_closed", "_data", "_event", "_id", "_retry", "_skip_lf", "_tail")
+    __slots__ = (
+        "_bom_pending",
+        "_closed",
+        "_data",
+        "_data_size",
+        "_event",
+        "_id",
+        "_retry",
+        "_skip_lf",
+        "_tail",
+        "_tail_size",
+        "max_size",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = MAX_SIZE) -> None:
+        self.max_size = max_size
         self._tail: list[bytes] = []
+        self._tail_size = 0
+        self._data_size = 0
         self._bom_pending = True
         self._skip_lf = False
         self._closed = False
@@ -70,38 +93,39 @@ class SSEDecoder:
         if b"\n" not in chunk and b"\r" not in chunk:
             if chunk:
                 self._tail.append(chunk)
+                self._tail_size += len(chunk)
+                if self._tail_size > self.max_size:
+                    raise TooLarge(f"an SSE line longer than {self.max_size >> 20} MiB")
             return []
         if self._tail:
             self._tail.append(chunk)
             chunk = b"".join(self._tail)
             self._tail = []
+            self._tail_size = 0
         lines = chunk.splitlines()
         last = chunk[-1]
         if last == 0x0D:
             self._skip_lf = True
         elif last != 0x0A:
             self._tail.append(lines.pop())
+            self._tail_size = len(self._tail[0])
         events: list[Event] = []
         for line in lines:
             self._interpret(line.decode("utf-8", "replace"), events)
         return events
 
     def close(self) -> list[Event]:
-        """End of stream: interpret an unterminated last line, dispatch a pending block."""
-        if self._closed:
-            return []
+        """End of stream: an unterminated last line and an event without its blank line
+        are discarded (9.2.6); nothing is dispatched."""
         self._closed = True
-        events: list[Event] = []
-        if self._tail:
-            tail = b"".join(self._tail)
-            self._tail = []
-            if self._bom_pending and tail.startswith(_BOM):
-                tail = tail[len(_BOM) :]
-            if tail:
-                self._interpret(tail.decode("utf-8", "replace"), events)
-        if self._data:
-            self._interpret("", events)
-        return events
+        self._tail = []
+        self._data = []
+        return []
+
+    @property
+    def pending(self) -> bool:
+        """Whether bytes of an unfinished line or event are held (a cut stream)."""
+        return bool(self._tail or self._data)
 
     def _interpret(self, line: str, events: list[Event]) -> None:
         if not line:
@@ -110,6 +134,7 @@ class SSEDecoder:
                     Event("\n".join(self._data), self._event or "message", self._id, self._retry)
                 )
                 self._data = []
+                self._data_size = 0
             self._event = ""
             self._retry = None
             return
@@ -120,6 +145,9 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_size:
+                raise TooLarge(f"an SSE event larger than {self.max_size >> 20} MiB")
         elif name == "event":
             self._event = value
         elif name == "id":

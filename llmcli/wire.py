@@ -12,11 +12,7 @@ from typing import Any
 
 import orjson
 
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
-)
-AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
-REDACTED = "***"
+from llmcli.redaction import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +37,6 @@ def header_problem(name: str, value: str) -> str | None:
     if not value.isascii():  # httpx sends header values as ASCII
         return f"the value of {name} is not ASCII text"
     return None
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every secret, and every escaped spelling of it, replaced by ***."""
-    forms = {f for s in secrets if s for f in (s, s.strip(), repr(s)[1:-1]) if f}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
-    return text
-
-
-def redacted_headers(headers: Mapping[str, str], secrets: tuple[str, ...]) -> dict[str, str]:
-    shown = {}
-    for name, value in headers.items():
-        if name.lower() in SENSITIVE_HEADERS:
-            scheme, sep, _ = value.partition(" ")
-            value = f"{scheme} {REDACTED}" if sep and scheme.lower() == "bearer" else REDACTED
-        shown[name] = redact(value, secrets)
-    return shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,7 +180,10 @@ def test_timeout_exits_75(url: str) -> None:
         "x",
     )
     assert r.code == 75
-    assert "timed out" in one_line(r.err)
+    assert one_line(r.err) == (
+        f"llmcli: no complete answer from custom within --timeout 0.3s "
+        f"(POST {url}/chat/completions)\n"
+    )
 
 
 def test_bad_jsonl_names_file_line_and_column_and_sends_nothing(
@@ -305,4 +308,7 @@ def test_timeout_is_a_total_limit_even_while_bytes_keep_coming(url: str) -> None
     )
     assert r.code == 75
     assert r.out.startswith(b"lorem ipsum")
-    assert "took longer than --timeout 0.5s" in one_line(r.err)
+    assert one_line(r.err) == (
+        f"llmcli: no complete answer from custom within --timeout 0.5s "
+        f"(POST {url}/chat/completions)\n"
+    )

@@ -17,7 +17,7 @@ from llmcli.policy import (
     server_wait,
     status_line,
 )
-from llmcli.wire import redact, redacted_headers
+from llmcli.redaction import redact, redacted_headers
 
 HTTP_DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
 HTTP_DATE_TS = 1445412480.0
@@ -29,11 +29,9 @@ HTTP_DATE_TS = 1445412480.0
     ("value", "seconds"),
     [
         ("1", 1.0),
-        ("0", 0.0),
         ("0.5", 0.5),
         (" 2 ", 2.0),
         ("120", 120.0),
-        ("-3", 0.0),
         ("6m0s", 360.0),
         ("1s", 1.0),
         ("20ms", 0.02),
@@ -48,22 +46,27 @@ def test_parse_wait_seconds_and_durations(value: str, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     ("now", "seconds"),
-    [(HTTP_DATE_TS - 30, 30.0), (HTTP_DATE_TS, 0.0), (HTTP_DATE_TS + 100, 0.0)],
+    [(HTTP_DATE_TS - 30, 30.0), (HTTP_DATE_TS, None), (HTTP_DATE_TS + 100, None)],
 )
-def test_parse_wait_http_date(now: float, seconds: float) -> None:
+def test_parse_wait_http_date(now: float, seconds: float | None) -> None:
     assert parse_wait(HTTP_DATE, now=now) == seconds
 
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("1700000060", 60.0), ("1700000060.5", 60.5), ("1699999990", 0.0)],
+    [("1700000060", 60.0), ("1700000060.5", 60.5), ("1699999990", None)],
 )
-def test_parse_wait_unix_timestamp(value: str, seconds: float) -> None:
+def test_parse_wait_unix_timestamp(value: str, seconds: float | None) -> None:
     assert parse_wait(value, now=1_700_000_000.0) == seconds
 
 
 @pytest.mark.parametrize(
-    "value", ["soon", "", "   ", "5 minutes", "1x", "ms", "6m0sx", "s1", "1.2.3", "tomorrow"]
+    "value",
+    [
+        *("soon", "", "   ", "5 minutes", "1x", "ms", "6m0sx", "s1", "1.2.3", "tomorrow"),
+        # no wait at all is no advice: back off as usual (issue 10, item 9)
+        *("0", "-5", "-3", "nan", "NaN", "inf", "-inf", "0s", "0ms", "1e999"),
+    ],
 )
 def test_parse_wait_garbage(value: str) -> None:
     assert parse_wait(value, now=1_700_000_000.0) is None
@@ -92,7 +95,9 @@ def test_parse_wait_garbage(value: str) -> None:
             },
             30.0,
         ),
-        ({"Retry-After": "0"}, 0.0),
+        ({"Retry-After": "0"}, None),
+        ({"retry-after-ms": "-5", "Retry-After": "2"}, 2.0),
+        ({"retry-after-ms": "nan"}, None),
         ({"retry-after-ms": "abc", "retry-after": "7"}, 7.0),
         (
             {
@@ -240,7 +245,12 @@ def test_error_text_long_title_is_cut() -> None:
     ("text", "secrets", "shown"),
     [
         ("key sk-abc and sk-abc", ("sk-abc",), "key *** and ***"),
-        ("a=k1 b=k2", ("k1", "k2"), "a=*** b=***"),
+        ("a=key1 b=key2", ("key1", "key2"), "a=*** b=***"),
+        # a secret too short to look for in free text is left (every "k1" would go)
+        ("a=k1", ("k1",), "a=k1"),
+        # a URL's password goes by the URL's shape, whatever its length
+        ("GET http://u:pw@h/v1 failed", (), "GET http://u:***@h/v1 failed"),
+        ('{"m": "bad \\"sk-a\\"b\\""}', ('sk-a"b',), '{"m": "bad \\"***\\""}'),
         ("nothing here", ("sk-abc",), "nothing here"),
         ("keep", ("",), "keep"),
         ("keep", (), "keep"),
@@ -258,6 +268,8 @@ def test_redacted_headers() -> None:
         "Api-Key": "azure-key",
         "Cookie": "session=1",
         "Proxy-Authorization": "Basic Zm9vOmJhcg==",
+        "X-Goog-Api-Key": "g-secret",
+        "X-Session-Token": "tok-1",
         "Content-Type": "application/json",
         "X-Trace": "key sk-abc here",
         "Referer": "https://h/v1?key=sk-abc",
@@ -268,7 +280,9 @@ def test_redacted_headers() -> None:
         "x-api-key": "***",
         "Api-Key": "***",
         "Cookie": "***",
-        "Proxy-Authorization": "***",
+        "Proxy-Authorization": "Basic ***",
+        "X-Goog-Api-Key": "***",
+        "X-Session-Token": "***",
         "Content-Type": "application/json",
         "X-Trace": "key *** here",
         "Referer": "https://h/v1?key=***",
@@ -282,7 +296,7 @@ def test_redacted_headers() -> None:
     [
         ("Bearer sk-abc", "Bearer ***"),
         ("bearer sk-abc", "bearer ***"),
-        ("Basic dXNlcjpwYXNz", "***"),
+        ("Basic dXNlcjpwYXNz", "Basic ***"),
         ("sk-abc", "***"),
         ("Bearer", "***"),
     ],

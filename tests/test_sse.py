@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcli.sse import Event, SSEDecoder
+from llmcli.sse import Event, SSEDecoder, TooLarge
 
 
 def decode(chunks: Iterable[bytes]) -> list[Event]:
@@ -199,13 +199,25 @@ def test_retry_belongs_to_its_block() -> None:
 # End of stream
 
 
-def test_close_interprets_unterminated_last_line() -> None:
-    assert decode([b"data: a\n\ndata: [DONE]"]) == [Event("a"), Event("[DONE]")]
+def test_close_discards_unterminated_last_line() -> None:
+    # WHATWG 9.2.6: "If the file ends in the middle of an event, before the final empty
+    # line, the incomplete event is not dispatched."
+    assert decode([b"data: a\n\ndata: [DONE]"]) == [Event("a")]
 
 
-def test_close_dispatches_block_without_blank_line() -> None:
-    assert decode([b"event: e\nid: 9\ndata: [DONE]\n"]) == [Event("[DONE]", "e", "9")]
-    assert decode([b"data: [DONE]\r"]) == [Event("[DONE]")]
+def test_close_discards_block_without_blank_line() -> None:
+    assert decode([b"event: e\nid: 9\ndata: [DONE]\n"]) == []
+    assert decode([b"data: [DONE]\r"]) == []
+
+
+def test_pending_tells_a_cut_event() -> None:
+    decoder = SSEDecoder()
+    decoder.feed(b"data: a\n")
+    assert decoder.pending
+    decoder.feed(b"\n")
+    assert not decoder.pending
+    decoder.feed(b"data: b")
+    assert decoder.pending
 
 
 def test_close_without_data_dispatches_nothing() -> None:
@@ -218,8 +230,8 @@ def test_close_without_data_dispatches_nothing() -> None:
 
 def test_close_is_final() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"data: a") == []
-    assert decoder.close() == [Event("a")]
+    assert decoder.feed(b"data: a\n\n") == [Event("a")]
+    assert decoder.close() == []
     assert decoder.close() == []
     with pytest.raises(RuntimeError):
         decoder.feed(b"\n\n")
@@ -244,11 +256,37 @@ OPENROUTER_EVENTS = [
 ]
 
 
-@pytest.mark.parametrize("ending", [b"", b"\n", b"\n\n", b"\r\n\r\n"])
-def test_openrouter_stream(ending: bytes) -> None:
+@pytest.mark.parametrize(
+    ("ending", "events"),
+    [
+        (b"", OPENROUTER_EVENTS[:-1]),
+        (b"\n", OPENROUTER_EVENTS[:-1]),
+        (b"\n\n", OPENROUTER_EVENTS),
+        (b"\r\n\r\n", OPENROUTER_EVENTS),
+    ],
+)
+def test_openrouter_stream(ending: bytes, events: list[Event]) -> None:
     stream = OPENROUTER + ending
-    assert decode([stream]) == OPENROUTER_EVENTS
-    assert decode(stream[i : i + 7] for i in range(0, len(stream), 7)) == OPENROUTER_EVENTS
+    assert decode([stream]) == events
+    assert decode(stream[i : i + 7] for i in range(0, len(stream), 7)) == events
+
+
+def test_a_line_over_the_limit_raises_whatever_the_chunking() -> None:
+    decoder = SSEDecoder(max_size=1000)
+    decoder.feed(b"data: " + b"a" * 500)
+    with pytest.raises(TooLarge, match="SSE line longer than"):
+        decoder.feed(b"a" * 501)
+
+
+def test_an_event_over_the_limit_raises() -> None:
+    decoder = SSEDecoder(max_size=1000)
+    with pytest.raises(TooLarge, match="SSE event larger than"):
+        decoder.feed(b"data: " + b"a" * 100 + b"\n" * 1 + (b"data: " + b"b" * 100 + b"\n") * 9)
+
+
+def test_lines_and_events_at_the_limit_pass() -> None:
+    decoder = SSEDecoder(max_size=1000)
+    assert decoder.feed(b"data: " + b"a" * 990 + b"\n\n") == [Event("a" * 990)]
 
 
 def test_openai_crlf_stream() -> None:
@@ -352,6 +390,8 @@ def streams(draw: st.DrawFn) -> tuple[bytes, list[Event]]:
 
     if draw(st.booleans()) and lines:
         lines.pop()
+        if lines and lines[-1] != "" and expected:
+            expected.pop()  # the last event lost its blank line: never dispatched (9.2.6)
     out = [b"\xef\xbb\xbf"] if draw(st.booleans()) else []
     prev = ""
     for i, line in enumerate(lines):

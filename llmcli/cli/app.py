@@ -1,6 +1,8 @@
 """The Typer app and the one error boundary that turns exceptions into exit codes."""
 
+import contextlib
 import os
+import re
 import sys
 
 import click
@@ -30,9 +32,11 @@ app.command("models", short_help="List a gateway's models: ids on a pipe, a tabl
 )
 app.command("embed", short_help="Embed texts: one JSON line of floats per input.")(embed.embed)
 app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
-app.command("serve", short_help="Run the offline gateway on 127.0.0.1, for tests and demos.")(
-    serve.serve
-)
+app.command(
+    "serve",
+    short_help="Run the offline gateway on 127.0.0.1, for tests and demos.",
+    epilog=serve.EPILOG,
+)(serve.serve)
 
 
 def _version(value: bool) -> None:
@@ -76,9 +80,7 @@ def run(argv: list[str]) -> int:
             command.invoke(ctx)
     except LlmcliError as e:
         if _wants_debug(argv):
-            import traceback
-
-            traceback.print_exc()
+            out.traceback()
         out.error(str(e))
         return e.exit_code
     except click.exceptions.Exit as e:
@@ -90,15 +92,16 @@ def run(argv: list[str]) -> int:
         out.error(_usage_message(e))
         return 2
     except (KeyboardInterrupt, click.exceptions.Abort):
+        with contextlib.suppress(OSError, ValueError):
+            out.flush()
+            out.new_line()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         silence_stdout()
         return EXIT_PIPE
     except Exception as e:
         if _wants_debug(argv):
-            import traceback
-
-            traceback.print_exc()
+            out.traceback()
         else:
             out.error(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)")
         return 1
@@ -111,7 +114,8 @@ def run(argv: list[str]) -> int:
 
 
 def _usage_message(e: click.ClickException) -> str:
-    message = e.format_message().rstrip(".")
+    # typer adds its own "Did you mean …?" to click's, which already has one
+    message = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", e.format_message()).rstrip(".")
     ctx = getattr(e, "ctx", None)
     if ctx is not None:
         return f"{message} (see '{ctx.command_path} --help')"

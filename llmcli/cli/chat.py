@@ -82,8 +82,10 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
     fmt = common.output.value if common.output else "text"
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: use `llmcli stream -o sse`")
+    if prompt.continue_ is not None:
+        conversation.check_writable(prompt.continue_)
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(prompt, stdin, also_named=named_files(params))
+    gathered = gather(prompt, stdin, also_named=named_files(params), api="chat")
     with open_session(common, require_key=not common.dry_run) as session:
         body = build_body(gathered, prompt, params, stdin, session, common.model)
         if stream:

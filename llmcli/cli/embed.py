@@ -189,6 +189,7 @@ def embed(
 def _run(
     session: Session, batches: Iterator[list[Item]], request: Any, parallel: int, fmt: str
 ) -> None:
+    from llmcli.governor import Governor
     from llmcli.parallel import ordered_map
 
     out = session.out
@@ -196,7 +197,7 @@ def _run(
     usage: dict[str, int] = {}
     done = 0
     started = time.monotonic()
-    with session.client() as client:
+    with session.client(Governor(parallel)) as client:
 
         def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
             sent = request(batch)

@@ -127,8 +127,12 @@ def messages(
     fmt = common.output.value if common.output else "text"
     if fmt == "sse" and not stream:
         raise UsageError("-o sse needs a stream: add --stream")
+    if prompt.continue_ is not None:
+        conversation.check_writable(prompt.continue_)
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(prompt, stdin, also_named=tool_files(params.tools, params.tool))
+    gathered = gather(
+        prompt, stdin, also_named=tool_files(params.tools, params.tool), api="messages"
+    )
     with open_session(common, require_key=not common.dry_run, fallback="anthropic") as session:
         body = build_body(
             gathered, prompt, params, stdin, model=common.model, default_model=session.model

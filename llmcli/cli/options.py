@@ -63,7 +63,11 @@ class Common:
     ] = None
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="S", help="Time limit for the response, in seconds."),
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Deadline of the whole request in seconds: every retry and wait included.",
+        ),
     ] = 600.0
     connect_timeout: Annotated[
         float,

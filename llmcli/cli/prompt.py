@@ -1,7 +1,9 @@
 """The conversation a request carries, gathered the same way for ``chat``, ``stream`` and
 ``messages`` (DESIGN.md, "Input"): ``--body``, then the history (``--messages`` or
 ``--continue``), then the prompt from piped stdin, ``-f`` files and words, then ``-a``
-attachments. Everything is read and checked before anything is sent.
+attachments. Everything is read and checked before anything is sent: each input within
+its size limit, and every message of the history in a shape the command's API takes
+(``llmcli.message_shapes``).
 """
 
 import dataclasses
@@ -12,6 +14,7 @@ import typer
 
 from llmcli import attachments, conversation, inputs
 from llmcli.errors import DataError, UsageError
+from llmcli.message_shapes import Api
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,9 +90,15 @@ class Gathered:
 NO_PROMPT = "no prompt: give PROMPT words, -f FILE, --messages FILE, or pipe stdin"
 
 
-def gather(prompt: Prompt, stdin: inputs.Stdin, also_named: Sequence[str | None] = ()) -> Gathered:
+def gather(
+    prompt: Prompt,
+    stdin: inputs.Stdin,
+    also_named: Sequence[str | None] = (),
+    api: Api = "any",
+) -> Gathered:
     """``also_named``: other flags' files, so that a ``-`` among them keeps stdin from
-    being read as the prompt too."""
+    being read as the prompt too. ``api``: the API the history goes to, ``chat`` or
+    ``messages``; ``any`` takes what either takes."""
     if prompt.messages is not None and prompt.continue_ is not None:
         raise UsageError("--messages and --continue both give the history: pick one")
     named = [
@@ -105,14 +114,14 @@ def gather(prompt: Prompt, stdin: inputs.Stdin, also_named: Sequence[str | None]
         if not isinstance(loaded, dict):
             raise DataError(f"--body {prompt.body}: expected a JSON object")
         body = loaded
-    history = inputs.check_messages(body.pop("messages", None) or [], f"--body {prompt.body}")
+    history = inputs.check_messages(body.pop("messages", None) or [], f"--body {prompt.body}", api)
     new = False
     if prompt.messages is not None:
-        history = inputs.load_messages(prompt.messages, stdin)
+        history = inputs.load_messages(prompt.messages, stdin, api)
     elif prompt.continue_ is not None:
-        saved = conversation.load(prompt.continue_)
+        saved = conversation.load(prompt.continue_)  # checked for either API, with lines
         new = not saved
-        history = conversation.for_sending(saved)
+        history = inputs.check_messages(conversation.for_sending(saved), prompt.continue_, api)
     attached = [attachments.load(source, stdin) for source in prompt.attach or []]
     text = inputs.compose_prompt(
         prompt.prompt or [], prompt.file or [], stdin, implicit_stdin=inputs.STDIN not in named

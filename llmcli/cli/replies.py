@@ -20,7 +20,7 @@ from llmcli import anthropic, openai
 from llmcli.chatstream import ChatStream
 from llmcli.errors import LlmcliError, ProtocolError
 from llmcli.messagestream import MessageStream
-from llmcli.sse import SSEDecoder
+from llmcli.sse import SSEDecoder, TooLarge
 from llmcli.wire import parse_reply
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def _print_stream(
             if _is_whole_json(first):
                 # The gateway ignored stream: true and answered whole (whatever its
                 # Content-Type says: an event stream never starts with "{").
-                body = first + b"".join(chunks)
+                body = client.read_whole(request, itertools.chain((first,), chunks))
                 return _print_whole(session, dialect, body, fmt, reasoning, request)
             for chunk in itertools.chain((first,), chunks):
                 if fmt == "sse":
@@ -154,8 +154,13 @@ def _print_stream(
                         session, dialect, assembly, state, event.event, event.data, fmt, reasoning
                     )
                 out.flush()
-            for event in decoder.close():
-                _event(session, dialect, assembly, state, event.event, event.data, fmt, reasoning)
+            decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
+    except TooLarge as e:
+        if fmt == "json" and state.events:
+            out.json(assembly.result())
+        raise ProtocolError(
+            f"stream from {where} has {e} ({request.method} {request.url})"
+        ) from None
     except (LlmcliError, KeyboardInterrupt):
         if fmt == "json" and state.events:
             out.json(assembly.result())  # a cut reply: what arrived is never lost
@@ -195,10 +200,14 @@ def _event(
     fmt: str,
     reasoning: bool,
 ) -> None:
-    state.events += 1
-    if state.done:
+    if state.done or not data.strip():  # empty data: a keep-alive some proxies send
         return
+    state.events += 1
     if data == openai.DONE:
+        if state.events == 1:
+            raise ProtocolError(
+                f"stream from {session.gateway.name} ended ([DONE]) before any reply arrived"
+            )
         state.done = True
         return
     try:

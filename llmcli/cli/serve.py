@@ -1,14 +1,77 @@
-"""``llmcli serve``: the offline gateway on 127.0.0.1, for tests, demos and CI."""
+"""``llmcli serve``: the offline gateway on 127.0.0.1, for tests, demos and CI.
+
+A mistake on the command line (an unknown profile, a bad ``--fault`` spec) is a usage
+error (exit 2) naming what is valid, found before anything listens; an address that
+cannot be bound is exit 69. ``EPILOG`` lists every fault with its units, for ``--help``.
+"""
 
 import sys
 from typing import Annotated
 
 import typer
 
+from llmcli.errors import UnavailableError, UsageError
+
+# each key of llmcli.gateway.faults.SYNTAX with its value, and what it does (units)
+FAULTS: tuple[tuple[str, str], ...] = (
+    ("status=CODE", "answer this HTTP status, an error in the profile's shape"),
+    ("times=N", "apply the spec to the first N requests carrying it only"),
+    ("every=N", "apply it to every Nth request carrying it only"),
+    ("retry_after=TEXT", "send Retry-After: TEXT as given (percent-decoded)"),
+    ("reset=SECONDS", "send x-ratelimit-*-requests headers, reset in SECONDS"),
+    ("html", "answer a proxy's HTML error page"),
+    ("body=TEXT", "answer this body (percent-decoded), as text/plain"),
+    ("content_type=TYPE", "the Content-Type of body= (percent-decoded)"),
+    ("redirect=URL", "answer 307 (or status=3xx) to URL, any scheme"),
+    ("delay=MS", "wait MS milliseconds before the status line"),
+    ("slow=BYTES:MS", "write BYTES bytes at a time, MS milliseconds apart"),
+    ("split_utf8", "split writes inside UTF-8 characters"),
+    ("cut=N", "hang up after N stream events (a whole body: halfway)"),
+    ("eof=N", "end the stream cleanly after N events"),
+    ("no_done", "drop the stream's [DONE] / message_stop"),
+    ("malformed=N", "make event N invalid JSON (bare: the whole body)"),
+    ("error_after=N", "send an error event after N events, then hang up"),
+    ("comment", "send a comment line before each event"),
+    ("crlf", "end stream lines with CRLF"),
+    ("echo_headers", "an error repeating every request header, keys included"),
+    ("endless=SIZE", "a 200 body of SIZE bytes without a newline, chunked"),
+    ("huge_line=SIZE", "first stream event: one data: line of SIZE bytes"),
+    ("huge_event=SIZE", "a stream event of SIZE bytes in 1 KiB data: lines"),
+    ("huge_body=SIZE", "a whole reply whose content is SIZE bytes"),
+    ("gzip_bomb=SIZE", "a gzip body that inflates to SIZE bytes"),
+    ("error_body=SIZE", "an error (status=, default 400) of SIZE bytes"),
+    ("silent", "read the request, never answer"),
+    ("hang_after=SIZE", "send SIZE bytes of the reply, then stall"),
+    ("hold=SECONDS", "how long silent/hang_after stall (default 120 s)"),
+    ("empty_data", "empty data: events between stream events"),
+    ("no_final_blank", "the last event lacks the blank line ending it"),
+    ("done_first", "a stream of only [DONE] / message_stop"),
+)
+
+
+def _epilog() -> str:
+    width = max(len(item) for item, _ in FAULTS)
+    return "\n".join(
+        [
+            "\b",
+            "Faults: --fault SPEC, or the X-Mock-Fault header of one request; SPEC is",
+            "';'-separated items, e.g. 'status=429;every=2;retry_after=1'.",
+            *(f"  {item:<{width}}  {meaning}" for item, meaning in FAULTS),
+            "",
+            "SIZE is bytes, or with a suffix k, M or G (KiB, MiB, GiB): endless=300M.",
+        ]
+    )
+
+
+EPILOG = _epilog()
+
 
 def serve(
     port: Annotated[
-        int, typer.Option("--port", help="Port to listen on (0: any free port).")
+        int,
+        typer.Option(
+            "--port", metavar="PORT", min=0, max=65535, help="Port to listen on (0: any free port)."
+        ),
     ] = 8080,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     profile: Annotated[str, typer.Option("--profile", help="Which gateway to imitate.")] = "mock",
@@ -17,7 +80,7 @@ def serve(
         typer.Option(
             "--fault",
             metavar="SPEC",
-            help="Inject faults, e.g. 'status=429;times=1;retry_after=1'.",
+            help="Inject faults, e.g. 'status=429;times=1'; --help lists them all.",
         ),
     ] = None,
 ) -> None:
@@ -33,9 +96,21 @@ def serve(
       seq 3 | xargs -I{} llmcli chat --base-url http://127.0.0.1:8080/v1 -m lorem 'item {}'
     """
     from llmcli import gateway
+    from llmcli.gateway.faults import FaultError, parse
+
+    if profile not in gateway.PROFILES:
+        known = ", ".join(gateway.PROFILES)
+        raise UsageError(f"unknown profile {profile!r} (choose from: {known})")
+    try:
+        parse(fault)
+    except FaultError as e:
+        raise UsageError(f"--fault: {e}") from None
 
     def ready(base_url: str) -> None:
         sys.stdout.write(base_url + "\n")
         sys.stdout.flush()
 
-    gateway.serve_forever(profile, host=host, port=port, faults=fault, ready=ready)
+    try:
+        gateway.serve_forever(profile, host=host, port=port, faults=fault, ready=ready)
+    except gateway.ListenError as e:
+        raise UnavailableError(e.message) from None

@@ -24,6 +24,7 @@ from llmcli.outputs import Output, Terminal
 from llmcli.wire import header_problem
 
 if TYPE_CHECKING:
+    from llmcli.governor import Governor
     from llmcli.http import Client
     from llmcli.wire import Blob, Request
 
@@ -79,38 +80,37 @@ class Session:
         defaults: Mapping[str, str] | None = None,
         blobs: Sequence[Blob] = (),
     ) -> Request:
+        from llmcli.redaction import header_secrets, url_secrets
         from llmcli.wire import Request, serialize
 
         data = serialize(body, blobs) if body is not None else None
-        secrets = tuple(s for s in (self.resolved.key,) if s)
-        return Request(
-            method,
-            self.gateway.url(endpoint),
-            self.headers(stream=stream, json_body=body is not None, defaults=defaults),
-            data,
-            gateway=self.gateway.name,
-            secrets=secrets,
-        )
+        url = self.gateway.url(endpoint)
+        headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
+        found = [self.resolved.key or "", *header_secrets(headers), *url_secrets(url)]
+        secrets = tuple(dict.fromkeys(s for s in found if s))
+        self.out.keep_secret(*secrets)
+        return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
 
     def dry_run(self, request: Request) -> None:
-        from llmcli.wire import Body, redacted_headers
+        from llmcli.redaction import redact_url, redacted_headers
+        from llmcli.wire import Body
 
         raw = request.body.to_bytes() if isinstance(request.body, Body) else request.body
         body = orjson.loads(raw) if raw is not None else None
         self.out.json(
             {
                 "method": request.method,
-                "url": request.url,
+                "url": redact_url(request.url),
                 "headers": redacted_headers(request.headers, request.secrets),
                 "body": body,
             }
         )
 
-    def client(self) -> Client:
+    def client(self, governor: Governor | None = None) -> Client:
         from llmcli.http import Client, Limits
 
         limits = Limits(self.common.timeout, self.common.connect_timeout, self.common.retries)
-        return Client(limits, self.out.note, verbose=self.common.verbose)
+        return Client(limits, self.out.note, verbose=self.common.verbose, governor=governor)
 
     def report_usage(self, client: Client, reply: Mapping[str, Any] | None) -> None:
         if not self.common.usage:

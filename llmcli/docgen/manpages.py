@@ -84,6 +84,8 @@ def command_page(cli: Cli, cmd: Command) -> str:
     for arg in cmd.arguments:
         lines += r.item(r.italic(arg.name) + ("..." if arg.repeatable else ""), arg.help)
     lines += options(cmd.options)
+    if cmd.notes:
+        lines += r.section("NOTES", *r.example(cmd.notes))
     lines += _exit_status() + _environment(cmd) + _files(cmd)
     lines += r.section("EXAMPLES", *r.example(cmd.examples))
     lines += _see_also(cli, cmd)

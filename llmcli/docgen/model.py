@@ -63,6 +63,7 @@ class Command:
     summary: str  # the one line of `llmcli --help`
     description: tuple[str, ...]  # paragraphs, unwrapped
     examples: tuple[str, ...]  # shell lines from the docstring's "Examples:" block
+    notes: tuple[str, ...]  # the lines of the epilog (serve's faults), as --help shows them
     usage: str  # e.g. "[OPTIONS] [PROMPT]..."
     options: tuple[Option, ...]  # in --help order, -h/--help last
     arguments: tuple[Argument, ...]
@@ -164,6 +165,7 @@ def _command(cmd: click.Command, ctx: click.Context, name: str) -> Command:
         summary=cmd.short_help or cmd.get_short_help_str(limit=200),
         description=description,
         examples=examples,
+        notes=tuple(line for line in (cmd.epilog or "").splitlines() if line != "\b"),
         usage=" ".join(cmd.collect_usage_pieces(ctx)),
         options=tuple(options),
         arguments=tuple(arguments),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILES",
+    "ListenError",
     "Profile",
     "RecordedRequest",
     "RunningGateway",
@@ -47,12 +48,29 @@ def _url(server: GatewayServer) -> str:
     return f"http://{shown}:{port}{server.profile.prefix.rstrip('/')}"
 
 
+class ListenError(OSError):
+    """The gateway cannot listen on its address (in use, not this machine's, unknown);
+    ``message`` says so in one line: ``cannot listen on 127.0.0.1:8080: address already
+    in use``."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        shown = f"[{host}]" if ":" in host else host
+        message = f"cannot listen on {shown}:{port}: {reason[:1].lower()}{reason[1:]}"
+        super().__init__(cause.errno, message)
+        self.message = message
+
+
 def _server(profile: str | Profile, host: str, port: int, faults: str | None) -> GatewayServer:
     from .faults import parse
     from .profiles import resolve
     from .server import GatewayServer
 
-    return GatewayServer((host, port), resolve(profile), parse(faults))
+    answers, spec = resolve(profile), parse(faults)
+    try:
+        return GatewayServer((host, port), answers, spec)
+    except OSError as e:
+        raise ListenError(host, port, e) from e
 
 
 class RunningGateway:
@@ -130,8 +148,8 @@ def start(
 ) -> RunningGateway:
     """Serve in a daemon thread; port 0 = a free port. Returns once listening.
 
-    Raises ``ValueError`` for an unknown profile or a bad fault spec, ``OSError`` when
-    the address cannot be bound.
+    Raises ``ValueError`` for an unknown profile or a bad fault spec (``FaultError``),
+    ``ListenError`` (an ``OSError``) when the address cannot be bound.
     """
     return RunningGateway(_server(profile, host, port, faults))
 
@@ -145,7 +163,7 @@ def serve_forever(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve in this thread, for ``llmcli serve``; calls ``ready(base_url)`` once
-    listening; returns on KeyboardInterrupt."""
+    listening; returns on KeyboardInterrupt. Raises as ``start`` does."""
     server = _server(profile, host, port, faults)
     try:
         if ready is not None:

@@ -1,16 +1,51 @@
 """Fault injection for the offline gateway: parse a fault spec and count its requests.
 
 A spec is ``;``-separated ``key=value`` items (a bare ``key`` means true), given to the
-server as a whole (``start(faults=…)``) or per request in the ``X-Mock-Fault`` header,
-which wins. ``times=N`` / ``every=N`` gate the whole spec: a request carrying it is
-faulty only while the spec's counter says so (the first N requests, or requests N, 2N…).
-Counters are kept per spec string, across the server, under a lock.
+server as a whole (``start(faults=…)``, ``llmcli serve --fault SPEC``) or per request in
+the ``X-Mock-Fault`` header, which wins. ``SYNTAX`` lists every key and its value.
 
-``content_type=TYPE`` (percent-decoded) is the Content-Type of a ``body=`` answer, so a
-test can serve an event stream labelled as JSON, or JSON labelled as an event stream.
-``redirect=URL`` (percent-decoded like ``body=``) answers ``307 Temporary Redirect`` with
-``Location: URL`` (``status=`` picks another 3xx), before any auth check: a client must
-not follow it to another host with its credentials.
+Gates: ``times=N`` / ``every=N`` gate the whole spec: a request carrying it is faulty only
+while the spec's counter says so (the first N requests, or requests N, 2N…). Counters are
+kept per spec string, across the server's threads, under a lock.
+
+Replies instead of the answer (before any auth check): ``status=CODE`` an error in the
+profile's shape; ``html`` a proxy's HTML page; ``body=TEXT`` (percent-decoded) that body,
+of Content-Type ``content_type=TYPE`` (percent-decoded); ``redirect=URL`` (percent-decoded,
+any scheme: ``file:``, ``ftp:``) ``307`` (or ``status=3xx``) to it, which a client must
+not follow to another host with its credentials. ``retry_after=TEXT`` (percent-decoded)
+sends ``Retry-After: TEXT`` as given, valid or not (``-5``, ``nan``, a date in the past);
+``reset=SECONDS`` rate-limit headers.
+
+Hostile replies (``hostile``), generated 1 MiB at a time so the gateway stays small; a
+SIZE is bytes with an optional ``k``/``M``/``G`` suffix (KiB, MiB, GiB). A request with
+``"stream": true`` gets them as ``text/event-stream``, any other as JSON:
+``echo_headers`` an error whose message repeats every request header, credentials
+included (a 200 JSON error; for a stream request, an error event after one content chunk,
+Anthropic's ``event: error`` on ``/messages``; with ``status=``, a JSON error of that
+status); ``endless=SIZE`` a body of SIZE bytes without a newline, chunked (no
+Content-Length); ``huge_body=SIZE`` a whole chat completion (a message on ``/messages``)
+whose content is SIZE bytes; ``gzip_bomb=SIZE`` a ``Content-Encoding: gzip`` body that
+inflates to SIZE bytes (a reply opened, then spaces); ``error_body=SIZE`` an error of
+status ``status=`` (default 400) whose message is SIZE bytes; ``silent`` reads the
+request and never answers. ``status=`` also replaces the 200 of the others.
+
+Stream faults (streamed replies only): ``cut=N`` closes the connection after N events
+(non-streamed: half the body); ``eof=N`` ends the stream cleanly after N events;
+``no_done`` drops ``[DONE]``/``message_stop``; ``malformed=N`` makes event N invalid JSON
+(bare ``malformed``: the non-streamed body); ``error_after=N`` an error event after N
+events, then hangs up; ``comment`` a comment before each event; ``crlf`` CRLF line ends;
+``huge_line=SIZE`` a content delta of SIZE bytes in one ``data:`` line, first (chat) or
+inside the first block (Anthropic), then the normal stream; ``huge_event=SIZE`` there
+instead a content delta whose JSON is padded with whitespace to SIZE bytes (rounded up to
+whole lines) in ``data:`` lines of 1 KiB; ``empty_data`` keep-alive events of empty data
+(``data:``, ``data: ``) between events; ``no_final_blank`` the last event without the
+blank line that dispatches it (WHATWG: discarded); ``done_first`` only the terminator
+(``[DONE]``, ``message_stop``).
+
+Transport: ``delay=MS`` before the status line; ``slow=BYTES:MS`` writes of BYTES bytes
+MS ms apart; ``split_utf8`` splits writes inside UTF-8 characters; ``hang_after=SIZE``
+sends SIZE bytes of the body, then stalls; ``hold=SECONDS`` (default 120) bounds how long
+``silent`` and ``hang_after`` hold a connection the client keeps open.
 """
 
 from __future__ import annotations
@@ -19,7 +54,9 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-__all__ = ["NO_FAULTS", "Counters", "FaultError", "Faults", "parse"]
+__all__ = ["NO_FAULTS", "SYNTAX", "Counters", "FaultError", "Faults", "parse", "size"]
+
+HOLD_SECONDS = 120.0
 
 
 class FaultError(ValueError):
@@ -51,11 +88,36 @@ class Faults:
     comment: bool = False
     crlf: bool = False
     redirect: str | None = None
+    echo_headers: bool = False
+    endless: int | None = None
+    huge_line: int | None = None
+    huge_event: int | None = None
+    huge_body: int | None = None
+    gzip_bomb: int | None = None
+    error_body: int | None = None
+    silent: bool = False
+    hang_after: int | None = None
+    hold: float = HOLD_SECONDS
+    empty_data: bool = False
+    no_final_blank: bool = False
+    done_first: bool = False
 
     @property
     def gated(self) -> bool:
         """Whether a counter decides which requests the spec applies to."""
         return self.times is not None or self.every is not None
+
+    @property
+    def hostile(self) -> bool:
+        """Whether the response is one of the hostile replies of ``hostile.answer``."""
+        return (
+            self.echo_headers
+            or self.silent
+            or any(
+                size is not None
+                for size in (self.endless, self.huge_body, self.gzip_bomb, self.error_body)
+            )
+        )
 
     @property
     def replaces_body(self) -> bool:
@@ -65,6 +127,7 @@ class Faults:
             or self.html
             or self.body is not None
             or self.redirect is not None
+            or self.hostile
         )
 
     @property
@@ -88,10 +151,45 @@ class Faults:
 
 NO_FAULTS = Faults()
 
-_FLAGS = {"html", "no_done", "split_utf8", "comment", "crlf"}
+#: every key of a spec and the form of its value ("" for a flag), in the order of --help
+SYNTAX: dict[str, str] = {
+    "status": "CODE",
+    "times": "N",
+    "every": "N",
+    "retry_after": "TEXT",
+    "reset": "SECONDS",
+    "html": "",
+    "body": "TEXT",
+    "content_type": "TYPE",
+    "redirect": "URL",
+    "delay": "MS",
+    "slow": "BYTES:MS",
+    "split_utf8": "",
+    "cut": "N",
+    "eof": "N",
+    "no_done": "",
+    "malformed": "N",
+    "error_after": "N",
+    "comment": "",
+    "crlf": "",
+    "echo_headers": "",
+    "endless": "SIZE",
+    "huge_line": "SIZE",
+    "huge_event": "SIZE",
+    "huge_body": "SIZE",
+    "gzip_bomb": "SIZE",
+    "error_body": "SIZE",
+    "silent": "",
+    "hang_after": "SIZE",
+    "hold": "SECONDS",
+    "empty_data": "",
+    "no_final_blank": "",
+    "done_first": "",
+}
 _COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after"}
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 def _int(key: str, value: str, minimum: int) -> int:
@@ -109,9 +207,53 @@ def _number(key: str, value: str) -> float:
         x = float(value)
     except ValueError:
         raise FaultError(f"{key}: expected a number, got {value!r}") from None
-    if not x >= 0:
-        raise FaultError(f"{key}: must not be negative, got {value!r}")
+    if not 0 <= x < float("inf"):
+        raise FaultError(f"{key}: must be a number from 0, got {value!r}")
     return x
+
+
+def size(key: str, value: str) -> int:
+    """A SIZE: bytes, with an optional ``k``, ``M`` or ``G`` suffix (KiB, MiB, GiB)."""
+    digits, unit = (value[:-1], value[-1:].lower()) if value[-1:].isalpha() else (value, "")
+    if unit not in _UNITS or not (digits.isascii() and digits.isdigit()):
+        raise FaultError(f"{key}: expected a size (bytes, or with k, M or G), got {value!r}")
+    return int(digits) * _UNITS[unit]
+
+
+def _item(key: str, eq: str, value: str) -> dict[str, object]:
+    """The ``Faults`` fields one ``key=value`` item sets."""
+    form = SYNTAX.get(key)
+    if form is None:
+        raise FaultError(f"unknown fault {key!r} (known: {', '.join(SYNTAX)})")
+    if not form:
+        if value.lower() not in _TRUE | _FALSE:
+            raise FaultError(f"{key}: expected a boolean, got {value!r}")
+        return {key: value.lower() in _TRUE}
+    if key == "malformed" and not eq:
+        return {key: 1}
+    if not eq or (not value and key != "retry_after"):
+        raise FaultError(f"{key} needs a value ({key}={form})")
+    if key == "status":
+        if not value.isdigit() or not 100 <= int(value) <= 599:
+            raise FaultError(f"status: expected an HTTP status from 100 to 599, got {value!r}")
+        return {key: int(value)}
+    if key in _COUNTS:
+        return {key: _int(key, value, 1 if key in {"times", "every", "malformed"} else 0)}
+    if form == "SIZE":
+        return {key: size(key, value)}
+    if key == "retry_after":
+        if any(c in unquote(value) for c in "\r\n"):
+            raise FaultError("retry_after: a header value cannot contain a line break")
+        return {key: unquote(value)}
+    if key in {"reset", "hold"}:
+        seconds = _number(key, value)
+        return {key: seconds if key == "hold" else value}
+    if key in {"body", "content_type", "redirect"}:
+        return {key: unquote(value)}
+    if key == "slow":
+        bytes_, colon, ms = value.partition(":")
+        return {"slow_bytes": _int(key, bytes_, 1), "slow_ms": _number(key, ms) if colon else 0.0}
+    return {"delay_ms": _number(key, value)}
 
 
 def parse(spec: str | None) -> Faults:
@@ -122,42 +264,9 @@ def parse(spec: str | None) -> Faults:
     values: dict[str, object] = {"spec": spec}
     for raw in spec.split(";"):
         item = raw.strip()
-        if not item:
-            continue
-        key, eq, value = item.partition("=")
-        key, value = key.strip().lower().replace("-", "_"), value.strip()
-        if key in _FLAGS:
-            if value.lower() not in _TRUE | _FALSE:
-                raise FaultError(f"{key}: expected a boolean, got {value!r}")
-            values[key] = value.lower() in _TRUE
-        elif key == "malformed" and not eq:
-            values[key] = 1
-        elif not eq:
-            raise FaultError(f"{key}: needs a value ({key}=…)")
-        elif key == "status":
-            values[key] = _int(key, value, 100)
-            if not 100 <= int(value) <= 599:
-                raise FaultError(f"status: must be 100-599, got {value}")
-        elif key in _COUNTS:
-            minimum = 1 if key in {"times", "every", "malformed"} else 0
-            values[key] = _int(key, value, minimum)
-        elif key in {"retry_after", "reset"}:
-            _number(key, value)
-            values[key] = value
-        elif key in ("body", "content_type"):
-            values[key] = unquote(value)
-        elif key == "redirect":
-            if not value:
-                raise FaultError("redirect: needs a URL")
-            values[key] = unquote(value)
-        elif key == "slow":
-            size, colon, ms = value.partition(":")
-            values["slow_bytes"] = _int("slow", size, 1)
-            values["slow_ms"] = _number("slow", ms) if colon else 0.0
-        elif key == "delay":
-            values["delay_ms"] = _number(key, value)
-        else:
-            raise FaultError(f"unknown fault {key!r}")
+        if item:
+            key, eq, value = item.partition("=")
+            values.update(_item(key.strip().lower().replace("-", "_"), eq, value.strip()))
     return Faults(**values)  # type: ignore[arg-type]
 
 

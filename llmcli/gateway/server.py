@@ -5,9 +5,10 @@ connection. Silent: no request log, no tracebacks on stderr. Every API request i
 recorded; ``/_mock/requests`` (at the root or under the prefix) lists the records.
 
 Order for an API request: record it; 404 for a path the profile does not serve, 405 for
-a wrong method; the fault spec (an injected reply or redirect skips the rest); the
-profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``). Errors
-come in the profile's ``errors`` style; seed 004's rate-limit headers go on every one.
+a wrong method; the fault spec (an injected or hostile reply, or a redirect, skips the
+rest); the profile's auth check (``endpoints.authorize``); the answer
+(``endpoints.answer``). Errors come in the profile's ``errors`` style; seed 004's
+rate-limit headers go on every one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from . import hostile
 from .endpoints import METHODS, answer, authorize
 from .errors import RequestError, error_body, html_page, openai_error
 from .faults import NO_FAULTS, Counters, FaultError, Faults
@@ -189,6 +191,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         faults = faults if self.server.counters.applies(faults) else NO_FAULTS
         writer.faults = faults
+        if faults.hostile and faults.redirect is None:
+            ask = hostile.asked(self.headers.items(), body, endpoint, style)
+            hostile.answer(writer, faults, ask)
+            return
         if faults.replaces_body:
             self._fault_body(writer, style, faults)
             return

@@ -2,9 +2,12 @@
 
 ``Writer`` owns the status line, headers and body bytes of one response: ``delay``
 before the status line; ``slow`` and ``split_utf8`` cut the body into separate flushed
-writes; ``cut`` closes early. ``send_stream`` frames SSE events (``comment``, ``crlf``)
-and applies the event-level faults (``cut``, ``eof``, ``error_after``, ``malformed``,
-``no_done``). Streams use HTTP/1.1 chunked transfer encoding, one chunk per write.
+writes; ``cut`` closes early; ``hang_after`` stops writing after so many body bytes and
+``stall`` holds the connection open without a word. ``send_stream`` frames SSE events
+(``comment``, ``crlf``) and applies the event-level faults (``cut``, ``eof``,
+``error_after``, ``malformed``, ``no_done``, ``done_first``, ``empty_data``,
+``no_final_blank``, and the big event of ``huge_line``/``huge_event``). Streams, and
+bodies of unknown length, use HTTP/1.1 chunked transfer encoding, one chunk per write.
 
 A profile adds its own headers (``headers``; a fault's header of the same name wins) and,
 like OpenRouter (seed 001), may open every stream with a ``: OPENROUTER PROCESSING``
@@ -18,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .errors import reason
+from .hostile import big_event
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
@@ -29,6 +33,7 @@ __all__ = ["MALFORMED", "Writer"]
 Event = tuple[str | None, bytes]
 MALFORMED = b'{"choices": ['
 COMMENT = b": OPENROUTER PROCESSING"
+KEEPALIVES = (b"data:", b"data: ")  # empty_data: events whose data is empty
 
 
 def _boundaries(data: bytes, faults: Faults) -> list[int]:
@@ -53,6 +58,7 @@ class Writer:
         self.chunked = False
         self.wrote = False
         self.started = False
+        self.sent = 0  # body bytes written so far, for hang_after
         self.headers: list[tuple[str, str]] = []  # the profile's own response headers
         self.processing = False  # open streams with a ": OPENROUTER PROCESSING" comment
 
@@ -77,9 +83,19 @@ class Writer:
         self.handler.wfile.write(data)
 
     def write(self, data: bytes) -> None:
-        """Write body bytes: one write, or several with the slow/split_utf8 pauses."""
+        """Write body bytes: one write, or several with the slow/split_utf8 pauses; past
+        ``hang_after`` bytes, stall and raise ``ConnectionAbortedError``."""
+        hang = self.faults.hang_after
+        if hang is not None and self.sent + len(data) > hang:
+            self._paced(data[: hang - self.sent])
+            self.stall()
+            raise ConnectionAbortedError("hang_after: the gateway stalled")
+        self._paced(data)
+
+    def _paced(self, data: bytes) -> None:
         if not data:
             return
+        self.sent += len(data)
         f = self.faults
         if f.slow_bytes is None and not f.split_utf8:
             self._raw(data)
@@ -96,6 +112,22 @@ class Writer:
     def abort(self) -> None:
         """Drop the connection without finishing the response."""
         self.handler.close_connection = True
+
+    def stall(self) -> None:
+        """Send nothing more: hold the connection until the client hangs up or ``hold``
+        seconds pass, then drop it."""
+        self.abort()
+        conn = self.handler.connection
+        deadline = time.monotonic() + self.faults.hold
+        while (left := deadline - time.monotonic()) > 0:
+            conn.settimeout(min(left, 0.25))
+            try:
+                if not conn.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     # ---- whole responses ----------------------------------------------------------------
 
@@ -116,6 +148,27 @@ class Writer:
             return
         self.write(body)
 
+    def send_parts(
+        self,
+        status: int,
+        parts: Iterable[bytes],
+        length: int | None,
+        content_type: str = "application/json",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """A body written piece by piece: ``Content-Length: length``, chunked when None."""
+        framing = (
+            ("Content-Length", str(length))
+            if length is not None
+            else ("Transfer-Encoding", "chunked")
+        )
+        self._status(status, [("Content-Type", content_type), framing, *headers])
+        self.chunked = length is None
+        for part in parts:
+            self.write(part)
+        if self.chunked:
+            self.handler.wfile.write(b"0\r\n\r\n")
+
     def send_stream(self, events: Iterator[Event], error: Event) -> None:
         """An SSE response of ``events``; ``error`` is the in-stream error for ``error_after``."""
         f = self.faults
@@ -133,8 +186,10 @@ class Writer:
         if self.processing:
             self.write(COMMENT + nl + nl)
         count = 0
+        big = f.huge_line is not None or f.huge_event is not None
         for event in events:
-            if f.no_done and _is_done(event):
+            done = _is_done(event)
+            if (f.no_done and done) or (f.done_first and not done):
                 continue
             if f.cut is not None and count >= f.cut:
                 break
@@ -147,11 +202,24 @@ class Writer:
             count += 1
             if f.malformed == count:
                 event = (event[0], MALFORMED)
-            self.write(comment + self._frame(event, nl))
+            if big and event[0] is None:  # chat: the big event comes first
+                big = self._big(False, nl)
+            if f.empty_data and count > 1:
+                self.write(b"".join(k + nl + nl for k in KEEPALIVES))
+            frame = self._frame(event, nl)
+            self.write(comment + (frame[: -len(nl)] if f.no_final_blank and done else frame))
+            if big and event[0] == "content_block_start":  # Anthropic: inside the first block
+                big = self._big(True, nl)
         if f.cut is not None:
             self.abort()
             return
         self.handler.wfile.write(b"0\r\n\r\n")
+
+    def _big(self, anthropic: bool, nl: bytes) -> bool:
+        """Write the ``huge_line``/``huge_event`` event; False: it is written."""
+        for part in big_event(self.faults, anthropic, nl):
+            self.write(part)
+        return False
 
     @staticmethod
     def _frame(event: Event, nl: bytes) -> bytes:

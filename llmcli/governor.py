@@ -1,0 +1,85 @@
+"""One rate governor shared by every worker of a run (``embed --parallel``, batch runs).
+
+A 429 or 503 that names its wait (``Retry-After`` and kin) means the server is
+overloaded for everyone, not for one request: the governor pauses every worker until
+that time has passed and halves how many requests may be in flight; each success after
+that lets one more in again (additive increase, multiplicative decrease, as TCP does).
+The request that was told to wait is tried again when the pause ends, for as long as
+its own waiting stays under ``max_wait`` (DESIGN.md, "Batch runs": ``--max-wait``,
+default 600 s) — time, not a count, so a long storm slows a run instead of killing it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+MAX_WAIT = 600.0
+
+
+class Governor:
+    """Pauses and concurrency shared by threads; ``slot()`` around every attempt."""
+
+    def __init__(
+        self,
+        parallel: int,
+        *,
+        max_wait: float = MAX_WAIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.parallel = max(parallel, 1)
+        self.max_wait = max_wait
+        self.limit = self.parallel
+        self.in_flight = 0
+        self.resume_at = 0.0
+        self.pauses = 0
+        self._clock = clock
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Wait for the pause to end and for a place among the requests in flight."""
+        with self._cond:
+            while True:
+                wait = self.resume_at - self._clock()
+                if wait > 0:
+                    self._cond.wait(wait)
+                elif self.in_flight >= self.limit:
+                    self._cond.wait()
+                else:
+                    break
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_flight -= 1
+                self._cond.notify_all()
+
+    def pause(self, seconds: float) -> bool:
+        """Everyone waits ``seconds`` from now; True when this starts a new pause (so
+        one line is shown for a storm of 429s, not one per worker)."""
+        with self._cond:
+            now = self._clock()
+            new = self.resume_at <= now
+            self.resume_at = max(self.resume_at, now + seconds)
+            if new:
+                self.pauses += 1
+                self.limit = max(1, self.limit // 2)
+                self._successes = 0
+            self._cond.notify_all()
+            return new
+
+    def succeeded(self) -> None:
+        """One more request may be in flight after ``limit`` successes in a row."""
+        with self._cond:
+            if self.limit >= self.parallel:
+                return
+            self._successes += 1
+            if self._successes >= self.limit:
+                self._successes = 0
+                self.limit += 1
+                self._cond.notify_all()

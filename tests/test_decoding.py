@@ -1,0 +1,79 @@
+"""Bounded decompression and caps (llmcli.decoding): pure, tested directly."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmcli.decoding import STEP, DecodingError, TooLarge, capped, decode, decoders, head
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=5000), st.integers(1, 700), st.sampled_from(["gzip", "deflate"]))
+def test_round_trip_in_any_chunking(data: bytes, size: int, coding: str) -> None:
+    packed = gzip.compress(data) if coding == "gzip" else zlib.compress(data)
+    assert b"".join(decode(chunked(packed, size), [coding])) == data
+
+
+def test_raw_deflate_without_zlib_header() -> None:
+    squeeze = zlib.compressobj(wbits=-15)
+    packed = squeeze.compress(b"hello raw") + squeeze.flush()
+    assert b"".join(decode([packed], ["deflate"])) == b"hello raw"
+
+
+def test_several_gzip_members_are_one_body() -> None:
+    packed = gzip.compress(b"one ") + gzip.compress(b"two")
+    assert b"".join(decode(chunked(packed, 5), ["gzip"])) == b"one two"
+
+
+def test_a_bomb_comes_out_in_bounded_steps() -> None:
+    bomb = gzip.compress(b"\0" * (64 * STEP))  # 64 MiB from ~64 KiB
+    sizes = [len(c) for c in decode([bomb], ["gzip"])]
+    assert sum(sizes) == 64 * STEP
+    assert max(sizes) <= STEP
+
+
+def test_garbage_is_a_decoding_error() -> None:
+    with pytest.raises(DecodingError, match="does not decode as gzip"):
+        list(decode([b"not gzip at all"], ["gzip"]))
+
+
+@pytest.mark.parametrize(
+    ("header", "codings"),
+    [
+        ("", []),
+        ("identity", []),
+        ("gzip", ["gzip"]),
+        ("GZip , deflate", ["gzip", "deflate"]),
+        ("br", None),
+        ("gzip, zstd", None),
+    ],
+)
+def test_decoders(header: str, codings: list[str] | None) -> None:
+    assert decoders(header) == codings
+
+
+def test_capped_stops_at_the_first_byte_over() -> None:
+    assert list(capped([b"ab", b"cd"], 4)) == [b"ab", b"cd"]
+    seen = []
+    with pytest.raises(TooLarge):
+        for chunk in capped(iter([b"ab", b"cd", b"e", b"never"]), 4):
+            seen.append(chunk)
+    assert seen == [b"ab", b"cd"]
+
+
+def test_head_reads_no_further_than_it_keeps() -> None:
+    def endless():
+        while True:
+            yield b"x" * 1000
+
+    assert head(endless(), 2500) == b"x" * 2500
+    assert head(iter([b"ab"]), 10) == b"ab"
