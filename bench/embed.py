@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from run import HERE, LLMCLI, PY, medians, run
 
-MODEL = "embed-small"  # 8 dimensions (llmcli/gateway/catalog.py)
+MODEL = "embed-small"  # 8 dimensions (llmcli/mock/catalog.py)
 INPUTS = 100_000  # lines of the throughput test
 BATCH, PARALLEL = 256, 4
 SMALL, BIG, BIG_QUICK = 10_000, 1_000_000, 100_000  # lines of the memory test

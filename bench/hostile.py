@@ -3,7 +3,7 @@
     .venv/bin/python bench/hostile.py [--quick] [--timeout S] [--max-memory GIB] [CASE...]
 
 For each case the script starts the offline gateway as its own process, `python -m llmcli
-serve --port 0 --fault SPEC` (faults: llmcli/gateway/faults.py), reads the base URL it
+serve --port 0 --fault SPEC` (faults: llmcli/mock/faults.py), reads the base URL it
 prints, and runs one `python -m llmcli chat|stream --base-url URL -m echo hi` against it,
 stdout counted through a pipe. `os.wait4` gives each child's peak RSS (`ru_maxrss`), the
 client's and, once stopped, the gateway's, which must stay small whatever it sends.

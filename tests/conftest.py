@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 SECRET = "sk-secret123"
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 from llmcli.anthropic import (
     ANTHROPIC_VERSION,
     DEFAULT_MAX_TOKENS,

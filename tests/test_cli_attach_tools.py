@@ -13,7 +13,7 @@ import orjson
 import pytest
 from conftest import clean_env, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 DATA = Path(__file__).parent / "data"
 PNG = DATA / "pixel.png"

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from conftest import llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 LOREM_10 = b"lorem ipsum dolor sit amet consectetur adipiscing elit sed do\n"
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from conftest import SECRET, llmcli
 
-from llmcli import gateway as offline
-from llmcli.builtins import BUILTINS
+from llmcli import mock as offline
+from llmcli.config.builtin import BUILTINS
 
 
 def write_config(tmp_path: Path, text: str, mode: int = 0o600) -> dict[str, str]:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from conftest import SECRET, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from conftest import SECRET, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 
 def fault(spec: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from conftest import SECRET, clean_env, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 MOCK_MODELS = b"echo\nlorem\nthink\ntools\nunicode\nembed-small\nembed-large\n"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import clean_env, llmcli
 
-from llmcli.builtins import BUILTINS
+from llmcli.config.builtin import BUILTINS
 
 with warnings.catch_warnings():  # typer 0.25 imports names click 8.5 deprecates
     warnings.simplefilter("ignore", DeprecationWarning)

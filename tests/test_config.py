@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from llmcli.builtins import BUILTINS
 from llmcli.config import Gateway, Resolved, read_key, resolve, select
+from llmcli.config.builtin import BUILTINS
 from llmcli.errors import ConfigError
 
 LOCAL = "http://127.0.0.1:4000/v1"

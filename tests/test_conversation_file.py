@@ -15,7 +15,7 @@ import pytest
 from conftest import clean_env, llmcli
 
 from llmcli import conversation
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 CHAT = (sys.executable, "-m", "llmcli", "chat")
 

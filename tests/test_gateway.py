@@ -1,4 +1,4 @@
-"""The offline gateway (llmcli.gateway), exercised over real HTTP on loopback with httpx."""
+"""The offline gateway (llmcli.mock), exercised over real HTTP on loopback with httpx."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from llmcli import gateway
-from llmcli.gateway import Profile, RunningGateway
+from llmcli import mock
+from llmcli.mock import Profile, RunningGateway
 
 CHAT_MODELS = ["echo", "lorem", "think", "tools", "unicode"]
 UNICODE_TEXT = "héllo wörld — 日本語 😀🎉 naïve café ∑ 👩\u200d💻 ok"
@@ -28,14 +28,14 @@ UNICODE_TEXT = "héllo wörld — 日本語 😀🎉 naïve café ∑ 👩\u200d
 
 @pytest.fixture(scope="module")
 def gw() -> Iterator[RunningGateway]:
-    with gateway.start() as running:
+    with mock.start() as running:
         yield running
 
 
 @pytest.fixture()
 def fresh() -> Iterator[RunningGateway]:
     """A gateway of its own, for tests that count requests."""
-    with gateway.start() as running:
+    with mock.start() as running:
         yield running
 
 
@@ -483,7 +483,7 @@ def test_recorded_requests(fresh: RunningGateway) -> None:
     ],
 )
 def test_auth_profiles(auth: str, headers: dict[str, str], ok: bool) -> None:
-    with gateway.start(Profile("t", prefix="/api/v1", auth=auth)) as gw:
+    with mock.start(Profile("t", prefix="/api/v1", auth=auth)) as gw:
         assert gw.base_url.endswith("/api/v1")
         r = httpx.post(gw.base_url + "/chat/completions", json=chat_body(), headers=headers)
         assert r.status_code == (200 if ok else 401)
@@ -493,9 +493,9 @@ def test_auth_profiles(auth: str, headers: dict[str, str], ok: bool) -> None:
 
 def test_bad_profile_and_fault_spec(client: httpx.Client) -> None:
     with pytest.raises(ValueError):
-        gateway.start("no-such-profile")
+        mock.start("no-such-profile")
     with pytest.raises(ValueError):
-        gateway.start(faults="explode=1")
+        mock.start(faults="explode=1")
     r = client.post("/chat/completions", json=chat_body(), headers={"X-Mock-Fault": "cut=x"})
     assert r.status_code == 400 and "X-Mock-Fault" in r.json()["error"]["message"]
 
@@ -569,7 +569,7 @@ def test_fault_every(fresh: RunningGateway) -> None:
 
 
 def test_server_wide_faults_and_header_wins() -> None:
-    with gateway.start(faults="status=502;times=1") as gw, httpx.Client(base_url=gw.base_url) as c:
+    with mock.start(faults="status=502;times=1") as gw, httpx.Client(base_url=gw.base_url) as c:
         assert c.post("/chat/completions", json=chat_body()).status_code == 502
         assert c.post("/chat/completions", json=chat_body()).status_code == 200
         gw.set_faults("status=500")
@@ -736,7 +736,7 @@ def test_silent(capfd: pytest.CaptureFixture[str], client: httpx.Client) -> None
 
 
 def test_stop_and_serve_forever() -> None:
-    running = gateway.start()
+    running = mock.start()
     running.stop()
     running.stop()
     with pytest.raises(httpx.ConnectError):
@@ -752,6 +752,6 @@ def test_stop_and_serve_forever() -> None:
 
         threading.Thread(target=interrupt, daemon=True).start()
 
-    gateway.serve_forever(port=0, ready=ready)
+    mock.serve_forever(port=0, ready=ready)
     assert urls[0].startswith("http://127.0.0.1:") and urls[0].endswith("/v1")
     assert urls[1] == "list"

@@ -1,5 +1,5 @@
-"""The offline gateway's hostile replies (llmcli.gateway.hostile, the stream faults of
-llmcli.gateway.writer), checked byte for byte over raw sockets and http.client on
+"""The offline gateway's hostile replies (llmcli.mock.hostile, the stream faults of
+llmcli.mock.writer), checked byte for byte over raw sockets and http.client on
 loopback, with small sizes."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import httpx
 import orjson
 import pytest
 
-from llmcli import gateway
-from llmcli.gateway import RunningGateway, hostile
-from llmcli.gateway.faults import FaultError, parse
+from llmcli import mock
+from llmcli.mock import RunningGateway, hostile
+from llmcli.mock.faults import FaultError, parse
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -37,7 +37,7 @@ SECRETS = [
 
 @pytest.fixture(scope="module")
 def gw() -> Iterator[RunningGateway]:
-    with gateway.start() as running:
+    with mock.start() as running:
         yield running
 
 
@@ -251,7 +251,7 @@ def test_big_bodies_keep_the_gateway_small(gw: RunningGateway) -> None:
 
 
 def test_silent_never_answers_and_lets_go() -> None:
-    with gateway.start(faults="silent;hold=0.3") as gw:
+    with mock.start(faults="silent;hold=0.3") as gw:
         with socket.create_connection(("127.0.0.1", gw.port), timeout=0.15) as s:
             s.sendall(request(CHAT, body(), [("Host", "gw")]))
             with pytest.raises(TimeoutError):
@@ -308,7 +308,7 @@ def test_every_2_answers_half_of_the_requests_across_threads() -> None:
     spec = "status=429;every=2;retry_after=1"
     answers: list[tuple[int, str | None]] = []
     lock = threading.Lock()
-    with gateway.start() as gw:
+    with mock.start() as gw:
 
         def worker() -> None:
             with httpx.Client(base_url=gw.base_url) as c:

@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from llmcli import gateway
-from llmcli.gateway import PROFILES, Profile, RunningGateway
+from llmcli import mock
+from llmcli.mock import PROFILES, Profile, RunningGateway
 
 KEY = {"Authorization": "Bearer sk-test"}
 ANTHROPIC = {"x-api-key": "sk-ant", "anthropic-version": "2023-06-01"}
@@ -68,7 +68,7 @@ CHAT_CASES = [
 
 @pytest.fixture(scope="module")
 def gws() -> Iterator[dict[str, RunningGateway]]:
-    running = {name: gateway.start(name) for name in PROFILES}
+    running = {name: mock.start(name) for name in PROFILES}
     try:
         yield running
     finally:
@@ -386,7 +386,7 @@ def test_auth(
 
 
 def test_lumiltc_records_the_authorization_header(client: httpx.Client) -> None:
-    with gateway.start("lumiltc") as gw:
+    with mock.start("lumiltc") as gw:
         client.post(gw.url("chat"), json=chat_body("z-ai/glm5"))
         client.post(
             gw.url("chat"), json=chat_body("z-ai/glm5"), headers={"Authorization": "Bearer x"}
@@ -430,7 +430,7 @@ def test_lumiltc_glm_thinking_switch(
 
 
 def test_lumenfall_openrouter_prefix_and_extra_params(client: httpx.Client) -> None:
-    with gateway.start("lumenfall") as gw:
+    with mock.start("lumenfall") as gw:
         sent = chat_body(
             "openrouter/google/gemini-3-flash-preview",
             provider={"order": ["google"], "allow_fallbacks": False},
@@ -545,7 +545,7 @@ def test_lumyx_reasoning_as_the_seed_shows(
 
 
 def test_lumyx_empty_balance_and_extra_fields(client: httpx.Client) -> None:
-    with gateway.start("lumyx") as gw:
+    with mock.start("lumyx") as gw:
         r = client.post(
             gw.url("chat"),
             json=chat_body("nova_1_1"),
@@ -613,7 +613,7 @@ def test_llmbase_errors_exactly(gws: dict[str, RunningGateway], client: httpx.Cl
 
 
 def test_lumyxai_rate_limit_headers(client: httpx.Client) -> None:
-    with gateway.start("lumyxai") as gw:
+    with mock.start("lumyxai") as gw:
         seen = []
         for i in range(27):
             endpoint = ["chat", "models", "embeddings", "messages"][i % 4]
@@ -817,17 +817,17 @@ def test_redirect_fault(gws: dict[str, RunningGateway], client: httpx.Client, na
 
 
 def test_redirect_server_wide_and_bad_spec(client: httpx.Client) -> None:
-    with gateway.start("lumyx", faults="redirect=http://127.0.0.1:1/v1/chat/completions") as gw:
+    with mock.start("lumyx", faults="redirect=http://127.0.0.1:1/v1/chat/completions") as gw:
         r = client.post(gw.url("chat"), json=chat_body("nova_1_1"), headers=KEY)
         assert r.status_code == 307
         assert r.headers["location"] == "http://127.0.0.1:1/v1/chat/completions"
     with pytest.raises(ValueError):
-        gateway.start("lumyx", faults="redirect=")
+        mock.start("lumyx", faults="redirect=")
 
 
 @pytest.mark.parametrize("name", list(TABLE))
 def test_records_per_profile(client: httpx.Client, name: str) -> None:
-    with gateway.start(name) as gw:
+    with mock.start(name) as gw:
         endpoint = sorted(TABLE[name][1])[0]
         call(client, gw, endpoint, body_for(name, endpoint), {"Authorization": "Bearer k"})
         under = client.get(gw.base_url + "/_mock/requests").json()

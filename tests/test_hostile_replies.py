@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 from conftest import SECRET, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 KEYED = {"LLMCLI_API_KEY": SECRET}
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import clean_env, llmcli
 
 from llmcli import attachments
-from llmcli import gateway as offline
+from llmcli import mock as offline
 from llmcli.errors import DataError
 from llmcli.inputs import MAX_INPUT, Stdin, iter_lines, load_json, read_bytes, read_text
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmcli import anthropic
-from llmcli import gateway as offline
+from llmcli import mock as offline
 from llmcli.cli.prompt import Prompt, gather
 from llmcli.errors import DataError, UsageError
 from llmcli.inputs import Stdin, check_messages, load_messages, parse_param

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from conftest import SECRET, llmcli
 
-from llmcli import gateway as offline
+from llmcli import mock as offline
 
 SEEDS = {
     # name: (documented URL, key variable)

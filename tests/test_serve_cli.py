@@ -14,8 +14,8 @@ import pytest
 from conftest import clean_env, llmcli
 
 from llmcli.cli.serve import FAULTS
-from llmcli.gateway import PROFILES
-from llmcli.gateway.faults import SYNTAX
+from llmcli.mock import PROFILES
+from llmcli.mock.faults import SYNTAX
 
 
 @pytest.fixture

@@ -9,25 +9,8 @@ from llmcli import config
 from llmcli.cli.names import write_names
 from llmcli.cli.options import OutputFormat
 from llmcli.cli.session import output as current_output
+from llmcli.config.keys import describe_sources, key_status
 from llmcli.errors import ConfigError, UsageError
-
-
-def key_status(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
-    """Where the key would come from and whether it is there, without reading it out."""
-    if gateway.auth == "none":
-        return {"source": None, "set": False}
-    for var in ("LLMCLI_API_KEY", *gateway.key_env):
-        if env.get(var):
-            return {"source": f"env:{var}", "set": True}
-    if gateway.key_file:
-        path = os.path.expanduser(gateway.key_file)
-        return {"source": f"file:{gateway.key_file}", "set": os.path.isfile(path)}
-    if gateway.key_cmd:
-        return {"source": "api_key_cmd", "set": None}  # not run just to list
-    if gateway.api_key:
-        return {"source": "config", "set": True}
-    first = gateway.key_env[0] if gateway.key_env else "LLMCLI_API_KEY"
-    return {"source": f"env:{first}", "set": False}
 
 
 def describe(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
@@ -43,7 +26,7 @@ def describe(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
         "urls": urls,
         "auth": gateway.auth,
         "key": key_status(gateway, env),
-        "key_sources": gateway.key_source(),
+        "key_sources": describe_sources(gateway),
         "model": gateway.model,
         "from": gateway.source,
         "description": gateway.description,

@@ -12,7 +12,7 @@ import typer
 
 from llmcli.errors import UnavailableError, UsageError
 
-# each key of llmcli.gateway.faults.SYNTAX with its value, and what it does (units)
+# each key of llmcli.mock.faults.SYNTAX with its value, and what it does (units)
 FAULTS: tuple[tuple[str, str], ...] = (
     ("status=CODE", "answer this HTTP status, an error in the profile's shape"),
     ("times=N", "apply the spec to the first N requests carrying it only"),
@@ -95,11 +95,11 @@ def serve(
       echo hi | llmcli chat --base-url http://127.0.0.1:8080/v1 -m echo
       seq 3 | xargs -I{} llmcli chat --base-url http://127.0.0.1:8080/v1 -m lorem 'item {}'
     """
-    from llmcli import gateway
-    from llmcli.gateway.faults import FaultError, parse
+    from llmcli import mock
+    from llmcli.mock.faults import FaultError, parse
 
-    if profile not in gateway.PROFILES:
-        known = ", ".join(gateway.PROFILES)
+    if profile not in mock.PROFILES:
+        known = ", ".join(mock.PROFILES)
         raise UsageError(f"unknown profile {profile!r} (choose from: {known})")
     try:
         parse(fault)
@@ -111,6 +111,6 @@ def serve(
         sys.stdout.flush()
 
     try:
-        gateway.serve_forever(profile, host=host, port=port, faults=fault, ready=ready)
-    except gateway.ListenError as e:
+        mock.serve_forever(profile, host=host, port=port, faults=fault, ready=ready)
+    except mock.ListenError as e:
         raise UnavailableError(e.message) from None

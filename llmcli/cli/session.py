@@ -17,7 +17,7 @@ import orjson
 
 from llmcli import __version__, config
 from llmcli.cli.options import Common
-from llmcli.configfile import load as load_config
+from llmcli.config.file import load as load_config
 from llmcli.errors import ConfigError
 from llmcli.inputs import parse_header
 from llmcli.outputs import Output, Terminal
@@ -154,7 +154,7 @@ def open_session(
         fallback=fallback,
     )
     if resolved.gateway.name == config.MOCK and not resolved.gateway.base_url:
-        from llmcli import gateway as offline
+        from llmcli import mock as offline
 
         # Serves from a daemon thread until this process exits; stopping it would only
         # add the server's shutdown poll to every run.

@@ -2,7 +2,7 @@
 
 Options come from the command tree (their help as ``--help`` prints it), DESCRIPTION and
 EXAMPLES from each command's docstring, the exit status table from ``llmcli.errors``, the
-config file's shape from ``llmcli.configfile``'s docstring; only what has no other home
+config file's shape from ``llmcli.config.file``'s docstring; only what has no other home
 (the environment, the output formats) is written here, in ``llmcli.docgen.prose``.
 """
 

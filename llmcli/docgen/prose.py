@@ -1,7 +1,7 @@
 """What the man pages say that has no home in the code: environment, output, configuration.
 
 Where the code does hold it, it is read from there: the built-in gateways' key variables
-from ``llmcli.builtins``, the config file's shape from ``llmcli.configfile``'s docstring.
+from ``llmcli.config.builtin``, the config file's shape from ``llmcli.config.file``'s docstring.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def applies(scope: Scope, cmd: Command) -> bool:
 
 
 def environment() -> list[tuple[str, Scope, str]]:
-    from llmcli.builtins import BUILTINS
+    from llmcli.config.builtin import BUILTINS
 
     own = sorted(
         {v for g in BUILTINS.values() for v in g.key_env} - {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
@@ -107,19 +107,19 @@ CONFIGURATION = (
 
 
 def _config_doc() -> tuple[list[str], str]:
-    """The literal block of ``llmcli.configfile``'s docstring, and the text after it."""
-    from llmcli import configfile
+    """The literal block of ``llmcli.config.file``'s docstring, and the text after it."""
+    from llmcli.config import file as configfile
 
     lines = (configfile.__doc__ or "").partition("::\n")[2].splitlines()
     end = next((i for i, line in enumerate(lines) if line and not line[0].isspace()), len(lines))
     block = textwrap.dedent("\n".join(lines[:end])).strip("\n")
     if not block:
-        raise ValueError("llmcli.configfile's docstring has no example config file")
+        raise ValueError("llmcli.config.file's docstring has no example config file")
     return block.splitlines(), " ".join(" ".join(lines[end:]).split())
 
 
 def config_example() -> list[str]:
-    """The config file's shape, as ``llmcli.configfile`` documents it."""
+    """The config file's shape, as ``llmcli.config.file`` documents it."""
     return _config_doc()[0]
 
 

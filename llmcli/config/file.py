@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from llmcli.config import Gateway
-from llmcli.config_schema import KEYS, gateway_fields, type_name
+from llmcli.config.gateway import Gateway
+from llmcli.config.schema import KEYS, gateway_fields, type_name
 from llmcli.errors import ConfigError
 
 #: a config file is read up to this many bytes, like every input (DESIGN.md, "Limits")
@@ -144,7 +144,7 @@ def _build(
     done: dict[str, Gateway],
     chain: tuple[str, ...],
 ) -> Gateway:
-    from llmcli.builtins import BUILTINS
+    from llmcli.config.builtin import BUILTINS
 
     if name in done:
         return done[name]

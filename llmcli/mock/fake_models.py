@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from .catalog import CHAT_MODELS, CREATED, EMBED_MODELS
-from .errors import RequestError
+from .error_bodies import RequestError
 
 __all__ = [
     "CHAT_MODELS",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from llmcli.config import ALL_ENDPOINTS, MOCK, Gateway
+from llmcli.config.gateway import ALL_ENDPOINTS, MOCK, Gateway
 
 OPENAI_FAMILY = frozenset({"chat", "models", "embeddings"})
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .errors import error_body
-from .models import CREATED
+from .error_bodies import error_body
+from .fake_models import CREATED
 
 if TYPE_CHECKING:
     from .faults import Faults

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from .errors import reason
+from .error_bodies import reason
 from .hostile import big_event
 
 if TYPE_CHECKING:

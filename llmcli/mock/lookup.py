@@ -15,10 +15,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .catalog import MOCK_MODELS, ModelInfo
-from .errors import RequestError
+from .error_bodies import RequestError
 
 if TYPE_CHECKING:
-    from .models import Model
+    from .fake_models import Model
     from .profiles import Profile
 
 __all__ = ["chat_model", "embed_model", "find", "model_list"]

@@ -23,7 +23,7 @@ import orjson
 
 from . import hostile
 from .endpoints import METHODS, answer, authorize
-from .errors import RequestError, error_body, html_page, openai_error
+from .error_bodies import RequestError, error_body, html_page, openai_error
 from .faults import NO_FAULTS, Counters, FaultError, Faults
 from .faults import parse as parse_faults
 from .profiles import Profile, RecordedRequest

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .models import SIGNATURE, Reply, fragments
+from .fake_models import SIGNATURE, Reply, fragments
 
 __all__ = ["ERROR", "message", "message_events"]
 

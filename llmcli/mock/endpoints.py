@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import anthropic_wire, openai_wire
-from .errors import RequestError
+from .error_bodies import RequestError
+from .fake_models import ask_chat, ask_messages, reply
 from .lookup import chat_model, embed_model, model_list
-from .models import ask_chat, ask_messages, reply
 from .writer import MALFORMED
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .errors import RequestError
-from .models import CREATED, Reply, fragments, vector
+from .error_bodies import RequestError
+from .fake_models import CREATED, Reply, fragments, vector
 
 if TYPE_CHECKING:
     from .profiles import Profile
