@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from llmcli.errors import DataError, InputFileError
 from llmcli.inputs import STDIN, Stdin, open_file, read_bytes, read_from, too_large
-from llmcli.wire import Blob
+from llmcli.request import Blob
 
 MAX_BYTES = 32 * 1024 * 1024  # Anthropic's request limit; OpenAI takes up to 20 MB images
 CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunks encode to base64 without padding

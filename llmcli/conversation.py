@@ -28,7 +28,7 @@ from typing import Any
 
 from llmcli.errors import DataError, InputFileError, OutputFileError
 from llmcli.inputs import Stdin, load_messages
-from llmcli.wire import Blob, serialize
+from llmcli.request import Blob, serialize
 
 JSON = dict[str, Any]
 #: output-only fields some servers refuse in input messages (DeepSeek: reasoning_content);

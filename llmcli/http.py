@@ -27,17 +27,10 @@ from llmcli.errors import (
     UsageError,
     error_for_status,
 )
-from llmcli.policy import (
-    MAX_WAIT,
-    advice,
-    backoff,
-    error_text,
-    retryable_status,
-    server_wait,
-    status_line,
-)
 from llmcli.redaction import is_credential_header, redact, redacted_headers
-from llmcli.wire import Body, Request
+from llmcli.request import Body, Request
+from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait
+from llmcli.status import advice, error_text, status_line
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None

@@ -278,7 +278,7 @@ def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def parse_header(item: str) -> tuple[str, str]:
-    from llmcli.wire import header_problem
+    from llmcli.request import header_problem
 
     if "\r" in item or "\n" in item:
         raise UsageError(f"-H {item!r}: a header cannot contain a line break")

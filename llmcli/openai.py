@@ -29,11 +29,13 @@ DONE = "[DONE]"
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Text to show as it arrives: ``kind`` is "content" or "reasoning"."""
+    """What arrived of a reply: ``kind`` "content" or "reasoning" with its ``text`` (of
+    choice ``choice``), or, last of ``Client.stream``, "reply" with the reply in ``data``."""
 
     kind: str
     choice: int
     text: str
+    data: Any = None
 
 
 def attachment_part(mime: str, filename: str, ref: str) -> JSON:

@@ -1,5 +1,8 @@
 """Writers for stdout (data only) and stderr (everything for humans).
 
+``Output`` is the only writer of both streams. ``Writer`` and its kinds turn an
+exchange's reads into one ``-o`` mode (text, json, jsonl, sse), chosen once per command.
+
 stdout gets exactly the requested data, flushed after every network read so a pipe sees
 text as it arrives. Reasoning, usage, retries, warnings and errors go to stderr, and
 ANSI styling only when stderr is a terminal and ``NO_COLOR`` is unset
@@ -13,9 +16,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import orjson
+
+from llmcli.errors import LlmcliError
+
+if TYPE_CHECKING:
+    from llmcli.exchange import Dialect, Exchange, Read
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 
@@ -185,3 +193,102 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+# Writers: one per output mode, chosen once per command (as httpie picks its stream) ------
+
+
+class Writer:
+    """Consumes an exchange's reads for one ``-o`` mode. ``lines``: the exchange should
+    make the -o jsonl line of each event; ``keep_text``: the reply must keep its text."""
+
+    lines = False
+    keep_text = False
+
+    def __init__(self, out: Output, dialect: Dialect, reasoning: bool = False) -> None:
+        self.out = out
+        self.dialect = dialect
+        self.reasoning = reasoning
+
+    def read(self, read: Read) -> None:
+        """What one network read brought."""
+
+    def done(self, reply: Mapping[str, Any]) -> None:
+        """The reply is complete."""
+
+    def failed(self, partial: Mapping[str, Any] | None) -> None:
+        """The exchange failed; ``partial`` is what was assembled of the reply."""
+
+
+class TextWriter(Writer):
+    """The first choice's text as it arrives (reasoning on stderr with ``--reasoning``),
+    a final newline, then each tool call as one JSON line: never silently dropped."""
+
+    def read(self, read: Read) -> None:
+        out = self.out
+        for piece in read.pieces:
+            if piece.choice != 0:
+                continue
+            if piece.kind == "content":
+                out.text(piece.text)
+            elif self.reasoning:
+                out.reasoning(piece.text)
+
+    def done(self, reply: Mapping[str, Any]) -> None:
+        self.out.end_text()
+        for call in self.dialect.tools(reply):
+            self.out.jsonl(call)
+
+
+class JsonWriter(Writer):
+    """The reply as one JSON document (a stream assembled); what arrived of a failed one."""
+
+    keep_text = True
+
+    def done(self, reply: Mapping[str, Any]) -> None:
+        self.out.json(reply)
+
+    def failed(self, partial: Mapping[str, Any] | None) -> None:
+        if partial is not None:
+            self.out.json(partial)
+
+
+class JsonlWriter(Writer):
+    """One compact JSON line per stream event (the whole body for a whole reply)."""
+
+    lines = True
+
+    def read(self, read: Read) -> None:
+        for line in read.lines:
+            self.out.jsonl(line)
+
+
+class SseWriter(Writer):
+    """The bytes exactly as the server sent them."""
+
+    def read(self, read: Read) -> None:
+        self.out.data(read.raw)
+
+
+WRITERS: dict[str, type[Writer]] = {
+    "text": TextWriter,
+    "json": JsonWriter,
+    "jsonl": JsonlWriter,
+    "sse": SseWriter,
+}
+
+
+def write(exchange: Exchange, writer: Writer) -> dict[str, Any]:
+    """Run the exchange through the writer, flushing stdout after every network read."""
+    out = writer.out
+    try:
+        for read in exchange:
+            writer.read(read)
+            out.flush()
+    except (LlmcliError, KeyboardInterrupt):
+        writer.failed(exchange.partial())
+        raise
+    reply = exchange.reply
+    assert reply is not None
+    writer.done(reply)
+    return reply

@@ -48,7 +48,7 @@ def assert_no_secret(*texts: str | bytes) -> None:
 def test_echoed_key_in_a_200_error_is_redacted(url: str, command: tuple[str, ...]) -> None:
     r = llmcli(*command, "--base-url", url, "-m", "echo", *fault("echo_headers"), "hi", env=KEYED)
     assert r.code != 0
-    assert "Authorization: ***" in r.err
+    assert "Authorization: Bearer ***" in r.err
     assert_no_secret(r.err)
 
 

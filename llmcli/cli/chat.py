@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from llmcli import conversation, inputs, openai
+from llmcli import conversation, inputs, openai, outputs
 from llmcli.cli.chat_params import ChatParams, named_files, options
+from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
-from llmcli.cli.replies import print_reply
-from llmcli.cli.session import Session, open_session
+from llmcli.client import Client
 from llmcli.errors import NotJsonError, UsageError
+from llmcli.exchange import CHAT
 
 ReasoningFlag = Annotated[
     bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
@@ -35,11 +36,11 @@ def build_body(
     prompt: Prompt,
     params: ChatParams,
     stdin: inputs.Stdin,
-    session: Session,
+    client: Client,
     model: str | None,
 ) -> dict[str, Any]:
     """The request body: gateway defaults < --body < history and prompt < flags < -p."""
-    body: dict[str, Any] = {**session.gateway.params, **gathered.body}
+    body: dict[str, Any] = {**client.gateway.params, **gathered.body}
     new = user_message(gathered)
     messages = openai.build_messages(gathered.history, prompt.system, None)
     if new is not None:
@@ -48,9 +49,9 @@ def build_body(
         raise UsageError(NO_PROMPT)
     body["messages"] = messages
     if model or "model" not in body:
-        body["model"] = model or session.model
+        body["model"] = model or client.model
     openai.apply_options(
-        body, options(params, stdin), reasoning_style=session.gateway.reasoning_style
+        body, options(params, stdin), reasoning_style=client.gateway.reasoning_style
     )
     for item in params.param or []:
         path, value = inputs.parse_param(item)
@@ -86,8 +87,8 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         conversation.check_writable(prompt.continue_)
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
     gathered = gather(prompt, stdin, also_named=named_files(params), api="chat")
-    with open_session(common, require_key=not common.dry_run) as session:
-        body = build_body(gathered, prompt, params, stdin, session, common.model)
+    with open_client(common, require_key=not common.dry_run) as client:
+        body = build_body(gathered, prompt, params, stdin, client, common.model)
         if stream:
             body["stream"] = True
             if fmt == "json" or common.usage:
@@ -95,16 +96,17 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         blobs = [
             a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
         ]
-        request = session.request("POST", "chat", body, stream=stream, blobs=blobs)
+        request = client.request("POST", "chat", body, stream=stream, blobs=blobs)
         if common.dry_run:
-            session.dry_run(request)
+            dry_run(request)
             return
-        with session.client() as client:
-            keep = bool(prompt.continue_ or params.json_mode or params.schema)
-            reply = print_reply(
-                session, client, request, fmt, stream=stream, reasoning=reasoning, keep=keep
-            )
-            session.report_usage(client, reply)
+        writer = outputs.WRITERS[fmt](output(), CHAT, reasoning)
+        keep = bool(prompt.continue_ or params.json_mode or params.schema)
+        exchange = client.exchange(
+            request, CHAT, stream=stream, keep_text=keep or writer.keep_text, lines=writer.lines
+        )
+        reply = outputs.write(exchange, writer)
+        report_usage(common, client, reply)
     check_json(reply, params)
     if prompt.continue_ is not None:
         choices = reply.get("choices") or [{}]

@@ -17,10 +17,11 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import embeddings, inputs
+from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, grouped
-from llmcli.cli.session import Session, open_session
+from llmcli.client import Client
 from llmcli.errors import DataError, UsageError
-from llmcli.wire import parse_reply
+from llmcli.request import parse_reply
 
 
 class OnEmpty(StrEnum):
@@ -156,11 +157,14 @@ def embed(
         path, value = inputs.parse_param(item)
         inputs.set_path(extra, path, value)
     stdin = inputs.Stdin.from_process(ignore=spec.no_stdin)
-    with open_session(common, require_key=not common.dry_run) as session:
+    from llmcli.governor import Governor
+
+    governor = Governor(parallel)
+    with open_client(common, require_key=not common.dry_run, governor=governor) as client:
         model = (
             common.model
             or os.environ.get("LLMCLI_EMBEDDING_MODEL")
-            or session.gateway.embedding_model
+            or client.gateway.embedding_model
         )
         if not model:
             raise UsageError("no embedding model: pass -m MODEL or set LLMCLI_EMBEDDING_MODEL")
@@ -174,57 +178,58 @@ def embed(
                 encoding_format=encoding,
                 extra=extra,
             )
-            return session.request("POST", "embeddings", body)
+            return client.request("POST", "embeddings", body)
 
         batches = _batches(_items(spec, stdin), batch_size)
         if common.dry_run:
             first = next(batches, None)
             if first is None:
                 raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
-            session.dry_run(request(first))
+            dry_run(request(first))
             return
-        _run(session, batches, request, parallel, fmt)
+        _run(common, client, batches, request, parallel, fmt)
 
 
 def _run(
-    session: Session, batches: Iterator[list[Item]], request: Any, parallel: int, fmt: str
+    common: Common,
+    client: Client,
+    batches: Iterator[list[Item]],
+    request: Any,
+    parallel: int,
+    fmt: str,
 ) -> None:
-    from llmcli.governor import Governor
     from llmcli.parallel import ordered_map
 
-    out = session.out
-    where = session.gateway.name
+    out = output()
+    where = client.gateway.name
     usage: dict[str, int] = {}
     done = 0
     started = time.monotonic()
-    with session.client(Governor(parallel)) as client:
 
-        def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
-            sent = request(batch)
-            reply = client.send(sent)
-            body = parse_reply(reply.body, sent)
-            vectors = embeddings.vectors(body, len(batch), where)
-            for key, value in (body.get("usage") or {}).items():
-                if isinstance(value, int):
-                    usage[key] = usage.get(key, 0) + value
-            return reply.body, vectors
+    def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
+        sent = request(batch)
+        reply = client.http.send(sent)
+        body = parse_reply(reply.body, sent)
+        vectors = embeddings.vectors(body, len(batch), where)
+        for key, value in (body.get("usage") or {}).items():
+            if isinstance(value, int):
+                usage[key] = usage.get(key, 0) + value
+        return reply.body, vectors
 
-        try:
-            for batch, (raw, vectors) in ordered_map(send, batches, workers=parallel):
-                if fmt == "json":  # each answer body as sent
-                    out.data(raw if raw.endswith(b"\n") else raw + b"\n")
-                    done += len(batch)
-                for item, vector in zip(batch, vectors, strict=fmt == "jsonl"):
-                    if fmt != "jsonl":
-                        break
-                    out.jsonl({**(item.carry or {}), "index": item.position, "embedding": vector})
-                    done += 1
-                out.flush()
-                out.progress(
-                    f"{done:,} inputs · {done / max(time.monotonic() - started, 1e-9):,.0f}/s"
-                )
-        finally:
-            out.progress(None)
-        if done == 0:
-            raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
-        session.report_usage(client, {"usage": usage or None})
+    try:
+        for batch, (raw, vectors) in ordered_map(send, batches, workers=parallel):
+            if fmt == "json":  # each answer body as sent
+                out.data(raw if raw.endswith(b"\n") else raw + b"\n")
+                done += len(batch)
+            for item, vector in zip(batch, vectors, strict=fmt == "jsonl"):
+                if fmt != "jsonl":
+                    break
+                out.jsonl({**(item.carry or {}), "index": item.position, "embedding": vector})
+                done += 1
+            out.flush()
+            out.progress(f"{done:,} inputs · {done / max(time.monotonic() - started, 1e-9):,.0f}/s")
+    finally:
+        out.progress(None)
+    if done == 0:
+        raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
+    report_usage(common, client, {"usage": usage or None})

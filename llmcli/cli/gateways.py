@@ -6,9 +6,9 @@ from typing import Annotated, Any
 import typer
 
 from llmcli import config
+from llmcli.cli.client import output as current_output
 from llmcli.cli.names import write_names
 from llmcli.cli.options import OutputFormat
-from llmcli.cli.session import output as current_output
 from llmcli.config.keys import describe_sources, key_status
 from llmcli.errors import ConfigError, UsageError
 

@@ -5,14 +5,14 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import anthropic, conversation, inputs
+from llmcli import anthropic, conversation, inputs, outputs
 from llmcli.cli.chat import ReasoningFlag
 from llmcli.cli.chat_params import tool_files, tools_from
+from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
-from llmcli.cli.replies import MESSAGES, print_reply
-from llmcli.cli.session import open_session
 from llmcli.errors import UsageError
+from llmcli.exchange import MESSAGES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,9 +70,10 @@ def build_body(
     *,
     model: str | None,
     default_model: str | None,
+    defaults: dict[str, Any],
 ) -> dict[str, Any]:
-    """The request body: --body < history and prompt < flags < -p."""
-    body: dict[str, Any] = dict(gathered.body)
+    """The request body: gateway defaults < --body < history and prompt < flags < -p."""
+    body: dict[str, Any] = {**defaults, **gathered.body}
     system, history = anthropic.split_system(anthropic.from_openai(gathered.history))
     messages = list(history)
     if (new := user_message(gathered)) is not None:
@@ -133,36 +134,33 @@ def messages(
     gathered = gather(
         prompt, stdin, also_named=tool_files(params.tools, params.tool), api="messages"
     )
-    with open_session(common, require_key=not common.dry_run, fallback="anthropic") as session:
+    with open_client(common, require_key=not common.dry_run, fallback="anthropic") as client:
         body = build_body(
-            gathered, prompt, params, stdin, model=common.model, default_model=session.model
+            gathered,
+            prompt,
+            params,
+            stdin,
+            model=common.model,
+            default_model=client.model,
+            defaults=dict(client.gateway.params),
         )
         if stream:
             body["stream"] = True
         blobs = [a.blob(b"") for a in gathered.attachments if not a.url]
-        request = session.request(
-            "POST",
-            "messages",
-            body,
-            stream=stream,
-            blobs=blobs,
-            defaults={"anthropic-version": anthropic.ANTHROPIC_VERSION},
-        )
+        request = client.request("POST", "messages", body, stream=stream, blobs=blobs)
         if common.dry_run:
-            session.dry_run(request)
+            dry_run(request)
             return
-        with session.client() as client:
-            reply = print_reply(
-                session,
-                client,
-                request,
-                fmt,
-                stream=stream,
-                reasoning=reasoning,
-                dialect=MESSAGES,
-                keep=prompt.continue_ is not None,
-            )
-            session.report_usage(client, reply)
+        writer = outputs.WRITERS[fmt](output(), MESSAGES, reasoning)
+        exchange = client.exchange(
+            request,
+            MESSAGES,
+            stream=stream,
+            keep_text=prompt.continue_ is not None or writer.keep_text,
+            lines=writer.lines,
+        )
+        reply = outputs.write(exchange, writer)
+        report_usage(common, client, reply)
     if prompt.continue_ is not None:
         conversation.record_turn(
             prompt.continue_,

@@ -1,22 +1,16 @@
 """``llmcli models``: what a gateway serves — ids for pipes, a table for people."""
 
-import dataclasses
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from llmcli import models as catalog
+from llmcli import model_list as catalog
+from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
-from llmcli.cli.session import Session, open_session
 from llmcli.errors import DataError, UsageError
-from llmcli.wire import Request, parse_reply
-
-if TYPE_CHECKING:
-    from llmcli.http import Client
+from llmcli.outputs import Output
 
 JSON = dict[str, Any]
-
-MAX_PAGES = 50
 
 
 @grouped
@@ -52,55 +46,33 @@ def models(
     fmt = common.output.value if common.output else "text"
     if fmt == "sse":
         raise UsageError("-o sse needs a stream; models is not one")
-    with open_session(common, require_key=not common.dry_run) as session:
-        request = session.request("GET", "models", None)
+    out = output()
+    with open_client(common, require_key=not common.dry_run) as client:
+        request = client.request("GET", "models")
         if common.dry_run:
-            session.dry_run(request)
+            dry_run(request)
             return
-        with session.client() as client:
-            first = client.send(request)
-            if fmt == "json" and not (tag or search or model_id):
-                session.out.data(first.body if first.body.endswith(b"\n") else first.body + b"\n")
-                return
-            found = [
-                m
-                for m in _all_models(session, client, request, first.body)
-                if catalog.matches(m, tag or [], search)
-            ]
-            session.report_usage(client, None)
+        first = client.http.send(request)
+        if fmt == "json" and not (tag or search or model_id):
+            out.data(first.body if first.body.endswith(b"\n") else first.body + b"\n")
+            return
+        found = [
+            m
+            for m in client.model_pages(request, first.body)
+            if catalog.matches(m, tag or [], search)
+        ]
+        report_usage(common, client, None)
     if model_id is not None:
         found = [m for m in found if catalog.model_id(m) == model_id]
         if not found:
+            where = client.gateway.name
             raise DataError(
-                f"no model {model_id!r} at {session.gateway.name} "
-                f"(`llmcli models -g {session.gateway.name}` lists them)"
+                f"no model {model_id!r} at {where} (`llmcli models -g {where}` lists them)"
             )
-    _print(session, found, fmt, single=model_id is not None)
+    _print(out, found, fmt, single=model_id is not None)
 
 
-def _all_models(session: Session, client: "Client", request: Request, body: bytes) -> list[JSON]:
-    """Every page of the list (Anthropic pages it; OpenAI-style lists come whole)."""
-    import urllib.parse
-
-    where = session.gateway.name
-    parsed = parse_reply(body, request)
-    found = catalog.model_list(parsed, where)
-    seen: set[str] = set()
-    for _ in range(MAX_PAGES):
-        after = catalog.next_page(parsed)
-        if after is None or after in seen:  # a server repeating itself gets no loop
-            break
-        seen.add(after)
-        parts = urllib.parse.urlsplit(request.url)
-        query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), ("after_id", after)])
-        page = dataclasses.replace(request, url=parts._replace(query=query).geturl())
-        parsed = parse_reply(client.send(page).body, page)
-        found.extend(catalog.model_list(parsed, where))
-    return found
-
-
-def _print(session: Session, found: list[dict[str, Any]], fmt: str, *, single: bool) -> None:
-    out = session.out
+def _print(out: Output, found: list[dict[str, Any]], fmt: str, *, single: bool) -> None:
     if fmt == "json":
         out.json(found[0] if single else {"object": "list", "data": found})
     elif fmt == "jsonl":
@@ -109,19 +81,19 @@ def _print(session: Session, found: list[dict[str, Any]], fmt: str, *, single: b
     elif single:
         out.json(found[0])
     elif out.terminal.stdout_tty:
-        _table(session, found)
+        _table(out, found)
     else:
         out.data(b"".join(catalog.model_id(m).encode() + b"\n" for m in found))
 
 
-def _table(session: Session, found: list[dict[str, Any]]) -> None:
+def _table(out: Output, found: list[dict[str, Any]]) -> None:
     rows = [catalog.row(m) for m in found]
     columns = [
         c
         for c in ("id", "owner", "context", "pricing", "tags")
         if c == "id" or any(r[c] for r in rows)
     ]
-    session.out.table(
+    out.table(
         [c.upper() for c in columns],
         [[r[c] for c in columns] for r in rows],
         right=frozenset(i for i, c in enumerate(columns) if c == "context"),

@@ -9,15 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcli.policy import (
-    backoff,
-    error_text,
-    parse_wait,
-    retryable_status,
-    server_wait,
-    status_line,
-)
 from llmcli.redaction import redact, redacted_headers
+from llmcli.retry import backoff, parse_wait, retryable_status, server_wait
+from llmcli.status import error_text, status_line
 
 HTTP_DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
 HTTP_DATE_TS = 1445412480.0

@@ -1,0 +1,102 @@
+"""The ``llmcli.Client`` a command makes from its shared flags, and what every command
+does around its request: ``--dry-run``, ``--verbose``, ``--usage``.
+
+``-g mock`` starts the offline gateway in this process on a free loopback port (the
+library does that), so the whole real HTTP path runs without a network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmcli.cli.options import Common
+from llmcli.client import Client
+from llmcli.config.file import load as load_config
+from llmcli.inputs import parse_header
+from llmcli.outputs import Output, Terminal
+
+if TYPE_CHECKING:
+    from llmcli.governor import Governor
+    from llmcli.request import Request
+
+
+def output() -> Output:
+    """The process's one ``Output`` (made by the error boundary in ``app.run``), so the
+    error line knows whether stdout was left mid-line or reasoning was open."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, Output):
+        return ctx.obj
+    return Output(Terminal.detect())
+
+
+@contextlib.contextmanager
+def open_client(
+    common: Common,
+    *,
+    require_key: bool = True,
+    fallback: str = "openai",
+    governor: Governor | None = None,
+) -> Iterator[Client]:
+    """The command's client: the gateway, key and model its flags, the environment and
+    the config file ask for. Every secret it holds is kept from stderr."""
+    out = output()
+    for warning in load_config(os.environ).warnings:
+        out.note(f"llmcli: {warning}")
+    headers = dict(parse_header(item) for item in common.header or [])
+    client = Client(
+        common.gateway,
+        base_url=common.base_url,
+        model=common.model,
+        headers=headers,
+        timeout=common.timeout,
+        connect_timeout=common.connect_timeout,
+        retries=common.retries,
+        verbose=common.verbose,
+        log=out.note,
+        governor=governor,
+        require_key=require_key,
+        fallback=fallback,
+    )
+    out.keep_secret(*client.secrets)
+    with client:
+        yield client
+
+
+def dry_run(request: Request) -> None:
+    """``--dry-run``: the request as one JSON object, every secret as ``***``."""
+    from llmcli.redaction import redact_url, redacted_headers
+    from llmcli.request import Body
+
+    raw = request.body.to_bytes() if isinstance(request.body, Body) else request.body
+    body = orjson.loads(raw) if raw is not None else None
+    output().json(
+        {
+            "method": request.method,
+            "url": redact_url(request.url),
+            "headers": redacted_headers(request.headers, request.secrets),
+            "body": body,
+        }
+    )
+
+
+def report_usage(common: Common, client: Client, reply: Mapping[str, Any] | None) -> None:
+    """``--usage``: token usage, time to first byte and total time, one line on stderr."""
+    timing = client.timing
+    if not common.usage or timing is None:
+        return
+    end = timing.end or timing.start
+    line: dict[str, Any] = {"usage": (reply or {}).get("usage")}
+    for key in ("context_left", "context_total"):
+        if reply and key in reply:
+            line[key] = reply[key]
+    if timing.first_byte is not None:
+        line["ttfb_ms"] = round((timing.first_byte - timing.start) * 1000, 1)
+    line["total_ms"] = round((end - timing.start) * 1000, 1)
+    output().usage_line(line)

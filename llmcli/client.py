@@ -1,0 +1,287 @@
+"""``llmcli.Client``: a resolved gateway and one HTTP session, for commands and programs.
+
+The CLI's commands, the batch runner and a user's own program (a Ray, Dask or Spark job)
+all talk to gateways through this class, so they resolve gateways, keys and config the
+same way (flags > environment > config file > built-in, DESIGN.md) and share one request
+path: ``chat`` and ``messages`` build the same request, run the same ``Exchange`` and
+return the same dict whether the body streams or not.
+
+    >>> client = llmcli.Client("mock")
+    >>> client.chat({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})
+    {'id': ..., 'object': 'chat.completion', 'choices': [...], ...}
+
+A client is safe to share between threads (``llmcli.batch`` does): its HTTP pool is made
+on first use. Failures raise ``llmcli.Error`` subclasses carrying the CLI's exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmcli import __version__, anthropic
+from llmcli.config import MOCK, Gateway, resolve
+from llmcli.errors import ConfigError, UsageError
+from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
+from llmcli.openai import Piece
+from llmcli.redaction import header_secrets, url_secrets
+from llmcli.request import Blob, Request, header_problem, parse_reply, serialize
+
+if TYPE_CHECKING:
+    from llmcli.governor import Governor
+    from llmcli.http import Client as Http
+    from llmcli.http import Timing
+
+JSON = dict[str, Any]
+MAX_PAGES = 50  # of a paged model list
+
+
+class Client:
+    """A gateway (built-in, configured, or ``base_url=…``) and one HTTP session.
+
+    ``gateway`` names a built-in or configured gateway (``"mock"`` starts the offline
+    gateway in this process); ``base_url`` talks to any compatible server, or moves the
+    named gateway there. ``api_key`` beats every other key source; ``model`` is the
+    default of requests that name none. ``timeout`` is the deadline of a whole request,
+    retries and waits included; ``retries`` how often a request that failed before any
+    of its answer arrived is tried again.
+    """
+
+    def __init__(
+        self,
+        gateway: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = 600.0,
+        connect_timeout: float | None = 10.0,
+        retries: int = 2,
+        verbose: bool = False,
+        log: Callable[[str], None] | None = None,
+        governor: Governor | None = None,
+        require_key: bool = True,
+        fallback: str = "openai",
+    ) -> None:
+        resolved = resolve(
+            gateway,
+            base_url,
+            model,
+            require_key=require_key and api_key is None,
+            fallback=fallback,
+        )
+        self.gateway: Gateway = resolved.gateway
+        self.model = resolved.model
+        self._key = api_key.strip() if api_key else resolved.key
+        self.extra_headers = dict(headers or {})
+        for name, value in [*self.gateway.headers.items(), *self.extra_headers.items()]:
+            if problem := header_problem(name, value):
+                raise ConfigError(f"gateway {self.gateway.name!r}: {problem}")
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+        self.verbose = verbose
+        self.log = log or (lambda line: None)
+        self.governor = governor
+        self._http: Http | None = None
+        self._lock = threading.Lock()
+        if self.gateway.name == MOCK and not self.gateway.base_url:
+            from llmcli import mock
+
+            # Serves from a daemon thread until this process exits; stopping it would
+            # only add the server's shutdown poll to every run.
+            moved = dataclasses.replace(self.gateway, base_url=mock.start().base_url)
+            self.gateway = moved
+
+    # the HTTP session ---------------------------------------------------------------
+
+    @property
+    def http(self) -> Http:
+        """The one HTTP session, made on first use (``--dry-run`` never imports httpx)."""
+        if self._http is None:
+            with self._lock:
+                if self._http is None:
+                    from llmcli.http import Client as Http
+                    from llmcli.http import Limits
+
+                    limits = Limits(self.timeout, self.connect_timeout, self.retries)
+                    self._http = Http(
+                        limits, self.log, verbose=self.verbose, governor=self.governor
+                    )
+        return self._http
+
+    @property
+    def timing(self) -> Timing | None:
+        return self._http.timing if self._http is not None else None
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.__exit__()
+            self._http = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # requests -----------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Everything no message may show: the key, credential headers, URL passwords."""
+        headers = {**self.gateway.headers, **self.extra_headers}
+        found = [self._key or "", *header_secrets(headers), *url_secrets(self.gateway.base_url)]
+        return tuple(dict.fromkeys(s for s in found if s))
+
+    def headers(
+        self, *, stream: bool = False, json_body: bool = True, defaults: Mapping[str, str] = {}
+    ) -> dict[str, str]:
+        """Ours, then the gateway's, then the caller's: a later one replaces an earlier
+        of the same name (case-insensitively)."""
+        headers = {"User-Agent": f"llmcli/{__version__}"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        if self._key and self.gateway.auth == "bearer":
+            headers["Authorization"] = f"Bearer {self._key}"
+        elif self._key and self.gateway.auth == "x-api-key":
+            headers["x-api-key"] = self._key
+        for name, value in [
+            *defaults.items(),
+            *self.gateway.headers.items(),
+            *self.extra_headers.items(),
+        ]:
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+            headers[name] = value
+        return headers
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        stream: bool = False,
+        blobs: Sequence[Blob] = (),
+    ) -> Request:
+        """The HTTP request for ``endpoint`` (chat, messages, embeddings, models)."""
+        defaults = (
+            {"anthropic-version": anthropic.ANTHROPIC_VERSION} if endpoint == "messages" else {}
+        )
+        url = self.gateway.url(endpoint)
+        headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
+        data = serialize(body, blobs) if body is not None else None
+        secrets = tuple(dict.fromkeys((*self.secrets, *url_secrets(url))))
+        return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
+
+    def body(self, endpoint: str, body: Mapping[str, Any]) -> JSON:
+        """A chat or messages body with the gateway's default params below it and the
+        default model when it names none."""
+        full: JSON = (
+            {**self.gateway.params, **body} if endpoint in ("chat", "messages") else dict(body)
+        )
+        if not full.get("model"):
+            model = self.model if endpoint != "embeddings" else self.gateway.embedding_model
+            if not model:
+                raise UsageError("no model: pass -m MODEL or set LLMCLI_MODEL")
+            full["model"] = model
+        return full
+
+    def exchange(
+        self,
+        request: Request,
+        dialect: Dialect = CHAT,
+        *,
+        stream: bool,
+        keep_text: bool = True,
+        lines: bool = False,
+    ) -> Exchange:
+        """The exchange of one prepared request, to iterate read by read."""
+        return Exchange(
+            self.http, request, dialect, stream=stream, keep_text=keep_text, lines=lines
+        )
+
+    # the API --------------------------------------------------------------------------
+
+    def chat(self, body: Mapping[str, Any]) -> JSON:
+        """A Chat Completions request; the ``chat.completion`` dict. A body with
+        ``stream: true`` is streamed and returned assembled: the same dict."""
+        return self._whole("chat", CHAT, body)
+
+    def messages(self, body: Mapping[str, Any]) -> JSON:
+        """An Anthropic Messages request; the ``message`` dict, streamed or not."""
+        return self._whole("messages", MESSAGES, body)
+
+    def stream(self, body: Mapping[str, Any], *, api: str = "chat") -> Iterator[Piece]:
+        """Stream a chat (or, with ``api="messages"``, a Messages) request: ``Piece``
+        values as they arrive (``kind`` "content" or "reasoning", ``text``, ``choice``),
+        then one ``Piece`` of kind "reply" whose ``data`` is the assembled reply."""
+        endpoint, dialect = ("messages", MESSAGES) if api == "messages" else ("chat", CHAT)
+        full = {**self.body(endpoint, body), "stream": True}
+        exchange = self.exchange(
+            self.request("POST", endpoint, full, stream=True), dialect, stream=True
+        )
+        for read in exchange:
+            yield from read.pieces
+        yield Piece("reply", 0, "", exchange.reply)
+
+    def _whole(self, endpoint: str, dialect: Dialect, body: Mapping[str, Any]) -> JSON:
+        full = self.body(endpoint, body)
+        stream = bool(full.get("stream"))
+        exchange = self.exchange(
+            self.request("POST", endpoint, full, stream=stream), dialect, stream=stream
+        )
+        for _ in exchange:
+            pass
+        assert exchange.reply is not None
+        return exchange.reply
+
+    def embed(self, inputs: Sequence[str], *, model: str | None = None, **params: Any) -> JSON:
+        """Embeddings of ``inputs``: the answer body, its ``data`` in input order with
+        every embedding as floats (base64 answers decoded)."""
+        from llmcli import embeddings
+
+        body = self.body(
+            "embeddings", {**params, "input": list(inputs), **({"model": model} if model else {})}
+        )
+        request = self.request("POST", "embeddings", body)
+        answer: JSON = parse_reply(self.http.send(request).body, request)
+        vectors = embeddings.vectors(answer, len(inputs), self.gateway.name)
+        answer["data"] = [
+            {"object": "embedding", "index": i, "embedding": vector}
+            for i, vector in enumerate(vectors)
+        ]
+        return answer
+
+    def models(self) -> list[JSON]:
+        """Every model the gateway lists, following pages (Anthropic pages its list)."""
+        request = self.request("GET", "models")
+        return self.model_pages(request, self.http.send(request).body)
+
+    def model_pages(self, request: Request, body: bytes) -> list[JSON]:
+        """The models of a first answer and of every page after it."""
+        import urllib.parse
+
+        from llmcli import model_list
+
+        where = self.gateway.name
+        parsed = parse_reply(body, request)
+        found: list[JSON] = model_list.model_list(parsed, where)
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            after = model_list.next_page(parsed)
+            if after is None or after in seen:  # a server repeating itself gets no loop
+                break
+            seen.add(after)
+            parts = urllib.parse.urlsplit(request.url)
+            query = urllib.parse.urlencode(
+                [*urllib.parse.parse_qsl(parts.query), ("after_id", after)]
+            )
+            page = dataclasses.replace(request, url=parts._replace(query=query).geturl())
+            parsed = parse_reply(self.http.send(page).body, page)
+            found.extend(model_list.model_list(parsed, where))
+        return found
