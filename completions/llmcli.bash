@@ -80,14 +80,14 @@ _llmcli() {
             ;;
         embed)
             case $prev in
-                -f|--file) _llmcli_files "$cur"; return ;;
+                -f|--file|--body) _llmcli_files "$cur"; return ;;
                 --field|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--batch-size|--parallel|--dimensions|-p|--param) :; return ;;
                 --empty) _llmcli_words "skip error" "$cur"; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --encoding-format) _llmcli_words "float base64" "$cur"; return ;;
             esac
-            [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin -g --gateway
+            [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin --body -g --gateway
                 --base-url -m --model -o --output -H --header --timeout --connect-timeout
                 --retries --dry-run -v --verbose --usage --debug --batch-size --parallel
                 --dimensions --encoding-format -p --param -h --help" "$cur"

@@ -184,6 +184,7 @@ complete -c llmcli -n '__llmcli_using embed' -l jsonl-in -d 'Lines are JSON obje
 complete -c llmcli -n '__llmcli_using embed' -l field -x -d 'With --jsonl-in: the text\'s field'
 complete -c llmcli -n '__llmcli_using embed' -l empty -x -a 'skip error' -d 'An empty input is skipped, or an error (65)'
 complete -c llmcli -n '__llmcli_using embed' -l no-stdin -d 'Do not read piped stdin'
+complete -c llmcli -n '__llmcli_using embed' -l body -r -F -d 'A whole embeddings request body'
 complete -c llmcli -n '__llmcli_using embed' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using embed' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using embed' -s m -l model -x -d 'Model'

@@ -11,7 +11,7 @@ import sys
 def main() -> None:
     argv = sys.argv[1:]
     if argv in (["--version"], ["-V"]):
-        from llmcli import __version__
+        from llmcli.version import __version__
 
         sys.stdout.write(f"llmcli {__version__}\n")
         return

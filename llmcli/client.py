@@ -21,13 +21,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmcli import __version__, anthropic
+from llmcli import anthropic
 from llmcli.config import MOCK, Gateway, resolve
 from llmcli.errors import ConfigError, UsageError
 from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
 from llmcli.openai import Piece
 from llmcli.redaction import header_secrets, url_secrets
 from llmcli.request import Blob, Request, header_problem, parse_reply, serialize
+from llmcli.version import __version__
 
 if TYPE_CHECKING:
     from llmcli.governor import Governor
@@ -232,6 +233,8 @@ class Client:
     def _whole(self, endpoint: str, dialect: Dialect, body: Mapping[str, Any]) -> JSON:
         full = self.body(endpoint, body)
         stream = bool(full.get("stream"))
+        if stream and endpoint == "chat":  # the usage the same request would return whole
+            full.setdefault("stream_options", {"include_usage": True})
         exchange = self.exchange(
             self.request("POST", endpoint, full, stream=stream), dialect, stream=stream
         )

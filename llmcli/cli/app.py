@@ -8,10 +8,10 @@ import sys
 import click
 import typer
 
-from llmcli import __version__
 from llmcli.cli import chat, embed, gateways, messages, models, serve
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.outputs import Output, Terminal, silence_stdout
+from llmcli.version import __version__
 
 app = typer.Typer(
     name="llmcli",

@@ -67,13 +67,23 @@ class EmbedInputs:
         OnEmpty, typer.Option("--empty", help="An empty input is skipped, or an error (65).")
     ] = OnEmpty.skip
     no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read piped stdin.")] = False
+    body: Annotated[
+        str | None,
+        typer.Option(
+            "--body",
+            metavar="FILE",
+            help="A whole embeddings request body; its input is embedded, flags override "
+            "its fields.",
+        ),
+    ] = None
 
 
-def _items(spec: EmbedInputs, stdin: inputs.Stdin) -> Iterator[Item]:
+def _items(spec: EmbedInputs, stdin: inputs.Stdin, given: list[str]) -> Iterator[Item]:
     """Every input in order; ``position`` counts the empty ones too, so an output line's
-    ``index`` is its input's place (0-based) even when empty lines are skipped."""
+    ``index`` is its input's place (0-based) even when empty lines are skipped. ``given``
+    are the inputs of a --body file."""
     files = list(spec.file or [])
-    if not files and not spec.text and stdin.piped:
+    if not files and not spec.text and not given and stdin.piped and spec.body != "-":
         files = [inputs.STDIN]
 
     def candidates() -> Iterator[tuple[str, int, str, dict[str, Any] | None]]:
@@ -90,6 +100,8 @@ def _items(spec: EmbedInputs, stdin: inputs.Stdin) -> Iterator[Item]:
                     if not isinstance(text, str):
                         raise DataError(f'{name}:{number}:1: no string "{spec.field}" field')
                     yield name, number, text, record
+        for number, text in enumerate(given, start=1):
+            yield f"--body {spec.body}", number, text, None
         for number, text in enumerate(spec.text or [], start=1):
             yield "TEXT", number, text, None
 
@@ -98,6 +110,23 @@ def _items(spec: EmbedInputs, stdin: inputs.Stdin) -> Iterator[Item]:
             yield Item(text, position, carry)
         elif spec.empty == OnEmpty.error:
             raise DataError(f"{name}:{number}:1: empty input (--empty skip passes over it)")
+
+
+def _body(spec: EmbedInputs, stdin: inputs.Stdin) -> tuple[dict[str, Any], list[str]]:
+    """The fields of a --body file, and its inputs (a string or a list of strings)."""
+    if spec.body is None:
+        return {}, []
+    loaded = inputs.load_json(spec.body, stdin)
+    if not isinstance(loaded, dict):
+        raise DataError(f"--body {spec.body}: expected a JSON object")
+    given = loaded.pop("input", None)
+    if isinstance(given, str):
+        given = [given]
+    if given is not None and not (
+        isinstance(given, list) and all(isinstance(t, str) for t in given)
+    ):
+        raise DataError(f'--body {spec.body}: "input" must be a string or a list of strings')
+    return loaded, given or []
 
 
 def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
@@ -141,7 +170,7 @@ def embed(
     [...]} plus the fields carried from --jsonl-in. Inputs are TEXT arguments, or the
     lines of -f files or piped stdin; empty lines are skipped unless --empty error. Batches
     go out --parallel at a time, each with retries, and memory stays flat. The model is
-    -m, then LLMCLI_EMBEDDING_MODEL, then the gateway's embedding model.
+    -m, then --body's model, then LLMCLI_EMBEDDING_MODEL, then the gateway's.
 
     \b
     Examples:
@@ -152,17 +181,18 @@ def embed(
     fmt = common.output.value if common.output else "jsonl"
     if fmt in ("sse", "text"):
         raise UsageError(f"-o {fmt} does not fit embeddings: use jsonl (default) or json")
-    extra: dict[str, Any] = {}
+    stdin = inputs.Stdin.from_process(ignore=spec.no_stdin)
+    extra, given = _body(spec, stdin)
     for item in param or []:
         path, value = inputs.parse_param(item)
         inputs.set_path(extra, path, value)
-    stdin = inputs.Stdin.from_process(ignore=spec.no_stdin)
     from llmcli.governor import Governor
 
     governor = Governor(parallel)
     with open_client(common, require_key=not common.dry_run, governor=governor) as client:
         model = (
             common.model
+            or extra.pop("model", None)
             or os.environ.get("LLMCLI_EMBEDDING_MODEL")
             or client.gateway.embedding_model
         )
@@ -180,7 +210,7 @@ def embed(
             )
             return client.request("POST", "embeddings", body)
 
-        batches = _batches(_items(spec, stdin), batch_size)
+        batches = _batches(_items(spec, stdin, given), batch_size)
         if common.dry_run:
             first = next(batches, None)
             if first is None:

@@ -8,11 +8,11 @@ config file's shape from ``llmcli.config.file``'s docstring; only what has no ot
 
 from __future__ import annotations
 
-from llmcli import __version__
 from llmcli.docgen import prose
 from llmcli.docgen import roff as r
 from llmcli.docgen.model import HEADER, Cli, Command, Option
 from llmcli.errors import EXIT_STATUS
+from llmcli.version import __version__
 
 #: The manual's date. Not the clock's, so that regenerating changes nothing: move it
 #: when the pages change for a release.

@@ -104,7 +104,7 @@ def test_stdin_named_by_dash_over_the_limit(gw: offline.RunningGateway) -> None:
 
 
 def test_attachments_over_32_mib_are_refused(gw: offline.RunningGateway, tmp_path: Path) -> None:
-    png = (Path(__file__).parent / "data" / "pixel.png").read_bytes()
+    png = (Path(__file__).parent.parent / "data" / "pixel.png").read_bytes()
     big = sparse(tmp_path, "big.png", TWO_GB, head=png)
     assert run(gw, "-a", str(big), "x") == (
         65,
@@ -177,7 +177,7 @@ def test_an_endless_line_on_stdin_is_refused() -> None:
 
 
 def test_an_attachment_from_a_pipe_is_read_once_within_the_limit(tmp_path: Path) -> None:
-    png = (Path(__file__).parent / "data" / "pixel.png").read_bytes()
+    png = (Path(__file__).parent.parent / "data" / "pixel.png").read_bytes()
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
 
@@ -194,7 +194,7 @@ def test_an_attachment_from_a_pipe_is_read_once_within_the_limit(tmp_path: Path)
 
 
 def test_an_attachment_is_sent_at_the_size_it_was_checked(tmp_path: Path) -> None:
-    png = (Path(__file__).parent / "data" / "pixel.png").read_bytes()
+    png = (Path(__file__).parent.parent / "data" / "pixel.png").read_bytes()
     path = tmp_path / "grows.png"
     path.write_bytes(png)
     loaded = attachments.load(str(path), Stdin(None, True))

@@ -211,7 +211,7 @@ def test_gateway_without_an_endpoint_fails_before_sending(tmp_path: Path) -> Non
 
 
 def test_the_readme_config_example_works(tmp_path: Path) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     env = write_config(tmp_path, example)
     r = llmcli("gateways", "-o", "json", env=env)

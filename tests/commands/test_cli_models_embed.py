@@ -334,3 +334,26 @@ def test_embed_seed_004_default_model(lumyxai) -> None:
     assert r.code == 0, r.err
     assert len(lines(r.out)[0]["embedding"]) == 16
     assert orjson.loads(lumyxai.requests[-1].body)["model"] == "lumyx-embed_v1"
+
+
+def test_embed_takes_a_whole_body_and_flags_override_it(url: str, tmp_path) -> None:
+    body = tmp_path / "body.json"
+    body.write_text('{"model": "embed-small", "input": ["a", "b"], "dimensions": 4}')
+    whole = llmcli("embed", "--base-url", url, "--body", str(body))
+    assert whole.code == 0, whole.err
+    lines = [orjson.loads(line) for line in whole.out.splitlines()]
+    assert [line["index"] for line in lines] == [0, 1]
+    assert [len(line["embedding"]) for line in lines] == [4, 4]
+    dry = llmcli("embed", "--base-url", url, "--body", str(body), "--dimensions", "2", "--dry-run")
+    assert orjson.loads(dry.out)["body"] == {
+        "dimensions": 2,
+        "model": "embed-small",
+        "input": ["a", "b"],
+    }
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"input": 5}')
+    r = llmcli("embed", "--base-url", url, "-m", "embed-small", "--body", str(bad))
+    assert (r.code, r.err) == (
+        65,
+        f'llmcli: --body {bad}: "input" must be a string or a list of strings\n',
+    )

@@ -25,7 +25,7 @@ with warnings.catch_warnings():  # typer 0.25 imports names click 8.5 deprecates
     from llmcli.docgen import roff
     from llmcli.docgen.model import load, split_help
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAN = ROOT / "man"
 COMMANDS = ["chat", "stream", "messages", "models", "embed", "gateways", "serve"]
 PAGES = ["llmcli.1", *(f"llmcli-{c}.1" for c in COMMANDS)]

@@ -11,7 +11,7 @@ from conftest import SECRET, llmcli
 
 from llmcli import mock as offline
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 def fault(spec: str) -> tuple[str, str]:

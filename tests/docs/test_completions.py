@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # typer 0.25 imports names click 8.5 deprecates
     warnings.simplefilter("ignore", DeprecationWarning)
     from llmcli.docgen.__main__ import generate, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPLETIONS = ROOT / "completions"
 BIN = Path(sys.executable).parent  # the venv's bin: `llmcli` for `gateways --names`
 FORMATS = {"text", "json", "jsonl", "sse"}

@@ -15,7 +15,7 @@ from conftest import clean_env, llmcli
 
 from llmcli import mock as offline
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 PNG = DATA / "pixel.png"
 PDF = DATA / "page.pdf"
 B64_PNG = base64.b64encode(PNG.read_bytes()).decode()

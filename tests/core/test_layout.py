@@ -1,0 +1,142 @@
+"""The import rules of DESIGN.md's "Layout": the library imports neither typer, click nor
+rich; the offline gateway (llmcli/mock/) imports nothing else of llmcli; only cli/
+knows Typer; no import cycle between llmcli's modules (imports inside functions count,
+imports for type checkers only do not)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import clean_env
+
+PACKAGE = Path(__file__).resolve().parents[2] / "llmcli"
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _owner(name: str) -> str:
+    """The module a dotted import name lands in (``llmcli.config.Gateway`` -> config)."""
+    while name not in MODULES and "." in name:
+        name = name.rsplit(".", 1)[0]
+    return name if name in MODULES else ""
+
+
+def imports_of(module: str) -> set[str]:
+    """The llmcli modules ``module`` imports, anywhere but under ``if TYPE_CHECKING``."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            if "TYPE_CHECKING" not in ast.unparse(node.test):
+                self.generic_visit(node)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            found.update(_owner(a.name) for a in node.names)
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            for alias in node.names:
+                found.add(_owner(f"{name}.{alias.name}") or _owner(name))
+
+    Visitor().visit(ast.parse(path.read_text()))
+    found.discard(module)
+    found.discard("")
+    return found
+
+
+def _cycles() -> list[list[str]]:
+    graph = {m: imports_of(m) for m in MODULES}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while (top := stack.pop()) != node:
+                component.append(top)
+            if component:
+                cycles.append(sorted([node, *component]))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_rules_see_real_imports() -> None:
+    assert "llmcli.exchange" in imports_of("llmcli.client")
+    assert "llmcli.config.gateway" in imports_of("llmcli.config.resolve")
+    assert "llmcli.mock.faults" in imports_of("llmcli.mock.server")
+
+
+def test_no_import_cycles() -> None:
+    assert _cycles() == []
+
+
+def test_the_offline_gateway_stands_alone() -> None:
+    for module in MODULES:
+        if module.startswith("llmcli.mock"):
+            outside = {m for m in imports_of(module) if not m.startswith("llmcli.mock")}
+            assert outside == set(), module
+
+
+def test_only_cli_and_docgen_know_typer() -> None:
+    for module, path in MODULES.items():
+        if module.startswith(("llmcli.cli", "llmcli.docgen")):
+            continue
+        text = path.read_text()
+        # rich draws the tables of a terminal: outputs imports it there, and only there
+        names = ("typer", "click") if module == "llmcli.outputs" else ("typer", "click", "rich")
+        for name in names:
+            assert f"import {name}" not in text and f"from {name}" not in text, (module, name)
+
+
+def test_the_library_imports_no_cli_machinery() -> None:
+    code = (
+        "import sys, llmcli\n"
+        "client = llmcli.Client('mock')\n"
+        "client.chat({'model': 'echo', 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=clean_env(), timeout=30
+    )
+    assert done.stderr == b""
+    assert done.stdout == b"[]\n"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("llmcli.cli.")))
+def test_commands_run_no_stream_loop(module: str) -> None:
+    """The per-chunk loop is the library's: no command decodes SSE or assembles."""
+    assert not imports_of(module) & {"llmcli.sse", "llmcli.chatstream", "llmcli.messagestream"}
