@@ -12,16 +12,15 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 STEP = 1 << 20
+#: DESIGN.md, "Limits": a body read (or a stream kept) whole, and what is read of an error
+MAX_BODY = 256 << 20
+MAX_ERROR_BODY = 64 << 10
 #: what llmcli asks for: the encodings decoded here, in bounded steps
 ACCEPT_ENCODING = "gzip, deflate"
 
 
 class DecodingError(ValueError):
     """A body that does not decode as its Content-Encoding says."""
-
-
-class TooLarge(ValueError):
-    """A body over its cap."""
 
 
 def decoders(content_encoding: str) -> list[str] | None:
@@ -76,16 +75,6 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
         tail = inflater.flush()
         if tail:
             yield tail
-
-
-def capped(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
-    """The chunks, raising ``TooLarge`` as soon as more than ``limit`` bytes came."""
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise TooLarge(f"more than {limit} bytes")
-        yield chunk
 
 
 def head(chunks: Iterable[bytes], limit: int) -> bytes:

@@ -23,6 +23,7 @@ import orjson
 
 from llmcli import anthropic, openai
 from llmcli.chatstream import ChatStream
+from llmcli.decoding import MAX_BODY
 from llmcli.errors import LlmcliError, ProtocolError
 from llmcli.messagestream import MessageStream
 from llmcli.openai import Piece
@@ -112,6 +113,8 @@ class Exchange:
         self.lines = lines
         self.where = request.gateway
         self.reply: JSON | None = None
+        #: a server echoing a secret gets it replaced in what is handed out, stdout included
+        self._secrets = [s.encode() for s in request.secrets if len(s) >= 4]
         self._assembly: Any = None
         self._events = 0
         self._done = False
@@ -132,7 +135,14 @@ class Exchange:
             e.message = redact(e.message, self.request.secrets)
             raise
 
+    def _scrub(self, chunk: bytes) -> bytes:
+        for secret in self._secrets:
+            if secret in chunk:
+                chunk = chunk.replace(secret, b"***")
+        return chunk
+
     def _whole(self, body: bytes) -> Read:
+        body = self._scrub(body)
         parsed = parse_reply(body, self.request)
         reply = self.dialect.check(parsed, self.where)  # an error sent with a 200 raises
         self.reply = reply
@@ -148,8 +158,19 @@ class Exchange:
             if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
                 yield self._whole(self.http.read_whole(request, itertools.chain((first,), chunks)))
                 return
+            kept = 0
             try:
                 for chunk in itertools.chain((first,), chunks):
+                    if self._secrets:
+                        chunk = self._scrub(chunk)
+                    if self.keep_text:  # a reply kept whole is capped as a whole body is
+                        kept += len(chunk)
+                        if kept > MAX_BODY:
+                            raise ProtocolError(
+                                f"stream from {self.where} is larger than {MAX_BODY >> 20} MiB, "
+                                f"more than a reply kept whole may be ({request.method} "
+                                f"{request.url})"
+                            )
                     lines: list[Any] = []
                     pieces: list[Piece] = []
                     for event in decoder.feed(chunk):
@@ -170,7 +191,7 @@ class Exchange:
     def _event(
         self, assembly: Any, name: str, data: str, lines: list[Any], pieces: list[Piece]
     ) -> None:
-        if self._done or not data.strip():  # empty data: a keep-alive some proxies send
+        if self._done or not data or data.isspace():  # empty data: a proxy's keep-alive
             return
         self._events += 1
         if data == openai.DONE:

@@ -10,8 +10,12 @@ request, with every secret redacted.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,9 +46,8 @@ if TYPE_CHECKING:
     from llmcli.governor import Governor
 
 Log = Callable[[str], None]
-#: DESIGN.md, "Limits": a body read whole, and what is kept of an error body
-MAX_BODY = 256 << 20
-MAX_ERROR_BODY = 64 << 10
+MAX_BODY = decoding.MAX_BODY
+MAX_ERROR_BODY = decoding.MAX_ERROR_BODY
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
 _ORIGIN = "llmcli.origin"
@@ -85,6 +88,58 @@ class _Retry(Exception):
         self.error = error
         self.wait = wait
         self.status = status
+
+
+class _Watchdog:
+    """One thread that ends the reads of responses whose deadline has passed.
+
+    httpx's read timeout bounds one read, not a whole body: a server that sends a byte
+    now and then, or stalls after its headers, would hold a request long past
+    ``--timeout``. At the deadline the watchdog shuts the response's socket down, which
+    wakes a read blocked on it at once; the reader then reports the deadline.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, list[httpx.Response | None]]] = []
+        self._count = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, response: httpx.Response) -> list[httpx.Response | None]:
+        entry: list[httpx.Response | None] = [response]
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._count), entry))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return entry
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][2][0] is None:
+                    if self._heap:
+                        heapq.heappop(self._heap)  # cancelled
+                    else:
+                        self._cond.wait()
+                due = self._heap[0][0] - time.perf_counter()
+                if due > 0:
+                    self._cond.wait(due)
+                    continue
+                response = heapq.heappop(self._heap)[2][0]
+            if response is not None:
+                _interrupt(response)
+
+
+def _interrupt(response: httpx.Response) -> None:
+    stream = response.extensions.get("network_stream")
+    try:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
 
 
 class _LazyTransport(httpx.BaseTransport):
@@ -144,6 +199,7 @@ class Client:
         )
         self.received = 0
         self._secrets: tuple[str, ...] = ()
+        self._watchdog = _Watchdog()
 
     def __enter__(self) -> Client:
         return self
@@ -281,6 +337,7 @@ class Client:
         governor = self.governor
         number = 0
         waited = 0.0
+        paused = 0
         while True:
             try:
                 if governor is None:
@@ -294,6 +351,8 @@ class Client:
                     raise retry.error from retry.__cause__
                 wait = retry.wait
                 if governor is not None and wait is not None and retry.status in (429, 503):
+                    wait = max(wait, backoff(paused))  # a tiny wait must not become a flood
+                    paused += 1
                     waited += wait
                     if waited > governor.max_wait:
                         raise _gave_up(retry, f"waited {waited - wait:.0f}s") from None
@@ -318,9 +377,13 @@ class Client:
     def open(self, request: Request) -> Iterator[httpx.Response]:
         """A 2xx response, its body not yet read, for streaming; retried as needed."""
         response = self._with_retries(request, lambda deadline: self._attempt(request, deadline))
+        deadline = response.extensions.get(_DEADLINE)
+        entry = self._watchdog.watch(deadline, response) if deadline is not None else None
         try:
             yield response
         finally:
+            if entry is not None:
+                entry[0] = None
             response.close()
 
     def send(self, request: Request) -> Reply:
@@ -328,6 +391,7 @@ class Client:
 
         def attempt(deadline: float | None) -> Reply:
             response = self._attempt(request, deadline)
+            entry = self._watchdog.watch(deadline, response) if deadline is not None else None
             try:
                 body = self.read_whole(request, self.iter_bytes(request, response))
             except (TemporaryError, ProtocolError) as e:
@@ -337,6 +401,8 @@ class Client:
                     raise
                 raise _Retry(e, None) from e
             finally:
+                if entry is not None:
+                    entry[0] = None
                 response.close()
             return Reply(response.status_code, response.headers, body)
 
@@ -385,6 +451,8 @@ class Client:
                 )
             ) from e
         except httpx.TransportError as e:
+            if deadline is not None and time.perf_counter() >= deadline - 0.01:
+                raise TemporaryError(self._late(request)) from e
             raise ProtocolError(
                 redact(
                     f"connection to {request.gateway} broke mid-response: "

@@ -278,16 +278,19 @@ def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def parse_header(item: str) -> tuple[str, str]:
+    from llmcli.redaction import is_credential_header
     from llmcli.request import header_problem
 
-    if "\r" in item or "\n" in item:
-        raise UsageError(f"-H {item!r}: a header cannot contain a line break")
     name, sep, value = item.partition(":")
+    # a credential's value is never shown, not even in the error about it
+    shown = repr(f"{name}: ***" if sep and is_credential_header(name) else item)
+    if "\r" in item or "\n" in item:
+        raise UsageError(f"-H {shown}: a header cannot contain a line break")
     if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise UsageError(f"-H {item!r}: expected 'Name: value'")
+        raise UsageError(f"-H {shown}: expected 'Name: value'")
     name, value = name.strip(), value.strip()
     if problem := header_problem(name, value):
-        raise UsageError(f"-H {item!r}: {problem}")
+        raise UsageError(f"-H {shown}: {problem}")
     return name, value
 
 

@@ -78,6 +78,17 @@ class SSEDecoder:
             raise RuntimeError("SSEDecoder.feed() called after close()")
         if not chunk:
             return []
+        if (  # the common read: exactly one "data: …" event, nothing pending
+            chunk[:6] == b"data: "
+            and chunk[-2:] == b"\n\n"
+            and not (self._tail or self._data or self._event or self._skip_lf)
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+            and not self._bom_pending
+            and self._retry is None
+            and len(chunk) <= self.max_size
+        ):
+            return [Event(chunk[6:-2].decode("utf-8", "replace"), "message", self._id, None)]
         if self._bom_pending:
             head = b"".join(self._tail) + chunk
             if len(head) < len(_BOM) and _BOM.startswith(head):
@@ -145,7 +156,7 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
-            self._data_size += len(value) + 1
+            self._data_size += len(value) + 64  # a line costs memory of its own
             if self._data_size > self.max_size:
                 raise TooLarge(f"an SSE event larger than {self.max_size >> 20} MiB")
         elif name == "event":

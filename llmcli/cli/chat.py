@@ -113,6 +113,9 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         message = choices[0].get("message") or {}
         assistant = {"role": "assistant", "content": None}
         assistant.update({k: v for k, v in message.items() if v is not None})
+        if assistant["content"] is None and not assistant.get("tool_calls"):
+            # a reply of reasoning only, or cut at its length: the next turn must load
+            assistant["content"] = ""
         conversation.record_turn(
             prompt.continue_,
             system=prompt.system if gathered.new_conversation else None,

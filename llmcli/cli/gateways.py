@@ -11,18 +11,19 @@ from llmcli.cli.names import write_names
 from llmcli.cli.options import OutputFormat
 from llmcli.config.keys import describe_sources, key_status
 from llmcli.errors import ConfigError, UsageError
+from llmcli.redaction import redact_url
 
 
 def describe(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
     urls: dict[str, str | None] = {}
     for endpoint in sorted(gateway.endpoints):
         try:
-            urls[endpoint] = gateway.url(endpoint)
+            urls[endpoint] = redact_url(gateway.url(endpoint))
         except ConfigError:  # the offline gateway's URL exists once it is started
             urls[endpoint] = None
     return {
         "name": gateway.name,
-        "base_url": gateway.base_url or None,
+        "base_url": redact_url(gateway.base_url) or None,
         "urls": urls,
         "auth": gateway.auth,
         "key": key_status(gateway, env),

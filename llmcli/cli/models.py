@@ -9,6 +9,7 @@ from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
 from llmcli.errors import DataError, UsageError
 from llmcli.outputs import Output
+from llmcli.request import parse_reply
 
 JSON = dict[str, Any]
 
@@ -54,6 +55,8 @@ def models(
             return
         first = client.http.send(request)
         if fmt == "json" and not (tag or search or model_id):
+            # the body as sent, once it is known to be a list (an error sent with a 200 raises)
+            catalog.model_list(parse_reply(first.body, request), client.gateway.name)
             out.data(first.body if first.body.endswith(b"\n") else first.body + b"\n")
             return
         found = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from conftest import clean_env, llmcli
+from reading import read_until
 
 from llmcli import mock as offline
 
@@ -316,9 +316,7 @@ def test_killing_a_turn_mid_stream_leaves_the_file_byte_identical(url: str, tmp_
         env=clean_env(),
     )
     assert proc.stdout is not None
-    got = b""
-    while b"ipsum" not in got:
-        got += os.read(proc.stdout.fileno(), 64)
+    read_until(proc, proc.stdout.fileno(), b"ipsum")
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
     assert proc.returncode == 130

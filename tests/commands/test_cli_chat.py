@@ -6,6 +6,7 @@ import httpx
 import orjson
 import pytest
 from conftest import llmcli
+from reading import read_until
 
 from llmcli import mock as offline
 
@@ -227,7 +228,7 @@ def test_serve_command_prints_its_url_and_serves(tmp_path) -> None:
     )
     try:
         assert proc.stdout is not None
-        base = proc.stdout.readline().decode().strip()
+        base = read_until(proc, proc.stdout.fileno(), b"\n").decode().strip()
         assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
         r = llmcli("chat", "--base-url", base, "-m", "echo", "served")
         assert (r.code, r.out) == (0, b"served\n")

@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 from conftest import SECRET, clean_env, llmcli
+from reading import read_to_end
 
 from llmcli import mock as offline
 
@@ -109,19 +110,11 @@ def test_models_table_on_a_terminal(lumyxai) -> None:
             env=clean_env({"LUMYXAI_API_KEY": "k", "COLUMNS": "120", "NO_COLOR": "1"}),
         )
         os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                data = os.read(controller, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
+        shown = read_to_end(proc, controller)
         proc.wait(timeout=10)
     finally:
         os.close(controller)
-    screen = b"".join(chunks).decode()
+    screen = shown.decode()
     lines = [line.rstrip() for line in screen.splitlines()]
     assert lines[0].split() == ["ID", "CONTEXT", "PRICING", "TAGS"]
     assert lines[1].split() == [

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from conftest import clean_env, llmcli
+from reading import read_until
 
 
 def _popen(*args: str, **kw: object) -> subprocess.Popen[bytes]:
@@ -46,9 +47,7 @@ def test_ctrl_c_exits_130_with_what_arrived_on_stdout(url: str) -> None:
         stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
-    first = b""
-    while b"dolor " not in first:
-        first += os.read(proc.stdout.fileno(), 100)
+    first = read_until(proc, proc.stdout.fileno(), b"dolor ")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130

@@ -8,8 +8,9 @@ import time
 import urllib.parse
 
 import pytest
-from conftest import SECRET, llmcli
+from conftest import SECRET, Result, llmcli
 
+import llmcli as llmcli_library
 from llmcli import mock as offline
 
 KEYED = {"LLMCLI_API_KEY": SECRET}
@@ -29,6 +30,7 @@ def assert_no_secret(*texts: str | bytes) -> None:
         shown = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         assert SECRET not in shown
         assert "pa55word" not in shown
+        assert "dXNlcjpwYTU1d29yZA==" not in shown  # user:pa55word, as Basic credentials
         assert "hdr-secret" not in shown
 
 
@@ -47,9 +49,32 @@ def assert_no_secret(*texts: str | bytes) -> None:
 )
 def test_echoed_key_in_a_200_error_is_redacted(url: str, command: tuple[str, ...]) -> None:
     r = llmcli(*command, "--base-url", url, "-m", "echo", *fault("echo_headers"), "hi", env=KEYED)
-    assert r.code != 0
+    assert r.code == 65
     assert "Authorization: Bearer ***" in r.err
-    assert_no_secret(r.err)
+    assert_no_secret(r.err, r.out)
+    if "--debug" in command:
+        assert "Traceback (most recent call last)" in r.err
+
+
+@pytest.mark.parametrize("fmt", ["sse", "jsonl", "json"])
+def test_echoed_key_never_reaches_stdout(url: str, fmt: str) -> None:
+    r = llmcli(
+        "stream",
+        "-o",
+        fmt,
+        "--base-url",
+        url,
+        "-m",
+        "echo",
+        *fault("echo_headers"),
+        "hi",
+        env=KEYED,
+    )
+    assert r.code == 65
+    assert_no_secret(r.err, r.out)
+    models = llmcli("models", "-o", "json", "--base-url", url, *fault("echo_headers"), env=KEYED)
+    assert (models.code, models.out) == (65, b"")
+    assert_no_secret(models.err)
 
 
 def test_echoed_key_in_an_anthropic_stream_error_is_redacted(url: str) -> None:
@@ -72,12 +97,37 @@ def test_echoed_key_in_an_anthropic_stream_error_is_redacted(url: str) -> None:
 def test_credential_headers_and_url_password_are_redacted_everywhere(url: str) -> None:
     base = url.replace("http://", "http://user:pa55word@")
     headers = ("-H", "X-Api-Key: hdr-secret", "-H", "Cookie: s=hdr-secret")
-    for extra in (("-v",), ("--dry-run",), ("-v", *fault("echo_headers")), ("--debug",)):
+    cases = {
+        ("-v",): 0,
+        ("--dry-run",): 0,
+        ("-v", *fault("echo_headers")): 65,
+        ("--debug", *fault("echo_headers")): 65,
+    }
+    for extra, code in cases.items():
         r = llmcli("chat", "--base-url", base, "-m", "echo", *headers, *extra, "hi", env=KEYED)
+        assert r.code == code, r.err
         assert_no_secret(r.out, r.err)
     dry = llmcli("chat", "--base-url", base, "-m", "echo", *headers, "--dry-run", "hi")
     assert b'"url":"http://user:***@' in dry.out.replace(b" ", b"")
     assert b'"X-Api-Key":"***"' in dry.out.replace(b" ", b"")
+
+
+def test_a_bad_credential_header_is_refused_without_showing_it(url: str) -> None:
+    for value in ("sk-secret123\x01", "sk-secret123\r", "sk-secret123é"):
+        r = llmcli("chat", "--base-url", url, "-m", "echo", "-H", f"X-Api-Key: {value}", "hi")
+        assert r.code == 2
+        assert r.err.startswith("llmcli: -H 'X-Api-Key: ***': ")
+        assert_no_secret(r.err)
+
+
+def test_gateways_shows_no_url_password(tmp_path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[gateways.w]\nbase_url = "http://user:pa55word@127.0.0.1:9/v1"\n')
+    for fmt in ("json", "text"):
+        r = llmcli("gateways", "-o", fmt, env={"LLMCLI_CONFIG": str(config)})
+        assert r.code == 0
+        assert b"http://user:***@127.0.0.1:9/v1" in r.out
+        assert_no_secret(r.out, r.err)
 
 
 def test_url_password_is_redacted_in_a_connect_error() -> None:
@@ -133,10 +183,53 @@ def test_credential_headers_are_not_sent_to_another_origin() -> None:
     ],
 )
 def test_oversized_replies_end_with_76(url: str, command: str, spec: str, message: str) -> None:
-    r = llmcli(command, "--base-url", url, "-m", "echo", *fault(spec), "hi", timeout=60)
+    # 1.5 GiB of address space: a client that held the reply before judging its size
+    # would die of MemoryError (exit 1) instead
+    r = bounded(command, "--base-url", url, "-m", "echo", *fault(spec), "hi")
     assert r.code == 76, r.err
     assert message in r.err
     assert r.err.count("\n") == 1
+
+
+def bounded(*args: str, memory: int = 3 << 29) -> Result:
+    import resource
+    import subprocess
+    import sys
+
+    from conftest import clean_env
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "llmcli", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=clean_env(),
+        timeout=60,
+        preexec_fn=limit,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr.decode())
+
+
+def test_a_stream_kept_whole_is_capped_like_a_body(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmcli.exchange
+
+    monkeypatch.setattr(llmcli.exchange, "MAX_BODY", 1 << 20)
+    client = llmcli_library.Client(base_url=url)
+    body = {
+        "model": "lorem",
+        "max_tokens": 400_000,
+        "mock_words_per_chunk": 1000,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    with pytest.raises(llmcli_library.ProtocolError, match="is larger than 1 MiB"):
+        client.chat({**body, "stream": True})
+    pieces = sum(1 for _ in client.stream({**body, "max_tokens": 2000}))
+    assert pieces > 1  # streamed text that is not kept is not capped
 
 
 def test_an_error_body_is_read_only_64_kib(url: str) -> None:
@@ -242,7 +335,7 @@ def test_a_429_storm_slows_embed_down_instead_of_killing_it(tmp_path) -> None:
         assert [int(x.split(b",")[0].split(b":")[1]) for x in r.out.splitlines()] == list(
             range(400)
         )
-        assert "pausing all requests for 0.2s" in r.err
+        assert "; pausing all requests for " in r.err
 
 
 # 13-15. keep-alives, an unterminated last event, [DONE] first

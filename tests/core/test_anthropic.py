@@ -11,6 +11,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scaling import assert_linear
 
 from llmcli import mock as offline
 from llmcli.anthropic import (
@@ -940,14 +941,42 @@ def test_keep_text_false_yields_every_piece_in_order() -> None:
 
 
 def test_long_stream_is_linear() -> None:
-    n = 200_000
-    stream = MessageStream()
-    stream.add(*start())
-    stream.add(*ev("content_block_start", index=0, content_block={"type": "text", "text": ""}))
-    data = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
-    for _ in range(n):
-        stream.add("content_block_delta", data)
-    assert stream.result()["content"][0]["text"] == "x" * n
+    """n and 8n deltas each of thinking, signature, text and tool input: 8n take about 8
+    times as long, not 64 (as they would if each piece were added to a growing string)."""
+    piece = "0123456789abcdef" * 16
+    head = [
+        start(),
+        ev("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""}),
+        ev("content_block_start", index=1, content_block={"type": "text", "text": ""}),
+        tool_start(2, "t", "f"),
+        delta(2, "input_json_delta", partial_json='{"s": "'),
+    ]
+    body = [
+        delta(0, "thinking_delta", thinking=piece),
+        delta(0, "signature_delta", signature=piece),
+        delta(1, "text_delta", text=piece),
+        delta(2, "input_json_delta", partial_json=piece),
+    ]
+    tail = [
+        delta(2, "input_json_delta", partial_json='"}'),
+        ev("content_block_stop", index=2),
+        *finish(),
+    ]
+
+    def work_for(n: int) -> Callable[[], None]:
+        events = head + body * n + tail
+
+        def work() -> None:
+            stream = MessageStream()
+            for event in events:
+                stream.add(*event)
+            thinking, text, tool = stream.result()["content"]
+            assert thinking["thinking"] == thinking["signature"] == text["text"] == piece * n
+            assert tool["input"] == {"s": piece * n}
+
+        return work
+
+    assert_linear(work_for, 500)
 
 
 # property: any message rendered as events assembles back into itself

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcli.decoding import STEP, DecodingError, TooLarge, capped, decode, decoders, head
+from llmcli.decoding import STEP, DecodingError, decode, decoders, head
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:
@@ -59,15 +59,6 @@ def test_garbage_is_a_decoding_error() -> None:
 )
 def test_decoders(header: str, codings: list[str] | None) -> None:
     assert decoders(header) == codings
-
-
-def test_capped_stops_at_the_first_byte_over() -> None:
-    assert list(capped([b"ab", b"cd"], 4)) == [b"ab", b"cd"]
-    seen = []
-    with pytest.raises(TooLarge):
-        for chunk in capped(iter([b"ab", b"cd", b"e", b"never"]), 4):
-            seen.append(chunk)
-    assert seen == [b"ab", b"cd"]
 
 
 def test_head_reads_no_further_than_it_keeps() -> None:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scaling import assert_linear
 
 from llmcli.chatstream import ChatStream
 from llmcli.errors import (
@@ -973,13 +975,46 @@ def test_stream_finished_only_by_finish_reasons() -> None:
     stream = ChatStream()
     stream.add(chunk(delta(content="a")))
     assert not stream.finished
-    assert not hasattr(stream, "done")
     stream.add(chunk(delta(finish_reason="stop")))
     assert stream.finished
 
 
 def test_stream_result_of_nothing() -> None:
     assert ChatStream().result() == {"choices": []}
+
+
+def test_long_stream_is_linear() -> None:
+    """n and 8n chunks each of content (the quick path), reasoning and tool arguments: 8n
+    take about 8 times as long, not 64 (as they would if each piece were added to a
+    growing string)."""
+    piece = "0123456789abcdef" * 16
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"s": "'}}
+    head = [chunk(delta(role="assistant", content="", tool_calls=[{"index": 0, **call}]))]
+    body = [
+        chunk(delta(content=piece)),
+        chunk(delta(reasoning_content=piece)),
+        chunk(delta(tool_calls=[{"index": 0, "function": {"arguments": piece}}])),
+    ]
+    tail = [
+        chunk(delta(tool_calls=[{"index": 0, "function": {"arguments": '"}'}}])),
+        chunk(delta(finish_reason="tool_calls")),
+    ]
+
+    def work_for(n: int) -> Callable[[], None]:
+        chunks = head + body * n + tail
+
+        def work() -> None:
+            stream = ChatStream()
+            for c in chunks:
+                stream.add(c)
+            message = stream.result()["choices"][0]["message"]
+            assert message["content"] == message["reasoning_content"] == piece * n
+            arguments = message["tool_calls"][0]["function"]["arguments"]
+            assert arguments == '{"s": "' + piece * n + '"}'
+
+        return work
+
+    assert_linear(work_for, 500)
 
 
 def test_stream_null_delta_and_missing_choice_index() -> None:

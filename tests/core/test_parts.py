@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcli import anthropic, chatstream, messagestream, openai, parts
+import orjson
+
+from llmcli.chatstream import ChatStream
+from llmcli.messagestream import MessageStream
 from llmcli.parts import Parts, append, joined
 
 
@@ -47,7 +50,27 @@ def test_joined_copies_containers_and_leaves_the_assembly_as_it_was() -> None:
     assert joined(Parts()) == ""
 
 
-def test_both_assemblers_share_one_implementation() -> None:
-    assert chatstream.append is messagestream.append is parts.append
-    assert chatstream.joined is messagestream.joined is parts.joined
-    assert not hasattr(openai, "_Parts") and not hasattr(anthropic, "_Parts")
+def test_both_assemblers_read_plain_strings_mid_stream_and_go_on() -> None:
+    """What either assembler hands out is joined text, a copy: reading it mid-stream
+    neither freezes the assembly nor changes when more arrives."""
+    chat = ChatStream()
+    chat.add({"choices": [{"index": 0, "delta": {"content": "a", "reasoning": "r"}}]})
+    first = chat.result()["choices"][0]["message"]
+    chat.add({"choices": [{"index": 0, "delta": {"content": "b", "reasoning": "s"}}]})
+    second = chat.result()["choices"][0]["message"]
+    assert (first["content"], first["reasoning"]) == ("a", "r")
+    assert (second["content"], second["reasoning"]) == ("ab", "rs")
+    assert orjson.dumps(second) == b'{"content":"ab","reasoning":"rs","role":"assistant"}'
+
+    message = MessageStream()
+    message.add("message_start", {"type": "message_start", "message": {"content": []}})
+    message.add("content_block_delta", text_delta("a"))
+    before = message.result()["content"]
+    message.add("content_block_delta", text_delta("b"))
+    assert before == [{"type": "text", "text": "a"}]
+    assert orjson.dumps(message.result()["content"]) == b'[{"type":"text","text":"ab"}]'
+
+
+def text_delta(text: str) -> dict[str, Any]:
+    delta = {"type": "text_delta", "text": text}
+    return {"type": "content_block_delta", "index": 0, "delta": delta}

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import random
+import shutil
+import ssl
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmcli import mock as offline
+from llmcli.errors import UnavailableError
+from llmcli.http import Client, Limits
 from llmcli.redaction import redact, redacted_headers
+from llmcli.request import Request
 from llmcli.retry import backoff, parse_wait, retryable_status, server_wait
 from llmcli.status import error_text, status_line
 
@@ -384,24 +396,106 @@ def test_set_cookie_is_redacted_in_traces() -> None:
     assert redacted_headers({"Set-Cookie": "session=abc"}, ()) == {"Set-Cookie": "***"}
 
 
-def test_https_keeps_certificate_verification_while_http_skips_the_ca_bundle() -> None:
-    import contextlib
-    import ssl
+# certificates: seen from a TLS server on loopback, not from httpx's private pool
 
-    import httpx
 
-    from llmcli.http import _LazyTransport
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Self-signed certificates (key in the same file): one for 127.0.0.1, one for
+    another name."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command makes the test certificates")
+    folder = tmp_path_factory.mktemp("tls")
+    made = {}
+    for name, alt in [("loopback", "IP:127.0.0.1"), ("elsewhere", "DNS:elsewhere.invalid")]:
+        path = folder / f"{name}.pem"
+        key = folder / f"{name}.key"
+        command = "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+        names = ["-subj", f"/CN={name}", "-addext", f"subjectAltName={alt}"]
+        subprocess.run(
+            [openssl, *command.split(), *names, "-keyout", str(key), "-out", str(path)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        path.write_bytes(path.read_bytes() + key.read_bytes())
+        made[name] = path
+    return made
 
-    lazy = _LazyTransport()
-    for url in ("http://127.0.0.1:9/v1", "https://127.0.0.1:9/v1"):
-        # nothing listens there; the transport for the scheme exists all the same
-        with contextlib.suppress(httpx.TransportError):
-            lazy.handle_request(httpx.Request("GET", url))
-    contexts = {s: t._pool._ssl_context for s, t in lazy._by_scheme.items()}
-    assert contexts["https"].verify_mode == ssl.CERT_REQUIRED
-    assert contexts["https"].check_hostname is True
-    assert contexts["http"].verify_mode == ssl.CERT_NONE
-    lazy.close()
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def tls_server(certificate: Path) -> Iterator[str]:
+    """An https server on 127.0.0.1 that answers every GET with ``ok``; yields its URL."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/v1/models"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def fetch(url: str) -> bytes:
+    """A GET through llmcli's HTTP client, as a run makes it: its body, or the error."""
+    with Client(Limits(timeout=10, connect_timeout=5, retries=0), log=lambda line: None) as c:
+        return c.send(Request("GET", url, {}, gateway="gw")).body
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_https_refuses_a_certificate_it_cannot_verify(
+    certificates: dict[str, Path], no_proxy: pytest.MonkeyPatch
+) -> None:
+    no_proxy.delenv("SSL_CERT_FILE", raising=False)
+    no_proxy.delenv("SSL_CERT_DIR", raising=False)
+    with tls_server(certificates["loopback"]) as url, pytest.raises(UnavailableError) as info:
+        fetch(url)
+    assert info.value.exit_code == 69
+    assert info.value.message.startswith("cannot connect to gw: [SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert "self-signed certificate" in info.value.message
+
+
+def test_https_trusts_the_ca_bundle_and_checks_the_host_name(
+    certificates: dict[str, Path], no_proxy: pytest.MonkeyPatch
+) -> None:
+    no_proxy.setenv("SSL_CERT_FILE", str(certificates["loopback"]))
+    with tls_server(certificates["loopback"]) as url:
+        assert fetch(url) == b"ok"
+    no_proxy.setenv("SSL_CERT_FILE", str(certificates["elsewhere"]))
+    with tls_server(certificates["elsewhere"]) as url, pytest.raises(UnavailableError) as info:
+        fetch(url)
+    assert "certificate is not valid for '127.0.0.1'" in info.value.message
+
+
+def test_plain_http_never_loads_a_ca_bundle(no_proxy: pytest.MonkeyPatch) -> None:
+    """A run that talks plain http to a local gateway does not pay for (or depend on) the
+    CA bundle: a CA file that does not exist is never opened."""
+    no_proxy.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    with offline.start() as gw:
+        assert fetch(gw.url("models")).startswith(b'{"object":"list"')
 
 
 def test_redact_removes_escaped_and_padded_spellings_of_a_secret() -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scaling import assert_linear
 
 from llmcli.sse import Event, SSEDecoder, TooLarge
 
@@ -286,7 +287,7 @@ def test_an_event_over_the_limit_raises() -> None:
 
 def test_lines_and_events_at_the_limit_pass() -> None:
     decoder = SSEDecoder(max_size=1000)
-    assert decoder.feed(b"data: " + b"a" * 990 + b"\n\n") == [Event("a" * 990)]
+    assert decoder.feed(b"data: " + b"a" * 900 + b"\n\n") == [Event("a" * 900)]
 
 
 def test_openai_crlf_stream() -> None:
@@ -329,19 +330,54 @@ def test_anthropic_stream() -> None:
     ]
 
 
-def test_long_stream_in_many_chunks() -> None:
+def test_long_stream_in_many_chunks_is_linear() -> None:
+    """n and 8n events cut in 61-byte chunks: 8n take about 8 times as long, not 64."""
     line = b'data: {"choices":[{"delta":{"content":"token"}}]}\n\n'
-    stream = line * 20_000
-    chunks = [stream[i : i + 61] for i in range(0, len(stream), 61)]
-    events = decode(chunks)
-    assert len(events) == 20_000
-    assert set(events) == {Event('{"choices":[{"delta":{"content":"token"}}]}')}
+
+    def work_for(n: int) -> Callable[[], None]:
+        stream = line * n
+        chunks = [stream[i : i + 61] for i in range(0, len(stream), 61)]
+
+        def work() -> None:
+            events = decode(chunks)
+            assert len(events) == n
+            assert set(events) == {Event('{"choices":[{"delta":{"content":"token"}}]}')}
+
+        return work
+
+    assert_linear(work_for, 5_000)
 
 
-def test_long_line_in_tiny_chunks() -> None:
-    value = b"x" * 200_000
-    stream = b"data: " + value + b"\n\n"
-    assert decode(stream[i : i + 3] for i in range(0, len(stream), 3)) == [Event("x" * 200_000)]
+def test_long_line_in_small_chunks_is_linear() -> None:
+    """A line of n and 8n bytes in 16-byte chunks: holding the unfinished line must not
+    copy it again for each chunk."""
+
+    def work_for(n: int) -> Callable[[], None]:
+        stream = b"data: " + b"x" * n + b"\n\n"
+        chunks = [stream[i : i + 16] for i in range(0, len(stream), 16)]
+
+        def work() -> None:
+            assert decode(chunks) == [Event("x" * n)]
+
+        return work
+
+    assert_linear(work_for, 150_000)
+
+
+def test_event_of_many_data_lines_is_linear() -> None:
+    """An event of n and 8n ``data:`` lines: its data is joined once, at dispatch."""
+    value = "0123456789abcdef" * 4
+
+    def work_for(n: int) -> Callable[[], None]:
+        stream = f"data: {value}\n".encode() * n + b"\n"
+        chunks = [stream[i : i + 256] for i in range(0, len(stream), 256)]
+
+        def work() -> None:
+            assert decode(chunks) == [Event("\n".join([value] * n))]
+
+        return work
+
+    assert_linear(work_for, 2_000)
 
 
 # Property tests

@@ -146,7 +146,9 @@ def test_every_option_of_help_is_in_the_page(command: str) -> None:
 
 
 def test_every_top_level_option_is_in_the_overview() -> None:
-    for option in help_options(help_text()):
+    options = help_options(help_text())
+    assert {"-V", "--version", "-h", "--help"} <= options
+    for option in options:
         assert f"\\fB{roff.esc(option)}\\fR" in section(page("llmcli.1"), "OPTIONS")
 
 

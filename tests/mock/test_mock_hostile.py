@@ -236,7 +236,7 @@ def test_gzip_bomb_inflates_to_n_bytes(gw: RunningGateway, stream: bool, prefix:
 def test_big_bodies_keep_the_gateway_small(gw: RunningGateway) -> None:
     tracemalloc.start()
     try:
-        with socket.create_connection(("127.0.0.1", gw.port)) as s:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as s:
             s.sendall(request(CHAT, body(), [("Host", "gw"), ("X-Mock-Fault", "huge_body=64M")]))
             total = 0
             while part := s.recv(1 << 16):
