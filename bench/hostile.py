@@ -113,7 +113,7 @@ def measure(cmd: Sequence[str], timeout: float, max_bytes: int) -> Measure:
 def gateway(fault: str) -> Iterator[tuple[str, list[int]]]:
     """The gateway with `--fault fault` in its own process: its base URL, and a list that
     gets its peak RSS (KiB) once it is stopped."""
-    cmd = [*LLMCLI, "serve", "--port", "0", *(["--fault", fault] if fault else [])]
+    cmd = [*LLMCLI, "serve", "--port", "0", "--quiet", *(["--fault", fault] if fault else [])]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=ENV)
     peak: list[int] = []
     try:

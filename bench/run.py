@@ -113,7 +113,9 @@ def medians(
 @contextmanager
 def gateway() -> Iterator[str]:
     """`llmcli serve --port 0` in its own process; yields the base URL it prints."""
-    p = subprocess.Popen([LLMCLI, "serve", "--port", "0"], stdout=subprocess.PIPE, env=ENV)
+    p = subprocess.Popen(
+        [LLMCLI, "serve", "--port", "0", "--quiet"], stdout=subprocess.PIPE, env=ENV
+    )
     try:
         assert p.stdout is not None
         ready, _, _ = select.select([p.stdout], [], [], 15)

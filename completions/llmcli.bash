@@ -24,17 +24,17 @@ _llmcli() {
     elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
         prev=${COMP_WORDS[COMP_CWORD-2]}
     fi
-    for ((i = 1; i < COMP_CWORD; i++)); do
+    for ((i = 1; i < COMP_CWORD; i++)); do  # cmd: "", "chat", "batch", "batch run" …
         case ${COMP_WORDS[i]} in
             --) return ;;
             -*) ;;
-            *) [[ -z $cmd ]] && cmd=${COMP_WORDS[i]} ;;
+            *) case $cmd in ""|batch) cmd=${cmd:+$cmd }${COMP_WORDS[i]} ;; esac ;;
         esac
     done
     case $cmd in
         "")
             if [[ $cur == -* ]]; then _llmcli_words "--version -V -h --help" "$cur"
-            else _llmcli_words "chat stream messages models embed gateways serve" "$cur"; fi
+            else _llmcli_words "chat stream messages models embed gateways serve batch" "$cur"; fi
             ;;
         chat|stream)
             case $prev in
@@ -45,15 +45,15 @@ _llmcli() {
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                -g --gateway --base-url -m --model -o --output -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --debug
-                --reasoning --temperature --top-p --max-tokens --max-completion-tokens
-                --stop --seed --frequency-penalty --presence-penalty --response-format
-                --tools --tool-choice --reasoning-effort --reasoning-budget
-                --reasoning-exclude --reasoning-enabled --reasoning-disabled --thinking
-                --no-thinking --chat-template-kwargs --logprobs --top-logprobs --user
-                --stream-options --conversation-id --memory --no-memory --tool --json
-                --schema -p --param -h --help" "$cur"
+                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug -o --output --reasoning
+                --temperature --top-p --max-tokens --max-completion-tokens --stop --seed
+                --frequency-penalty --presence-penalty --response-format --tools
+                --tool-choice --reasoning-effort --reasoning-budget --reasoning-exclude
+                --reasoning-enabled --reasoning-disabled --thinking --no-thinking
+                --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
+                --conversation-id --memory --no-memory --tool --json --schema -p --param -h
+                --help" "$cur"
             ;;
         messages)
             case $prev in
@@ -63,8 +63,8 @@ _llmcli() {
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                -g --gateway --base-url -m --model -o --output -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --debug --stream
+                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug -o --output --stream
                 --reasoning --max-tokens --thinking-budget --temperature --top-p --top-k
                 --stop --tools --tool --tool-choice --metadata -p --param -h --help" "$cur"
             ;;
@@ -74,9 +74,9 @@ _llmcli() {
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tag|--search|-q) :; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
-            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -o --output -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --debug --tag
-                --search -q -h --help" "$cur"
+            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug -o --output --tag --search
+                -q -h --help" "$cur"
             ;;
         embed)
             case $prev in
@@ -88,8 +88,8 @@ _llmcli() {
                 --encoding-format) _llmcli_words "float base64" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin --body -g --gateway
-                --base-url -m --model -o --output -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --batch-size --parallel
+                --base-url -m --model -H --header --timeout --connect-timeout --retries
+                --dry-run -v --verbose --usage --debug -o --output --batch-size --parallel
                 --dimensions --encoding-format -p --param -h --help" "$cur"
             ;;
         gateways)
@@ -102,7 +102,26 @@ _llmcli() {
             case $prev in
                 --port|--host|--profile|--fault) :; return ;;
             esac
-            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault -h --help" "$cur"
+            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q -h --help" "$cur"
+            ;;
+        batch)
+            if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"
+            else _llmcli_words "run" "$cur"; fi
+            ;;
+        "batch run")
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param) :; return ;;
+                -o|--output) _llmcli_files "$cur"; return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
+                    --connect-timeout --retries --dry-run -v --verbose --usage --debug -o
+                    --output --resume -P --parallel --rpm --tpm --max-wait --unordered
+                    --shard -s --system --max-tokens --temperature -p --param -h --help" "$cur"
+            else
+                _llmcli_files "$cur"
+            fi
             ;;
     esac
 }

@@ -3,14 +3,20 @@
 # Use: source it, or copy it to ~/.config/fish/completions/llmcli.fish
 
 function __llmcli_using --description 'Is the llmcli command on the line this one?'
+    # the words that are not options: the first, and more while they name a group
     set -l found ''
     for word in (commandline -opc)[2..-1]
-        if not string match -q -- '-*' $word
+        if string match -q -- '-*' $word
+            continue
+        else if test -z "$found"
             set found $word
+        else if contains -- $found 'batch'
+            set found "$found $word"
+        else
             break
         end
     end
-    test "$found" = "$argv[1]"
+    test "$found" = "$argv"
 end
 
 complete -c llmcli -f
@@ -23,6 +29,10 @@ complete -c llmcli -n '__llmcli_using ""' -a models -d 'List a gateway\'s models
 complete -c llmcli -n '__llmcli_using ""' -a embed -d 'Embed texts: one JSON line of floats per input'
 complete -c llmcli -n '__llmcli_using ""' -a gateways -d 'List the built-in and configured gateways'
 complete -c llmcli -n '__llmcli_using ""' -a serve -d 'Run the offline gateway on 127.0.0.1, for tests and demos'
+complete -c llmcli -n '__llmcli_using ""' -a batch -d 'Many requests from JSONL: batch run'
+
+complete -c llmcli -n '__llmcli_using batch' -s h -l help -d 'Show this message and exit'
+complete -c llmcli -n '__llmcli_using batch' -a run -d 'Send JSONL rows, N in flight'
 
 complete -c llmcli -n '__llmcli_using chat' -s f -l file -r -F -d 'Add a file to the prompt (\'-\' is stdin)'
 complete -c llmcli -n '__llmcli_using chat' -s a -l attach -r -F -d 'Attach an image (PNG, JPEG, GIF, WebP) or a PDF: a file, a URL, or \'-\''
@@ -34,7 +44,6 @@ complete -c llmcli -n '__llmcli_using chat' -l no-stdin -d 'Do not read piped st
 complete -c llmcli -n '__llmcli_using chat' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using chat' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using chat' -s m -l model -x -d 'Model'
-complete -c llmcli -n '__llmcli_using chat' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using chat' -s H -l header -x -d 'Extra request header'
 complete -c llmcli -n '__llmcli_using chat' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
 complete -c llmcli -n '__llmcli_using chat' -l connect-timeout -x -d 'Time limit to connect, in seconds'
@@ -43,6 +52,7 @@ complete -c llmcli -n '__llmcli_using chat' -l dry-run -d 'Print the request as 
 complete -c llmcli -n '__llmcli_using chat' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
 complete -c llmcli -n '__llmcli_using chat' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
 complete -c llmcli -n '__llmcli_using chat' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using chat' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using chat' -l reasoning -d 'Show reasoning on stderr as it arrives'
 complete -c llmcli -n '__llmcli_using chat' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using chat' -l top-p -x -d 'Nucleus sampling mass, 0-1'
@@ -86,7 +96,6 @@ complete -c llmcli -n '__llmcli_using stream' -l no-stdin -d 'Do not read piped 
 complete -c llmcli -n '__llmcli_using stream' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using stream' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using stream' -s m -l model -x -d 'Model'
-complete -c llmcli -n '__llmcli_using stream' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using stream' -s H -l header -x -d 'Extra request header'
 complete -c llmcli -n '__llmcli_using stream' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
 complete -c llmcli -n '__llmcli_using stream' -l connect-timeout -x -d 'Time limit to connect, in seconds'
@@ -95,6 +104,7 @@ complete -c llmcli -n '__llmcli_using stream' -l dry-run -d 'Print the request a
 complete -c llmcli -n '__llmcli_using stream' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
 complete -c llmcli -n '__llmcli_using stream' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
 complete -c llmcli -n '__llmcli_using stream' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using stream' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using stream' -l reasoning -d 'Show reasoning on stderr as it arrives'
 complete -c llmcli -n '__llmcli_using stream' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using stream' -l top-p -x -d 'Nucleus sampling mass, 0-1'
@@ -138,7 +148,6 @@ complete -c llmcli -n '__llmcli_using messages' -l no-stdin -d 'Do not read pipe
 complete -c llmcli -n '__llmcli_using messages' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using messages' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using messages' -s m -l model -x -d 'Model'
-complete -c llmcli -n '__llmcli_using messages' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using messages' -s H -l header -x -d 'Extra request header'
 complete -c llmcli -n '__llmcli_using messages' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
 complete -c llmcli -n '__llmcli_using messages' -l connect-timeout -x -d 'Time limit to connect, in seconds'
@@ -147,6 +156,7 @@ complete -c llmcli -n '__llmcli_using messages' -l dry-run -d 'Print the request
 complete -c llmcli -n '__llmcli_using messages' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
 complete -c llmcli -n '__llmcli_using messages' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
 complete -c llmcli -n '__llmcli_using messages' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using messages' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using messages' -l stream -d 'Stream the reply (stream: true)'
 complete -c llmcli -n '__llmcli_using messages' -l reasoning -d 'Show reasoning on stderr as it arrives'
 complete -c llmcli -n '__llmcli_using messages' -l max-tokens -x -d 'Most tokens to generate (the API requires it'
@@ -165,7 +175,6 @@ complete -c llmcli -n '__llmcli_using messages' -s h -l help -d 'Show this messa
 complete -c llmcli -n '__llmcli_using models' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using models' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using models' -s m -l model -x -d 'Model'
-complete -c llmcli -n '__llmcli_using models' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using models' -s H -l header -x -d 'Extra request header'
 complete -c llmcli -n '__llmcli_using models' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
 complete -c llmcli -n '__llmcli_using models' -l connect-timeout -x -d 'Time limit to connect, in seconds'
@@ -174,6 +183,7 @@ complete -c llmcli -n '__llmcli_using models' -l dry-run -d 'Print the request a
 complete -c llmcli -n '__llmcli_using models' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
 complete -c llmcli -n '__llmcli_using models' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
 complete -c llmcli -n '__llmcli_using models' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using models' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using models' -l tag -x -d 'Only models with this tag (vision, tools, reasoning, streaming …)'
 complete -c llmcli -n '__llmcli_using models' -l search -s q -x -d 'Only ids or names containing TEXT'
 complete -c llmcli -n '__llmcli_using models' -s h -l help -d 'Show this message and exit'
@@ -188,7 +198,6 @@ complete -c llmcli -n '__llmcli_using embed' -l body -r -F -d 'A whole embedding
 complete -c llmcli -n '__llmcli_using embed' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using embed' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
 complete -c llmcli -n '__llmcli_using embed' -s m -l model -x -d 'Model'
-complete -c llmcli -n '__llmcli_using embed' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using embed' -s H -l header -x -d 'Extra request header'
 complete -c llmcli -n '__llmcli_using embed' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
 complete -c llmcli -n '__llmcli_using embed' -l connect-timeout -x -d 'Time limit to connect, in seconds'
@@ -197,6 +206,7 @@ complete -c llmcli -n '__llmcli_using embed' -l dry-run -d 'Print the request as
 complete -c llmcli -n '__llmcli_using embed' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
 complete -c llmcli -n '__llmcli_using embed' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
 complete -c llmcli -n '__llmcli_using embed' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using embed' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using embed' -l batch-size -x -d 'Inputs per request'
 complete -c llmcli -n '__llmcli_using embed' -l parallel -x -d 'Requests in flight at once'
 complete -c llmcli -n '__llmcli_using embed' -l dimensions -x -d 'Vector size'
@@ -212,4 +222,31 @@ complete -c llmcli -n '__llmcli_using serve' -l port -x -d 'Port to listen on (0
 complete -c llmcli -n '__llmcli_using serve' -l host -x -d 'Address to listen on'
 complete -c llmcli -n '__llmcli_using serve' -l profile -x -d 'Which gateway to imitate'
 complete -c llmcli -n '__llmcli_using serve' -l fault -x -d 'Inject faults, e.g'
+complete -c llmcli -n '__llmcli_using serve' -l quiet -s q -d 'Do not log each request on stderr'
 complete -c llmcli -n '__llmcli_using serve' -s h -l help -d 'Show this message and exit'
+
+complete -c llmcli -n '__llmcli_using batch run' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
+complete -c llmcli -n '__llmcli_using batch run' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
+complete -c llmcli -n '__llmcli_using batch run' -s m -l model -x -d 'Model'
+complete -c llmcli -n '__llmcli_using batch run' -s H -l header -x -d 'Extra request header'
+complete -c llmcli -n '__llmcli_using batch run' -l timeout -x -d 'Deadline of the whole request in seconds: every retry and wait included'
+complete -c llmcli -n '__llmcli_using batch run' -l connect-timeout -x -d 'Time limit to connect, in seconds'
+complete -c llmcli -n '__llmcli_using batch run' -l retries -x -d 'Retries of a request that failed before any output (connection errors, 408, 429, 5xx), honouring Retry-After'
+complete -c llmcli -n '__llmcli_using batch run' -l dry-run -d 'Print the request as JSON {method, url, headers, body}, key redacted'
+complete -c llmcli -n '__llmcli_using batch run' -s v -l verbose -d 'Request and response lines, timing, retries on stderr'
+complete -c llmcli -n '__llmcli_using batch run' -l usage -d 'One JSON line on stderr: token usage, time to first byte, total'
+complete -c llmcli -n '__llmcli_using batch run' -l debug -d 'Tracebacks for internal errors'
+complete -c llmcli -n '__llmcli_using batch run' -s o -l output -r -F -d 'Append result lines to FILE'
+complete -c llmcli -n '__llmcli_using batch run' -l resume -d 'With -o: skip rows FILE already has a 2xx answer for'
+complete -c llmcli -n '__llmcli_using batch run' -s P -l parallel -x -d 'Requests in flight'
+complete -c llmcli -n '__llmcli_using batch run' -l rpm -x -d 'At most N requests a minute'
+complete -c llmcli -n '__llmcli_using batch run' -l tpm -x -d 'At most N tokens a minute (estimated)'
+complete -c llmcli -n '__llmcli_using batch run' -l max-wait -x -d 'A row waits out 429/503 pauses this long'
+complete -c llmcli -n '__llmcli_using batch run' -l unordered -d 'Write rows as they finish, not in input order'
+complete -c llmcli -n '__llmcli_using batch run' -l shard -x -d 'Only rows whose custom_id hashes to K of N'
+complete -c llmcli -n '__llmcli_using batch run' -s s -l system -x -d 'System prompt'
+complete -c llmcli -n '__llmcli_using batch run' -l max-tokens -x -d 'Most tokens to generate'
+complete -c llmcli -n '__llmcli_using batch run' -l temperature -x -d 'Sampling temperature, 0-2'
+complete -c llmcli -n '__llmcli_using batch run' -s p -l param -x -d 'Any other body field'
+complete -c llmcli -n '__llmcli_using batch run' -s h -l help -d 'Show this message and exit'
+complete -c llmcli -n '__llmcli_using batch run' -F

@@ -14,25 +14,24 @@ imports neither typer, click nor rich, and ``Client`` only when first used.
 
 from typing import TYPE_CHECKING, Any
 
-from llmcli.errors import (
-    ConfigError,
-    DataError,
-    InputFileError,
-    NotAllowedError,
-    NotJsonError,
-    OutputFileError,
-    ProtocolError,
-    TemporaryError,
-    UnavailableError,
-    UsageError,
-)
-from llmcli.errors import LlmcliError as Error
+from llmcli.version import __version__
 
 if TYPE_CHECKING:
     from llmcli.client import Client
+    from llmcli.errors import (
+        ConfigError,
+        DataError,
+        InputFileError,
+        NotAllowedError,
+        NotJsonError,
+        OutputFileError,
+        ProtocolError,
+        TemporaryError,
+        UnavailableError,
+        UsageError,
+    )
+    from llmcli.errors import LlmcliError as Error
     from llmcli.openai import Piece
-
-from llmcli.version import __version__
 
 __all__ = [
     "Client",
@@ -53,7 +52,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``Client`` and ``Piece`` on first use, so ``llmcli --version`` stays instant."""
+    """Everything on first use, so ``llmcli --version`` imports nothing more."""
+    if name == "Error":
+        from llmcli.errors import LlmcliError
+
+        return LlmcliError
+    if name in __all__ and name.endswith("Error"):
+        from llmcli import errors
+
+        return getattr(errors, name)
     if name == "Client":
         from llmcli.client import Client
 

@@ -89,6 +89,7 @@ class Client:
         self.governor = governor
         self._http: Http | None = None
         self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] | None = None
         if self.gateway.name == MOCK and not self.gateway.base_url:
             from llmcli import mock
 
@@ -134,9 +135,12 @@ class Client:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Everything no message may show: the key, credential headers, URL passwords."""
-        headers = {**self.gateway.headers, **self.extra_headers}
-        found = [self._key or "", *header_secrets(headers), *url_secrets(self.gateway.base_url)]
-        return tuple(dict.fromkeys(s for s in found if s))
+        if self._secrets is None:
+            headers = {**self.gateway.headers, **self.extra_headers}
+            base = self.gateway.base_url
+            found = [self._key or "", *header_secrets(headers), *url_secrets(base)]
+            self._secrets = tuple(dict.fromkeys(s for s in found if s))
+        return self._secrets
 
     def headers(
         self, *, stream: bool = False, json_body: bool = True, defaults: Mapping[str, str] = {}
@@ -176,7 +180,9 @@ class Client:
         url = self.gateway.url(endpoint)
         headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
         data = serialize(body, blobs) if body is not None else None
-        secrets = tuple(dict.fromkeys((*self.secrets, *url_secrets(url))))
+        secrets = self.secrets
+        if "@" in url:  # a whole-URL endpoint may carry a password of its own
+            secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
         return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
 
     def body(self, endpoint: str, body: Mapping[str, Any]) -> JSON:

@@ -67,6 +67,10 @@ class LlmcliError(Exception):
     """Base of every error llmcli reports; ``hint`` says what to do about it."""
 
     exit_code: ClassVar[int] = 1
+    #: the HTTP answer behind the error, when there was one (status, <= 64 KiB of body)
+    status: int | None = None
+    body: bytes | None = None
+    request_id: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

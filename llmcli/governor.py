@@ -40,8 +40,9 @@ class Governor:
         self._cond = threading.Condition()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Wait for the pause to end and for a place among the requests in flight."""
+    def slot(self) -> Iterator[int]:
+        """Wait for the pause to end and for a place among the requests in flight; gives
+        the number of pauses so far, for ``pause``."""
         with self._cond:
             while True:
                 wait = self.resume_at - self._clock()
@@ -52,19 +53,23 @@ class Governor:
                 else:
                     break
             self.in_flight += 1
+            ticket = self.pauses
         try:
-            yield
+            yield ticket
         finally:
             with self._cond:
                 self.in_flight -= 1
                 self._cond.notify_all()
 
-    def pause(self, seconds: float) -> bool:
+    def pause(self, seconds: float, ticket: int | None = None) -> bool:
         """Everyone waits ``seconds`` from now; True when this starts a new pause (so
-        one line is shown for a storm of 429s, not one per worker)."""
+        one line is shown for a storm of 429s, not one per worker). A 429 to a request
+        sent before the last pause began (its ``ticket`` from ``slot``) is part of the
+        same burst: it extends the wait, but starts no new pause and does not halve
+        concurrency again (as TCP reduces its window once per window)."""
         with self._cond:
             now = self._clock()
-            new = self.resume_at <= now
+            new = self.resume_at <= now and (ticket is None or ticket == self.pauses)
             self.resume_at = max(self.resume_at, now + seconds)
             if new:
                 self.pauses += 1
@@ -72,6 +77,12 @@ class Governor:
                 self._successes = 0
             self._cond.notify_all()
             return new
+
+    def hold(self, seconds: float) -> None:
+        """New requests wait ``seconds`` (a rate limit about to run out): no 429 came, so
+        concurrency stays as it is."""
+        with self._cond:
+            self.resume_at = max(self.resume_at, self._clock() + seconds)
 
     def succeeded(self) -> None:
         """One more request may be in flight after ``limit`` successes in a row."""

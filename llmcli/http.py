@@ -33,7 +33,7 @@ from llmcli.errors import (
 )
 from llmcli.redaction import is_credential_header, redact, redacted_headers
 from llmcli.request import Body, Request
-from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait
+from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
 from llmcli.status import advice, error_text, status_line
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 MAX_BODY = decoding.MAX_BODY
+MIN_PAUSE = 0.1  # seconds: the least a governor pause lasts, whatever the server says
 MAX_ERROR_BODY = decoding.MAX_ERROR_BODY
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
@@ -108,11 +109,13 @@ class _Watchdog:
     def watch(self, deadline: float, response: httpx.Response) -> list[httpx.Response | None]:
         entry: list[httpx.Response | None] = [response]
         with self._cond:
+            earliest = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._count), entry))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif earliest:  # the thread sleeps until the earliest deadline: wake it only then
+                self._cond.notify()
         return entry
 
     def _run(self) -> None:
@@ -142,6 +145,12 @@ def _interrupt(response: httpx.Response) -> None:
         pass
 
 
+#: h11 writes a request's headers and body in two sends; with Nagle's algorithm the body
+#: then waits for the server's delayed ACK of the headers (up to 40 ms on Linux) — asyncio,
+#: and so the async SDKs, turn it off for every connection; so does llmcli
+_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
 class _LazyTransport(httpx.BaseTransport):
     """httpx's transports, made on first use, one per scheme.
 
@@ -158,7 +167,7 @@ class _LazyTransport(httpx.BaseTransport):
         transport = self._by_scheme.get(scheme)
         if transport is None:
             plain = scheme == "http"
-            transport = httpx.HTTPTransport(verify=not plain)
+            transport = httpx.HTTPTransport(verify=not plain, socket_options=_NODELAY)
             self._by_scheme[scheme] = transport
         return transport.handle_request(request)
 
@@ -236,7 +245,10 @@ class Client:
         notes.append(advice(status, detail, request.gateway, response.headers))
         tail = "".join(f"; {note}" for note in notes if note)
         message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
-        return error_for_status(status)(redact(message, request.secrets))
+        error = error_for_status(status)(redact(message, request.secrets))
+        error.status, error.body = status, body
+        error.request_id = request_id(response.headers)
+        return error
 
     def _transport_error(
         self, request: Request, e: httpx.TransportError, deadline: float | None
@@ -315,6 +327,10 @@ class Client:
         except httpx.TransportError as e:
             raise _Retry(self._transport_error(request, e, deadline), None) from e
         if response.status_code < 400:
+            if self.governor is not None and _ratelimited(response.headers):
+                hint = slow_down(response.headers, self.governor.in_flight)
+                if hint is not None:
+                    self.governor.hold(hint)
             return response
         try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits")
             body = decoding.head(_decoded(response), MAX_ERROR_BODY)
@@ -337,12 +353,12 @@ class Client:
         governor = self.governor
         number = 0
         waited = 0.0
-        paused = 0
+        ticket = 0
         while True:
             try:
                 if governor is None:
                     return attempt(deadline)
-                with governor.slot():
+                with governor.slot() as ticket:
                     result = attempt(deadline)
                 governor.succeeded()
                 return result
@@ -351,14 +367,13 @@ class Client:
                     raise retry.error from retry.__cause__
                 wait = retry.wait
                 if governor is not None and wait is not None and retry.status in (429, 503):
-                    wait = max(wait, backoff(paused))  # a tiny wait must not become a flood
-                    paused += 1
+                    wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
                     waited += wait
                     if waited > governor.max_wait:
                         raise _gave_up(retry, f"waited {waited - wait:.0f}s") from None
                     if deadline is not None and time.perf_counter() + wait >= deadline:
                         raise _gave_up(retry, "the wait would pass --timeout") from None
-                    if governor.pause(wait):
+                    if governor.pause(wait, ticket):
                         self.log(f"llmcli: {_summary(retry)}; pausing all requests for {wait:.1f}s")
                     continue
                 if number >= self.limits.retries or (wait is not None and wait > MAX_WAIT):
@@ -471,6 +486,16 @@ class Client:
 
 class _TooLarge(ProtocolError):
     """A body over its cap: never retried (it would only come again)."""
+
+
+def _ratelimited(headers: httpx.Headers) -> bool:
+    """Whether an answer says anything of its rate limit (one pass over raw headers)."""
+    return any(name[:11] in (b"x-ratelimit", b"anthropic-r") for name, _ in headers.raw)
+
+
+def request_id(headers: httpx.Headers) -> str:
+    """The id the server gave the request (OpenAI: x-request-id; Anthropic: request-id)."""
+    return headers.get("x-request-id") or headers.get("request-id") or ""
 
 
 def _decoded(response: httpx.Response) -> Iterator[bytes]:

@@ -65,3 +65,45 @@ def ordered_map(
             future.cancel()
         for _ in threads:
             tasks.put(None)
+
+
+def unordered_map(
+    fn: Callable[[T], R], items: Iterable[T], *, workers: int, window: int | None = None
+) -> Iterator[tuple[T, R]]:
+    """Like ``ordered_map``, but each ``(item, result)`` as soon as it is done. A call that
+    fails raises here, after every result that came before it."""
+    window = max(window or workers * 2, 1)
+    tasks: queue.SimpleQueue[T | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[T, R | None, BaseException | None]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while (item := tasks.get()) is not None:
+            try:
+                done.put((item, fn(item), None))
+            except BaseException as e:  # handed to the reader of the results
+                done.put((item, None, e))
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(workers, 1))]
+    for thread in threads:
+        thread.start()
+    pending = 0
+    try:
+        for item in items:
+            tasks.put(item)
+            pending += 1
+            while pending >= window:
+                pending -= 1
+                yield _result(done.get())
+        while pending:
+            pending -= 1
+            yield _result(done.get())
+    finally:
+        for _ in threads:
+            tasks.put(None)
+
+
+def _result(entry: tuple[T, R | None, BaseException | None]) -> tuple[T, R]:
+    item, result, error = entry
+    if error is not None:
+        raise error
+    return item, result  # type: ignore[return-value]

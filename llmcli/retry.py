@@ -78,3 +78,46 @@ def retryable_status(status: int) -> bool:
 def backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s … capped at 8 s."""
     return min(8.0, 0.5 * 2.0 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+
+
+def slow_down(headers: Mapping[str, str], in_flight: int) -> float | None:
+    """How long to hold new requests before the 429 comes: when a rate-limit window has
+    fewer requests or tokens left than requests are in flight, until it resets.
+
+    OpenAI: ``x-ratelimit-remaining-{requests,tokens}`` with ``x-ratelimit-reset-*``
+    (Go durations); Anthropic: ``anthropic-ratelimit-{requests,tokens,input-tokens,
+    output-tokens}-remaining`` with ``-reset`` (an RFC 3339 time).
+    """
+    waits = []
+    for kind in ("requests", "tokens"):
+        remaining = headers.get(f"x-ratelimit-remaining-{kind}")
+        reset = headers.get(f"x-ratelimit-reset-{kind}")
+        if remaining is not None and reset and _fewer(remaining, in_flight, kind):
+            waits.append(parse_wait(reset))
+    for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
+        remaining = headers.get(f"anthropic-ratelimit-{kind}-remaining")
+        reset = headers.get(f"anthropic-ratelimit-{kind}-reset")
+        if remaining is not None and reset and _fewer(remaining, in_flight, kind):
+            waits.append(_until(reset))
+    found = [w for w in waits if w is not None]
+    return min(max(found), 60.0) if found else None
+
+
+def _fewer(remaining: str, in_flight: int, kind: str) -> bool:
+    try:
+        left = int(remaining)
+    except ValueError:
+        return False
+    return left <= 0 if kind != "requests" else left < max(in_flight, 1)
+
+
+def _until(stamp: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(stamp.strip())
+    except ValueError:
+        return parse_wait(stamp)
+    if when.tzinfo is None:
+        return None
+    return _positive(when.timestamp() - time.time())

@@ -8,7 +8,7 @@ import sys
 import click
 import typer
 
-from llmcli.cli import chat, embed, gateways, messages, models, serve
+from llmcli.cli import batch, chat, embed, gateways, messages, models, serve
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.outputs import Output, Terminal, silence_stdout
 from llmcli.version import __version__
@@ -31,6 +31,7 @@ app.command("models", short_help="List a gateway's models: ids on a pipe, a tabl
     models.models
 )
 app.command("embed", short_help="Embed texts: one JSON line of floats per input.")(embed.embed)
+app.add_typer(batch.app, name="batch", short_help="Many requests from JSONL: batch run.")
 app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
 app.command(
     "serve",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmcli.cli.options import Common
+from llmcli.cli.options import Connection
 from llmcli.client import Client
 from llmcli.config.file import load as load_config
 from llmcli.inputs import parse_header
@@ -38,7 +38,7 @@ def output() -> Output:
 
 @contextlib.contextmanager
 def open_client(
-    common: Common,
+    common: Connection,
     *,
     require_key: bool = True,
     fallback: str = "openai",
@@ -86,7 +86,7 @@ def dry_run(request: Request) -> None:
     )
 
 
-def report_usage(common: Common, client: Client, reply: Mapping[str, Any] | None) -> None:
+def report_usage(common: Connection, client: Client, reply: Mapping[str, Any] | None) -> None:
     """``--usage``: token usage, time to first byte and total time, one line on stderr."""
     timing = client.timing
     if not common.usage or timing is None:

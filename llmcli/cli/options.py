@@ -26,8 +26,8 @@ class OutputFormat(StrEnum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Common:
-    """Flags every command shares (DESIGN.md)."""
+class Connection:
+    """Flags every command shares (DESIGN.md), but -o: which gateway, how to reach it."""
 
     gateway: Annotated[
         str | None,
@@ -50,10 +50,6 @@ class Common:
     model: Annotated[
         str | None,
         typer.Option("-m", "--model", metavar="ID", help="Model [env: LLMCLI_MODEL]."),
-    ] = None
-    output: Annotated[
-        OutputFormat | None,
-        typer.Option("-o", "--output", help="Output format (default: text)."),
     ] = None
     header: Annotated[
         list[str] | None,
@@ -104,6 +100,16 @@ class Common:
         ),
     ] = False
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for internal errors.")] = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Common(Connection):
+    """Flags every command shares (DESIGN.md): the connection, and -o FORMAT."""
+
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option("-o", "--output", help="Output format (default: text)."),
+    ] = None
 
 
 # Request flags that chat, stream and messages share, each defined once.

@@ -3,8 +3,13 @@
 A mistake on the command line (an unknown profile, a bad ``--fault`` spec) is a usage
 error (exit 2) naming what is valid, found before anything listens; an address that
 cannot be bound is exit 69. ``EPILOG`` lists every fault with its units, for ``--help``.
+
+Each request is logged on stderr, one line (``POST /v1/chat/completions 200 3 ms
+model=echo``), unless ``--quiet``: a parent that pipes stderr and never reads it would
+otherwise stall the gateway once the pipe is full.
 """
 
+import contextlib
 import sys
 from typing import Annotated
 
@@ -17,13 +22,16 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("status=CODE", "answer this HTTP status, an error in the profile's shape"),
     ("times=N", "apply the spec to the first N requests carrying it only"),
     ("every=N", "apply it to every Nth request carrying it only"),
+    ("share=P", "apply it to a share P (0<P<=1) of them, evenly spread"),
+    ("budget=N:SECONDS", "N requests per SECONDS window, then 429 till it ends"),
     ("retry_after=TEXT", "send Retry-After: TEXT as given (percent-decoded)"),
     ("reset=SECONDS", "send x-ratelimit-*-requests headers, reset in SECONDS"),
     ("html", "answer a proxy's HTML error page"),
     ("body=TEXT", "answer this body (percent-decoded), as text/plain"),
     ("content_type=TYPE", "the Content-Type of body= (percent-decoded)"),
     ("redirect=URL", "answer 307 (or status=3xx) to URL, any scheme"),
-    ("delay=MS", "wait MS milliseconds before the status line"),
+    ("delay=MS", "wait MS milliseconds before each status line"),
+    ("jitter=MS", "wait 0..MS ms more, fixed per request number"),
     ("slow=BYTES:MS", "write BYTES bytes at a time, MS milliseconds apart"),
     ("split_utf8", "split writes inside UTF-8 characters"),
     ("cut=N", "hang up after N stream events (a whole body: halfway)"),
@@ -58,7 +66,12 @@ def _epilog() -> str:
             "';'-separated items, e.g. 'status=429;every=2;retry_after=1'.",
             *(f"  {item:<{width}}  {meaning}" for item, meaning in FAULTS),
             "",
+            "\b",
             "SIZE is bytes, or with a suffix k, M or G (KiB, MiB, GiB): endless=300M.",
+            "budget= counts every request carrying its spec (the server's, or one",
+            "header's) and sends x-ratelimit-*-requests headers (anthropic-ratelimit-*",
+            "on /messages); the other items apply to the requests it lets through.",
+            "Every answer carries x-request-id and request-id: req_1, req_2 ...",
         ]
     )
 
@@ -83,11 +96,15 @@ def serve(
             help="Inject faults, e.g. 'status=429;times=1'; --help lists them all.",
         ),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+    ] = False,
 ) -> None:
     """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
     tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
-    --profile, and injectable faults. Prints its base URL on stdout once it listens.
-    -g mock runs the same gateway in-process, without serve.
+    --profile, and injectable faults. Prints its base URL on stdout once it listens,
+    then logs each request on stderr (method, path, status, milliseconds, model).
+    -g mock runs the same gateway in-process, silently, without serve.
 
     \b
     Examples:
@@ -110,7 +127,13 @@ def serve(
         sys.stdout.write(base_url + "\n")
         sys.stdout.flush()
 
+    def log(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # stderr closed: serve on, unheard
+            sys.stderr.write(line + "\n")
+
     try:
-        mock.serve_forever(profile, host=host, port=port, faults=fault, ready=ready)
+        mock.serve_forever(
+            profile, host=host, port=port, faults=fault, ready=ready, log=None if quiet else log
+        )
     except mock.ListenError as e:
         raise UnavailableError(e.message) from None

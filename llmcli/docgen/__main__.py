@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from llmcli.docgen import completions, manpages
+from llmcli.docgen import completions, manpages, zsh
 from llmcli.docgen.model import load
 
 #: directory → the suffix of the files generated there (a stale extra one is an error)
@@ -24,7 +24,7 @@ def generate() -> dict[str, str]:
     cli = load()
     files = {
         "completions/llmcli.bash": completions.bash(cli),
-        "completions/_llmcli": completions.zsh(cli),
+        "completions/_llmcli": zsh.zsh(cli),
         "completions/llmcli.fish": completions.fish(cli),
     }
     files.update({f"man/{name}": page for name, page in manpages.pages(cli).items()})

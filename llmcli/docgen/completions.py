@@ -1,10 +1,15 @@
 """Shell completion scripts for bash, zsh and fish, written from the command tree.
 
-Each script completes the command names, every option of each command, the values of
-``click.Choice`` options (``-o``, ``--reasoning-effort``, ``--empty`` …), file names for
-options whose metavar names a file (FILE, PATH, PATH|URL), and gateway names for
-``-g/--gateway``, which change with the user's config.toml and so are asked of
-``llmcli gateways --names`` at completion time, its stderr sent to /dev/null.
+Each script (bash and fish here, zsh in ``llmcli.docgen.zsh``) completes the command
+names, and after a group's name (``llmcli batch``) the names of its commands; every
+option of each command; the values of ``click.Choice`` options (``-o``,
+``--reasoning-effort``, ``--empty`` …); file names for options and arguments whose
+metavar names a file (FILE, PATH, PATH|URL: ``batch run -o FILE`` and its ``[FILE]``);
+and gateway names for ``-g/--gateway``, which change with the user's config.toml and so
+are asked of ``llmcli gateways --names`` at completion time, its stderr sent to
+/dev/null. A command is found on the line by its words that are not options: the first
+one, and the next as long as the words so far name a group; groups take no option with a
+value, so no option's value can be mistaken for a command.
 """
 
 from __future__ import annotations
@@ -31,6 +36,30 @@ def _wrapped(words: list[str], indent: int) -> str:
     )
 
 
+def command_groups(cli: Cli) -> list[Command]:
+    """The top level and every group below it: the commands that have commands."""
+    groups = [cli.root, *(c for c in cli.walk() if c.subcommands)]
+    for group in groups:
+        if any(o.takes_value for o in group.options):
+            raise NotImplementedError(f"an option with a value before a command: {group.name}")
+    return groups
+
+
+def _bash_pattern(words: str) -> str:
+    """A ``case`` pattern matching exactly these words ("" for the top level)."""
+    return f'"{words}"' if not words or " " in words else words
+
+
+def _bash_group(cmd: Command) -> list[str]:
+    """Options after ``-``, else the group's commands."""
+    spellings = " ".join(s for o in cmd.options for s in o.spellings)
+    names = " ".join(c.name for c in cmd.subcommands)
+    return [
+        f'            if [[ $cur == -* ]]; then _llmcli_words "{spellings}" "$cur"',
+        f'            else _llmcli_words "{names}" "$cur"; fi',
+    ]
+
+
 def _bash_command(cmd: Command) -> list[str]:
     """The lines of one ``case $cmd`` branch: values after an option, else options."""
     cases: dict[str, list[str]] = {}
@@ -50,26 +79,36 @@ def _bash_command(cmd: Command) -> list[str]:
         lines.append(f"                {'|'.join(names)}) {action}; return ;;")
     lines.append("            esac")
     words = [s for opt in cmd.options for s in opt.spellings]
-    lines.append(f'            [[ $cur == -* ]] && _llmcli_words "{_wrapped(words, 16)}" "$cur"')
-    return lines
+    if not any(arg.kind == "file" for arg in cmd.arguments):
+        lines.append(
+            f'            [[ $cur == -* ]] && _llmcli_words "{_wrapped(words, 16)}" "$cur"'
+        )
+        return lines
+    return [
+        *lines,
+        "            if [[ $cur == -* ]]; then",
+        f'                _llmcli_words "{_wrapped(words, 20)}" "$cur"',
+        "            else",
+        '                _llmcli_files "$cur"',
+        "            fi",
+    ]
 
 
 def bash(cli: Cli) -> str:
-    if any(o.takes_value for o in cli.root.options):
-        raise NotImplementedError("top-level options that take a value")
+    groups = command_groups(cli)
     branches: dict[tuple[str, ...], list[str]] = {}
-    for cmd in cli.commands:
-        branches.setdefault(tuple(_bash_command(cmd)), []).append(cmd.name)
-    root_words = " ".join(s for o in cli.root.options for s in o.spellings)
-    body = [
-        '        "")',
-        f'            if [[ $cur == -* ]]; then _llmcli_words "{root_words}" "$cur"',
-        f'            else _llmcli_words "{" ".join(c.name for c in cli.commands)}" "$cur"; fi',
-        "            ;;",
-    ]
-    for lines, names in branches.items():
-        body += [f"        {'|'.join(names)})", *lines, "            ;;"]
-    return _BASH.format(header=HEADER, gateways=GATEWAYS, body="\n".join(body))
+    for cmd in [cli.root, *cli.walk()]:
+        branch = _bash_group(cmd) if cmd in groups else _bash_command(cmd)
+        branches.setdefault(tuple(branch), []).append(_bash_pattern(cmd.words))
+    body = []
+    for lines, patterns in branches.items():
+        body += [f"        {'|'.join(patterns)})", *lines, "            ;;"]
+    return _BASH.format(
+        header=HEADER,
+        gateways=GATEWAYS,
+        groups="|".join(_bash_pattern(g.words) for g in groups),
+        body="\n".join(body),
+    )
 
 
 _BASH = """\
@@ -99,11 +138,11 @@ _llmcli() {{
     elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
         prev=${{COMP_WORDS[COMP_CWORD-2]}}
     fi
-    for ((i = 1; i < COMP_CWORD; i++)); do
+    for ((i = 1; i < COMP_CWORD; i++)); do  # cmd: "", "chat", "batch", "batch run" …
         case ${{COMP_WORDS[i]}} in
             --) return ;;
             -*) ;;
-            *) [[ -z $cmd ]] && cmd=${{COMP_WORDS[i]}} ;;
+            *) case $cmd in {groups}) cmd=${{cmd:+$cmd }}${{COMP_WORDS[i]}} ;; esac ;;
         esac
     done
     case $cmd in
@@ -117,6 +156,11 @@ complete -F _llmcli llmcli
 
 def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fish_using(words: str) -> str:
+    """The condition that the command on the line is this one ("" for none yet)."""
+    return _fish_quote("__llmcli_using " + (words or '""'))
 
 
 def _fish_option(cmd: str, opt: Option) -> list[str]:
@@ -140,132 +184,54 @@ def _fish_option(cmd: str, opt: Option) -> list[str]:
             flags.append("-r -F")
         elif opt.kind == "value":
             flags.append("-x")
-        using = cmd or '""'
-        condition = _fish_quote(f"__llmcli_using {using}")
+        condition = _fish_using(cmd)
         flags.append(f"-d {_fish_quote(describe(help))}")
         lines.append(f"complete -c llmcli -n {condition} {' '.join(flags)}")
     return lines
 
 
 def fish(cli: Cli) -> str:
+    groups = " ".join(_fish_quote(g.words) for g in command_groups(cli) if g.words)
     lines = [
         "# fish completion for llmcli(1): commands, options, option values, files, gateways.",
         f"# {HEADER}",
         "# Use: source it, or copy it to ~/.config/fish/completions/llmcli.fish",
         "",
         "function __llmcli_using --description 'Is the llmcli command on the line this one?'",
+        "    # the words that are not options: the first, and more while they name a group",
         "    set -l found ''",
         "    for word in (commandline -opc)[2..-1]",
-        "        if not string match -q -- '-*' $word",
+        "        if string match -q -- '-*' $word",
+        "            continue",
+        '        else if test -z "$found"',
         "            set found $word",
+        f"        else if contains -- $found {groups}".rstrip(),
+        '            set found "$found $word"',
+        "        else",
         "            break",
         "        end",
         "    end",
-        '    test "$found" = "$argv[1]"',
+        '    test "$found" = "$argv"',
         "end",
         "",
         "complete -c llmcli -f",
     ]
-    for opt in cli.root.options:
-        lines += _fish_option("", opt)
-    for cmd in cli.commands:
-        lines.append(
-            f"complete -c llmcli -n '__llmcli_using \"\"' -a {cmd.name} "
-            f"-d {_fish_quote(describe(cmd.summary))}"
-        )
-    for cmd in cli.commands:
+    for group in command_groups(cli):
+        if group.words:
+            lines.append("")
+        for opt in group.options:
+            lines += _fish_option(group.words, opt)
+        for cmd in group.subcommands:
+            lines.append(
+                f"complete -c llmcli -n {_fish_using(group.words)} -a {cmd.name} "
+                f"-d {_fish_quote(describe(cmd.summary))}"
+            )
+    for cmd in cli.walk():
+        if cmd.subcommands:
+            continue
         lines.append("")
         for opt in cmd.options:
-            lines += _fish_option(cmd.name, opt)
-    return "\n".join(lines) + "\n"
-
-
-def _zsh_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def _zsh_specs(opt: Option) -> list[str]:
-    """``_arguments`` specs, one per spelling: ``(-o --output)--output=[help]:msg:action``."""
-    desc = re.sub(r"([\\\[\]])", r"\\\1", describe(opt.help))
-    if {"--help", "--version"} & set(opt.spellings):
-        exclusions = "(- *)"
-    elif opt.repeatable:
-        exclusions = "*"
-    else:
-        exclusions = f"({' '.join(opt.spellings)})"
-    value = ""
-    if opt.takes_value:
-        message = (opt.names[-1].lstrip("-") if opt.kind == "choice" else opt.metavar).strip("'")
-        action = {
-            "choice": f"({' '.join(opt.choices)})",
-            "file": "_files",
-            "gateway": "_llmcli_gateway_names",
-        }.get(opt.kind, " ")
-        value = ":" + message.replace(":", "\\:") + ":" + action
-    specs = []
-    for name in opt.spellings:
-        equals = "=" if opt.takes_value and name.startswith("--") else ""
-        specs.append(_zsh_quote(f"{exclusions}{name}{equals}[{desc}]{value}"))
-    return specs
-
-
-def _zsh_function(name: str, cmd: Command) -> list[str]:
-    specs = [spec for opt in cmd.options for spec in _zsh_specs(opt)]
-    for arg in cmd.arguments:
-        specs.append(_zsh_quote(f"{'*' if arg.repeatable else ':'}:{arg.name}: "))
-    lines = [f"{name}() {{", "  _arguments -s -S : \\"]
-    lines += [f"    {spec} \\" for spec in specs[:-1]] + [f"    {specs[-1]}", "}", ""]
-    return lines
-
-
-def zsh(cli: Cli) -> str:
-    lines = [
-        "#compdef llmcli",
-        "# zsh completion for llmcli(1): commands, options, option values, files, gateways.",
-        f"# {HEADER}",
-        "# Use: copy it as _llmcli into a directory of $fpath before compinit runs, or",
-        "# source it after compinit.",
-        "",
-        "_llmcli_gateway_names() {",
-        "  local -a gateways",
-        f'  gateways=(${{(f)"$(_call_program gateways {GATEWAYS})"}})',
-        "  _wanted gateways expl gateway compadd -a gateways",
-        "}",
-        "",
-    ]
-    for cmd in cli.commands:
-        lines += _zsh_function(f"_llmcli_{cmd.name}", cmd)
-    root_specs = [spec for opt in cli.root.options for spec in _zsh_specs(opt)]
-    lines += [
-        "_llmcli() {",
-        "  local curcontext=$curcontext state state_descr line",
-        "  typeset -A opt_args",
-        "  integer ret=1",
-        "  _arguments -s -C : \\",
-        *(f"    {spec} \\" for spec in root_specs),
-        "    ': :->command' \\",
-        "    '*:: :->argument' && ret=0",
-        "  case $state in",
-        "    (command)",
-        "      local -a commands=(",
-        *(f"        {_zsh_quote(c.name + ':' + describe(c.summary))}" for c in cli.commands),
-        "      )",
-        "      _describe -t commands 'llmcli command' commands && ret=0",
-        "      ;;",
-        "    (argument)",
-        "      curcontext=${curcontext%:*:*}:llmcli-$words[1]:",
-        "      case $words[1] in",
-        *(f"        ({c.name}) _llmcli_{c.name} && ret=0 ;;" for c in cli.commands),
-        "      esac",
-        "      ;;",
-        "  esac",
-        "  return ret",
-        "}",
-        "",
-        "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then",
-        '  _llmcli "$@"',
-        "else",
-        "  compdef _llmcli llmcli",
-        "fi",
-    ]
+            lines += _fish_option(cmd.words, opt)
+        if any(arg.kind == "file" for arg in cmd.arguments):
+            lines.append(f"complete -c llmcli -n {_fish_using(cmd.words)} -F")
     return "\n".join(lines) + "\n"

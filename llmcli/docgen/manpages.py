@@ -1,5 +1,11 @@
 """The man pages: ``llmcli.1`` and one ``llmcli-COMMAND.1`` per command.
 
+A group gets a page of its own that lists its commands (``llmcli-batch.1``), and each of
+them a page named by its whole path (``llmcli-batch-run.1``), as ``gh`` (gh-pr-create(1))
+and ``git`` (git-*(1), one page per thing a user types) do: ``man llmcli-batch-run`` then
+shows exactly what ``llmcli batch run --help`` does, with the options of that command
+alone, however many commands the group grows.
+
 Options come from the command tree (their help as ``--help`` prints it), DESCRIPTION and
 EXAMPLES from each command's docstring, the exit status table from ``llmcli.errors``, the
 config file's shape from ``llmcli.config.file``'s docstring; only what has no other home
@@ -63,23 +69,54 @@ def _environment(cmd: Command | None) -> list[str]:
 
 def _files(cmd: Command | None) -> list[str]:
     if cmd is not None and not prose.applies("config", cmd):
-        return r.section("FILES", r.text(f"llmcli {cmd.name} reads no configuration file."))
+        return r.section("FILES", r.text(f"llmcli {cmd.words} reads no configuration file."))
     return r.section("FILES", *r.item(r.italic(prose.CONFIG_PATH), prose.CONFIG_FILE))
 
 
+def _family(cli: Cli, cmd: Command) -> list[Command]:
+    """The groups above a command, its own subcommands, then its siblings."""
+    above, parent = [], cli.root
+    for word in cmd.path[:-1]:
+        parent = next(c for c in parent.subcommands if c.name == word)
+        above.append(parent)
+    return [*above, *cmd.subcommands, *(c for c in parent.subcommands if c is not cmd)]
+
+
 def _see_also(cli: Cli, cmd: Command | None) -> list[str]:
-    pages = [("llmcli", "1")] if cmd is not None else []
-    pages += [(f"llmcli-{c.name}", "1") for c in cli.commands if c is not cmd]
-    pages += [("jq", "1")]
-    refs = [f".BR \\%{r.esc(name)} ({sec})," for name, sec in pages]
+    if cmd is None:
+        pages = [c.page for c in cli.walk()]
+    else:
+        pages = ["llmcli", *(c.page for c in _family(cli, cmd))]
+    refs = [f".BR \\%{r.esc(name)} (1)," for name in [*pages, "jq"]]
     refs[-1] = refs[-1].rstrip(",")
     return r.section("SEE ALSO", *refs)
 
 
+def _commands(cmds: tuple[Command, ...], words: bool) -> list[str]:
+    """One item per command: its name (or whole path), summary and page."""
+    lines: list[str] = []
+    for cmd in cmds:
+        name = cmd.words if words else cmd.name
+        lines += r.item(r.bold(name), f"{cmd.summary} See {cmd.page}(1).")
+    return lines
+
+
+def _synopsis(cmd: Command) -> list[str]:
+    """A command's usage; a group's, then that of each command in it (as git-remote(1))."""
+    lines = [f".B llmcli {r.esc(cmd.words)}", r.metavars(cmd.usage)]
+    for sub in cmd.walk():
+        if not sub.subcommands:
+            lines += [".br", f".B llmcli {r.esc(sub.words)}", r.metavars(sub.usage)]
+    return lines
+
+
 def command_page(cli: Cli, cmd: Command) -> str:
-    lines = _header(f"llmcli-{cmd.name}", cmd.summary.rstrip("."))
-    lines += r.section("SYNOPSIS", f".B llmcli {cmd.name}", r.metavars(cmd.usage))
+    """The page of a command, or of a group: then with COMMANDS and its own -h only."""
+    lines = _header(cmd.page, cmd.summary.rstrip("."))
+    lines += r.section("SYNOPSIS", *_synopsis(cmd))
     lines += r.section("DESCRIPTION", *r.paragraphs(cmd.description))
+    if cmd.subcommands:
+        lines += r.section("COMMANDS", *_commands(cmd.subcommands, words=False))
     lines += r.section("OPTIONS")
     for arg in cmd.arguments:
         lines += r.item(r.italic(arg.name) + ("..." if arg.repeatable else ""), arg.help)
@@ -90,6 +127,31 @@ def command_page(cli: Cli, cmd: Command) -> str:
     lines += r.section("EXAMPLES", *r.example(cmd.examples))
     lines += _see_also(cli, cmd)
     return "\n".join(lines) + "\n"
+
+
+def _takes_common(cli: Cli, cmd: Command, but: frozenset[str] = frozenset()) -> bool:
+    return cli.common - but <= {o.name for o in cmd.options}
+
+
+def _common_options(cli: Cli, first: Command) -> list[str]:
+    """Which commands take the shared flags: all of them, or all but -o FORMAT (batch run,
+    whose -o names the file its results are appended to)."""
+    output = first.option("--output")
+    leaves = [c for c in cli.walk() if not c.subcommands]
+    every = [c.words for c in leaves if _takes_common(cli, c)]
+    most = [
+        c.words
+        for c in leaves
+        if c.words not in every and _takes_common(cli, c, frozenset({output.name}))
+    ]
+    said = f"Accepted after the command name by {prose.listing(every)}"
+    if most:
+        said += f"; all but {'/'.join(output.names)} by {prose.listing(most)}"
+    return r.section(
+        "COMMON OPTIONS",
+        r.text(said + "."),
+        *options([o for o in first.options if o.name in cli.common]),
+    )
 
 
 def overview_page(cli: Cli) -> str:
@@ -105,17 +167,11 @@ def overview_page(cli: Cli) -> str:
         f"[{root_flags}]",
     )
     lines += r.section("DESCRIPTION", *r.paragraphs(root.description))
-    lines += r.section("COMMANDS")
-    for cmd in cli.commands:
-        lines += r.item(r.bold(cmd.name), f"{cmd.summary} See llmcli-{cmd.name}(1).")
+    lines += r.section("COMMANDS", *_commands(cli.walk(), words=True))
     lines += r.section("OPTIONS", *options(root.options))
-    sharing = [c for c in cli.commands if cli.common <= {o.name for o in c.options}]
-    lines += r.section(
-        "COMMON OPTIONS",
-        r.text(f"Accepted after the command name by {prose.listing([c.name for c in sharing])}."),
-        *options([o for o in sharing[0].options if o.name in cli.common]),
-    )
-    output = sharing[0].option("--output")
+    first = next(c for c in cli.walk() if _takes_common(cli, c))
+    lines += _common_options(cli, first)
+    output = first.option("--output")
     lines += r.section("OUTPUT", r.text(prose.OUTPUT))
     for fmt in output.choices:
         lines += r.item(r.bold(fmt), prose.OUTPUT_FORMATS[fmt])
@@ -129,8 +185,8 @@ def overview_page(cli: Cli) -> str:
 
 
 def pages(cli: Cli) -> dict[str, str]:
-    """File name → page, ``llmcli.1`` first."""
+    """File name → page, ``llmcli.1`` first, then every command's, subcommands included."""
     found = {"llmcli.1": overview_page(cli)}
-    for cmd in cli.commands:
-        found[f"llmcli-{cmd.name}.1"] = command_page(cli, cmd)
+    for cmd in cli.walk():
+        found[f"{cmd.page}.1"] = command_page(cli, cmd)
     return found

@@ -3,7 +3,8 @@
 Every generator works from these values, so a completion script, a man page and
 ``--help`` can only disagree when this reading is wrong, and the tests check it. What each
 option's value is (nothing, one of a ``click.Choice``, a file, a gateway name, anything
-else) is decided here, once, for all three shells.
+else) is decided here, once, for all three shells. A Typer sub-app (``llmcli batch``) is
+a command with ``subcommands``, to any depth; its own options are only ``-h/--help``.
 """
 
 from __future__ import annotations
@@ -55,11 +56,18 @@ class Argument:
     name: str  # e.g. "PROMPT"
     help: str
     repeatable: bool
+    required: bool
+
+    @property
+    def kind(self) -> Literal["file", "value"]:
+        """A FILE argument completes file names, as a FILE option does."""
+        return "file" if FILE_METAVARS & set(self.name.split("|")) else "value"
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    name: str  # "llmcli" for the top level, else the subcommand's name
+    name: str  # "llmcli" for the top level, else the last word of `path`
+    path: tuple[str, ...]  # the words after `llmcli`: ("chat",), ("batch", "run"); () on top
     summary: str  # the one line of `llmcli --help`
     description: tuple[str, ...]  # paragraphs, unwrapped
     examples: tuple[str, ...]  # shell lines from the docstring's "Examples:" block
@@ -67,16 +75,35 @@ class Command:
     usage: str  # e.g. "[OPTIONS] [PROMPT]..."
     options: tuple[Option, ...]  # in --help order, -h/--help last
     arguments: tuple[Argument, ...]
+    subcommands: tuple[Command, ...] = ()  # a group's commands, in --help order
+
+    @property
+    def words(self) -> str:
+        """What is typed after ``llmcli``: "chat", "batch run"; "" for the top level."""
+        return " ".join(self.path)
+
+    @property
+    def page(self) -> str:
+        """The man page's name: "llmcli-batch-run" (as git-remote, gh-pr-create)."""
+        return "-".join(("llmcli", *self.path))
 
     def option(self, spelling: str) -> Option:
         return next(o for o in self.options if spelling in o.spellings)
+
+    def walk(self) -> tuple[Command, ...]:
+        """Every command below this one, each group before its own subcommands."""
+        return tuple(c for sub in self.subcommands for c in (sub, *sub.walk()))
 
 
 @dataclass(frozen=True, slots=True)
 class Cli:
     root: Command
-    commands: tuple[Command, ...]
+    commands: tuple[Command, ...]  # the top-level ones: groups, not their subcommands
     common: frozenset[str]  # names of the options every request command shares
+
+    def walk(self) -> tuple[Command, ...]:
+        """Every command: chat, …, batch, batch run, … (groups before their subcommands)."""
+        return self.root.walk()
 
 
 def split_help(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -126,13 +153,23 @@ def _option(param: click.Option, ctx: click.Context) -> Option:
     )
 
 
-def _argument_help(command: str) -> dict[str, str]:
+def _owner(path: tuple[str, ...]) -> typer.Typer | None:
+    """The Typer app that registered the command at ``path``: llmcli's, or a sub-app's."""
+    owner: typer.Typer | None = app
+    for word in path[:-1]:
+        groups = owner.registered_groups if owner is not None else []
+        owner = next((g.typer_instance for g in groups if g.name == word), None)
+    return owner
+
+
+def _argument_help(path: tuple[str, ...]) -> dict[str, str]:
     """Typer 0.25 on click 8.5 drops an argument's ``help``: read it from the signature."""
     from typer.models import ArgumentInfo
     from typer.utils import get_params_from_function
 
-    for info in app.registered_commands:
-        if info.name == command and info.callback is not None:
+    owner = _owner(path)
+    for info in owner.registered_commands if owner is not None and path else []:
+        if info.name == path[-1] and info.callback is not None:
             found = get_params_from_function(info.callback)
             return {
                 name: p.default.help or ""
@@ -142,9 +179,10 @@ def _argument_help(command: str) -> dict[str, str]:
     return {}
 
 
-def _command(cmd: click.Command, ctx: click.Context, name: str) -> Command:
+def _command(cmd: click.Command, ctx: click.Context, path: tuple[str, ...]) -> Command:
+    """One command and, for a group, its subcommands (hidden ones left out)."""
     description, examples = split_help(cmd.help or "")
-    helps = _argument_help(name)
+    helps = _argument_help(path)
     options: list[Option] = []
     arguments: list[Argument] = []
     for param in cmd.get_params(ctx):
@@ -158,10 +196,21 @@ def _command(cmd: click.Command, ctx: click.Context, name: str) -> Command:
                     name=re.sub(r"[^A-Z_]", "", usage) or (param.name or "").upper(),
                     help=getattr(param, "help", None) or helps.get(param.name or "", ""),
                     repeatable=param.nargs == -1,
+                    required=param.required,
                 )
             )
+    subcommands = []
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():  # TyperGroup keeps --help's order
+            if sub.hidden:
+                continue
+            if not _WORD.fullmatch(name):
+                raise ValueError(f"command name {name!r} is not a plain word")
+            sub_ctx = click.Context(sub, info_name=name, parent=ctx)
+            subcommands.append(_command(sub, sub_ctx, (*path, name)))
     return Command(
-        name=name,
+        name=path[-1] if path else "llmcli",
+        path=path,
         summary=cmd.short_help or cmd.get_short_help_str(limit=200),
         description=description,
         examples=examples,
@@ -169,6 +218,7 @@ def _command(cmd: click.Command, ctx: click.Context, name: str) -> Command:
         usage=" ".join(cmd.collect_usage_pieces(ctx)),
         options=tuple(options),
         arguments=tuple(arguments),
+        subcommands=tuple(subcommands),
     )
 
 
@@ -178,16 +228,9 @@ def load() -> Cli:
     if not isinstance(group, click.Group):
         raise TypeError("the llmcli app is not a group of commands")
     root_ctx = click.Context(group, info_name="llmcli", **group.context_settings)
-    commands = []
-    for name, cmd in group.commands.items():
-        if cmd.hidden:
-            continue
-        if not _WORD.fullmatch(name):
-            raise ValueError(f"command name {name!r} is not a plain word")
-        ctx = click.Context(cmd, info_name=name, parent=root_ctx)
-        commands.append(_command(cmd, ctx, name))
+    root = _command(group, root_ctx, ())
     return Cli(
-        root=_command(group, root_ctx, "llmcli"),
-        commands=tuple(commands),
+        root=root,
+        commands=root.subcommands,
         common=frozenset(f.name for f in dataclasses.fields(Common)),
     )

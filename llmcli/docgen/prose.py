@@ -22,13 +22,19 @@ Scope = Literal["all", "request", "config", "embed"]
 
 
 def applies(scope: Scope, cmd: Command) -> bool:
-    """Whether an environment variable of this scope matters to the command."""
+    """Whether an environment variable of this scope matters to the command.
+
+    A group (``llmcli batch``) reads what any of its subcommands reads: its page is where
+    a reader looks before choosing one.
+    """
+    if cmd.subcommands:
+        return any(applies(scope, sub) for sub in cmd.subcommands)
     sends = any(o.name == "gateway" for o in cmd.options)
     return {
         "all": True,
         "request": sends,
-        "config": sends or cmd.name == "gateways",
-        "embed": cmd.name == "embed",
+        "config": sends or cmd.path == ("gateways",),
+        "embed": cmd.path == ("embed",),
     }[scope]
 
 

@@ -12,7 +12,9 @@ gateway looks on the wire: prefix, endpoints and their paths, auth, error shapes
 and the extra fields and headers of the gateway it imitates (see ``profiles``).
 
 Importing this package is cheap: the HTTP machinery is imported by ``start`` and
-``serve_forever``. The server never writes to stdout or stderr.
+``serve_forever``. The server never writes to stdout or stderr itself: ``serve_forever``
+hands its request log to a ``log`` callable (``llmcli serve`` writes it to stderr), and
+``start`` has none, so ``-g mock`` and the tests stay silent.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class RunningGateway:
         self.port: int = int(server.server_address[1])
         self.base_url: str = _url(server)
         self.profile: Profile = server.profile
+        #: every request, in arrival order; appended under the server's lock, so a read
+        #: while requests are in flight sees a consistent prefix (copy it: list(...))
         self.requests: list[RecordedRequest] = server.records
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -161,10 +165,15 @@ def serve_forever(
     port: int = 8080,
     faults: str | None = None,
     ready: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve in this thread, for ``llmcli serve``; calls ``ready(base_url)`` once
-    listening; returns on KeyboardInterrupt. Raises as ``start`` does."""
+    listening, and ``log(line)`` after each request when given (``POST
+    /v1/chat/completions 200 3 ms model=echo``: method, path without the query, status,
+    milliseconds, the body's model), from the request's thread, so it must be
+    thread-safe and quick; returns on KeyboardInterrupt. Raises as ``start`` does."""
     server = _server(profile, host, port, faults)
+    server.log = log
     try:
         if ready is not None:
             ready(_url(server))

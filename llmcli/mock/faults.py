@@ -4,9 +4,23 @@ A spec is ``;``-separated ``key=value`` items (a bare ``key`` means true), given
 server as a whole (``start(faults=…)``, ``llmcli serve --fault SPEC``) or per request in
 the ``X-Mock-Fault`` header, which wins. ``SYNTAX`` lists every key and its value.
 
-Gates: ``times=N`` / ``every=N`` gate the whole spec: a request carrying it is faulty only
-while the spec's counter says so (the first N requests, or requests N, 2N…). Counters are
-kept per spec string, across the server's threads, under a lock.
+Gates: ``times=N`` / ``every=N`` / ``share=P`` gate the whole spec: a request carrying it
+is faulty only while the spec's counter says so (the first N requests; requests N, 2N…;
+a share P, 0 < P <= 1, spread evenly: request n when floor(nP) > floor((n-1)P), so
+``share=0.3`` hits requests 4, 7, 10 … — deterministic, unlike a coin). Several gates:
+all must agree. Counters are kept per spec string, across the server's threads, under a
+lock (``gates``).
+
+Rate limit (``budget``): ``budget=N:SECONDS`` lets the first N requests of each window of
+SECONDS through and answers the others ``429`` (``Retry-After``: the window's remaining
+whole seconds, rounded up; ``retry-after-ms``: the same in milliseconds). Every answer
+under a budget carries ``x-ratelimit-limit-requests``, ``x-ratelimit-remaining-requests``
+and ``x-ratelimit-reset-requests`` (a Go duration, ``1.5s``), and on ``/messages`` also
+``anthropic-ratelimit-requests-limit``, ``-remaining`` and ``-reset`` (RFC 3339), so a
+client can slow down before the 429. The window is the spec string's: a server-wide spec
+(``--fault``, ``start(faults=…)``) is one budget for the whole server; a header spec has
+its own. The budget is not gated by ``times``/``every``/``share``; the rest of the spec
+is, and applies to the requests the budget lets through (module ``budget``).
 
 Replies instead of the answer (before any auth check): ``status=CODE`` an error in the
 profile's shape; ``html`` a proxy's HTML page; ``body=TEXT`` (percent-decoded) that body,
@@ -42,25 +56,30 @@ whole lines) in ``data:`` lines of 1 KiB; ``empty_data`` keep-alive events of em
 blank line that dispatches it (WHATWG: discarded); ``done_first`` only the terminator
 (``[DONE]``, ``message_stop``).
 
-Transport: ``delay=MS`` before the status line; ``slow=BYTES:MS`` writes of BYTES bytes
-MS ms apart; ``split_utf8`` splits writes inside UTF-8 characters; ``hang_after=SIZE``
-sends SIZE bytes of the body, then stalls; ``hold=SECONDS`` (default 120) bounds how long
-``silent`` and ``hang_after`` hold a connection the client keeps open.
+Transport: ``delay=MS`` before the status line, per request: each request the spec
+applies to waits, in its own thread (a stream: before its first byte); ``jitter=MS`` adds
+0 to MS ms more, pseudo-random but fixed by the request's number (``x-request-id``), so
+parallel answers finish out of order, the same way every run; ``slow=BYTES:MS`` writes
+of BYTES bytes MS ms apart; ``split_utf8`` splits writes inside UTF-8 characters;
+``hang_after=SIZE`` sends SIZE bytes of the body, then stalls; ``hold=SECONDS`` (default
+120) bounds how long ``silent`` and ``hang_after`` hold a connection the client keeps
+open.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-__all__ = ["NO_FAULTS", "SYNTAX", "Counters", "FaultError", "Faults", "parse", "size"]
+from .fault_values import FaultError, integer, number, share, size
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+__all__ = ["NO_FAULTS", "SYNTAX", "FaultError", "Faults", "parse", "size"]
 
 HOLD_SECONDS = 120.0
-
-
-class FaultError(ValueError):
-    """A fault spec that cannot be parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,8 @@ class Faults:
     status: int | None = None
     times: int | None = None
     every: int | None = None
+    share: Fraction | None = None
+    budget: tuple[int, float] | None = None
     retry_after: str | None = None
     reset: str | None = None
     html: bool = False
@@ -85,6 +106,7 @@ class Faults:
     error_after: int | None = None
     split_utf8: bool = False
     delay_ms: float = 0.0
+    jitter_ms: float = 0.0
     comment: bool = False
     crlf: bool = False
     redirect: str | None = None
@@ -105,7 +127,7 @@ class Faults:
     @property
     def gated(self) -> bool:
         """Whether a counter decides which requests the spec applies to."""
-        return self.times is not None or self.every is not None
+        return self.times is not None or self.every is not None or self.share is not None
 
     @property
     def hostile(self) -> bool:
@@ -156,6 +178,8 @@ SYNTAX: dict[str, str] = {
     "status": "CODE",
     "times": "N",
     "every": "N",
+    "share": "P",
+    "budget": "N:SECONDS",
     "retry_after": "TEXT",
     "reset": "SECONDS",
     "html": "",
@@ -163,6 +187,7 @@ SYNTAX: dict[str, str] = {
     "content_type": "TYPE",
     "redirect": "URL",
     "delay": "MS",
+    "jitter": "MS",
     "slow": "BYTES:MS",
     "split_utf8": "",
     "cut": "N",
@@ -189,35 +214,6 @@ SYNTAX: dict[str, str] = {
 _COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after"}
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def _int(key: str, value: str, minimum: int) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise FaultError(f"{key}: expected an integer, got {value!r}") from None
-    if n < minimum:
-        raise FaultError(f"{key}: must be at least {minimum}, got {n}")
-    return n
-
-
-def _number(key: str, value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise FaultError(f"{key}: expected a number, got {value!r}") from None
-    if not 0 <= x < float("inf"):
-        raise FaultError(f"{key}: must be a number from 0, got {value!r}")
-    return x
-
-
-def size(key: str, value: str) -> int:
-    """A SIZE: bytes, with an optional ``k``, ``M`` or ``G`` suffix (KiB, MiB, GiB)."""
-    digits, unit = (value[:-1], value[-1:].lower()) if value[-1:].isalpha() else (value, "")
-    if unit not in _UNITS or not (digits.isascii() and digits.isdigit()):
-        raise FaultError(f"{key}: expected a size (bytes, or with k, M or G), got {value!r}")
-    return int(digits) * _UNITS[unit]
 
 
 def _item(key: str, eq: str, value: str) -> dict[str, object]:
@@ -238,7 +234,7 @@ def _item(key: str, eq: str, value: str) -> dict[str, object]:
             raise FaultError(f"status: expected an HTTP status from 100 to 599, got {value!r}")
         return {key: int(value)}
     if key in _COUNTS:
-        return {key: _int(key, value, 1 if key in {"times", "every", "malformed"} else 0)}
+        return {key: integer(key, value, 1 if key in {"times", "every", "malformed"} else 0)}
     if form == "SIZE":
         return {key: size(key, value)}
     if key == "retry_after":
@@ -246,14 +242,22 @@ def _item(key: str, eq: str, value: str) -> dict[str, object]:
             raise FaultError("retry_after: a header value cannot contain a line break")
         return {key: unquote(value)}
     if key in {"reset", "hold"}:
-        seconds = _number(key, value)
+        seconds = number(key, value)
         return {key: seconds if key == "hold" else value}
     if key in {"body", "content_type", "redirect"}:
         return {key: unquote(value)}
     if key == "slow":
         bytes_, colon, ms = value.partition(":")
-        return {"slow_bytes": _int(key, bytes_, 1), "slow_ms": _number(key, ms) if colon else 0.0}
-    return {"delay_ms": _number(key, value)}
+        return {"slow_bytes": integer(key, bytes_, 1), "slow_ms": number(key, ms) if colon else 0.0}
+    if key == "share":
+        return {key: share(value)}
+    if key == "budget":
+        n, colon, span = value.partition(":")
+        window = number(key, span) if colon else 0.0
+        if not window:
+            raise FaultError(f"budget: expected N:SECONDS, SECONDS above 0, got {value!r}")
+        return {key: (integer(key, n, 1), window)}
+    return {f"{key}_ms": number(key, value)}  # delay, jitter
 
 
 def parse(spec: str | None) -> Faults:
@@ -268,27 +272,3 @@ def parse(spec: str | None) -> Faults:
             key, eq, value = item.partition("=")
             values.update(_item(key.strip().lower().replace("-", "_"), eq, value.strip()))
     return Faults(**values)  # type: ignore[arg-type]
-
-
-@dataclass(slots=True)
-class Counters:
-    """How many requests carried each gated spec; decides which of them are faulty."""
-
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _seen: dict[str, int] = field(default_factory=dict)
-
-    def applies(self, faults: Faults) -> bool:
-        """Count this request against its spec; whether the spec applies to it."""
-        if not faults.gated:
-            return faults is not NO_FAULTS
-        with self._lock:
-            n = self._seen.get(faults.spec, 0) + 1
-            self._seen[faults.spec] = n
-        if faults.times is not None and n > faults.times:
-            return False
-        return faults.every is None or n % faults.every == 0
-
-    def count(self, spec: str) -> int:
-        """Requests seen so far carrying ``spec`` (gated specs only)."""
-        with self._lock:
-            return self._seen.get(spec.strip(), 0)

@@ -105,12 +105,14 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One request as received: header names lower-cased, body as raw bytes."""
+    """One request as received: header names lower-cased, body as raw bytes, and the
+    ``x-request-id`` its answer carried."""
 
     method: str
     path: str  # as sent, query string included
     headers: dict[str, str]
     body: bytes
+    request_id: str = ""
 
 
 PROFILES: dict[str, Profile] = {

@@ -1,14 +1,20 @@
 """The HTTP side of the offline gateway: server, request handler, routing.
 
 Standard library only (``http.server``), HTTP/1.1 with keep-alive, one daemon thread per
-connection. Silent: no request log, no tracebacks on stderr. Every API request is
-recorded; ``/_mock/requests`` (at the root or under the prefix) lists the records.
+connection, a listen backlog deep enough for many clients connecting at once. Silent: no
+tracebacks on stderr, and a request log only when ``log`` is set (``llmcli serve`` sets
+it; the in-process gateway of ``-g mock`` and the tests never do). Every API request is
+recorded, under a lock; ``/_mock/requests`` (at the root or under the prefix) lists the
+records.
+
+Every answer carries ``x-request-id`` (OpenAI's name) and ``request-id`` (Anthropic's):
+``req_<n>``, n counting the requests the server has read, from 1.
 
 Order for an API request: record it; 404 for a path the profile does not serve, 405 for
-a wrong method; the fault spec (an injected or hostile reply, or a redirect, skips the
-rest); the profile's auth check (``endpoints.authorize``); the answer
-(``endpoints.answer``). Errors come in the profile's ``errors`` style; seed 004's
-rate-limit headers go on every one.
+a wrong method; the fault spec's ``budget`` (429 when used up); the rest of the spec when
+its gates let it (an injected or hostile reply, or a redirect, skips the rest); the
+profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``). Errors
+come in the profile's ``errors`` style; seed 004's rate-limit headers go on every one.
 """
 
 from __future__ import annotations
@@ -16,17 +22,22 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
 
 from . import hostile
+from .budget import Budgets
 from .endpoints import METHODS, answer, authorize
 from .error_bodies import RequestError, error_body, html_page, openai_error
-from .faults import NO_FAULTS, Counters, FaultError, Faults
+from .faults import NO_FAULTS, FaultError, Faults
 from .faults import parse as parse_faults
+from .gates import Counters
 from .profiles import Profile, RecordedRequest
+from .request_log import log_line
 from .writer import Writer
 
 __all__ = ["GatewayServer", "Handler"]
@@ -37,6 +48,7 @@ RECORDS_PATH = "/_mock/requests"
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the default 5 resets connections when 32 clients start
 
     def __init__(self, address: tuple[str, int], profile: Profile, faults: Faults) -> None:
         if ":" in address[0]:
@@ -44,10 +56,13 @@ class GatewayServer(ThreadingHTTPServer):
         self.profile = profile
         self.faults = faults
         self.counters = Counters()
+        self.budgets = Budgets()
         self.records: list[RecordedRequest] = []
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         self.requests_made = 0  # for the profile's rate-limit countdown
+        self.requests_read = 0  # numbers the requests: x-request-id, jitter
+        self.log: Callable[[str], None] | None = None  # one line per request, if set
         super().__init__(address, Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -56,6 +71,12 @@ class GatewayServer(ThreadingHTTPServer):
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
             self.records.append(request)
+
+    def number(self) -> int:
+        """The next request's number, from 1."""
+        with self.lock:
+            self.requests_read += 1
+            return self.requests_read
 
     def rate_limit_headers(self) -> list[tuple[str, str]]:
         """Seed 004's ``x-ratelimit-*-requests`` headers, counting this request."""
@@ -80,8 +101,14 @@ class GatewayServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def _request_ids(number: int) -> list[tuple[str, str]]:
+    request_id = f"req_{number}"
+    return [("x-request-id", request_id), ("request-id", request_id)]
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # buffered: a small answer leaves in one write (see writer)
     server_version = "llmcli-mock/0.1"
     sys_version = ""
     server: GatewayServer
@@ -124,12 +151,26 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
+        started = time.perf_counter()
+        number = self.server.number()
+        writer = Writer(self, NO_FAULTS)
+        writer.number = number
+        writer.headers = _request_ids(number)
+        body = b""
         try:
             body = self._read_body()
         except (OSError, ValueError):
             self.close_connection = True
-            return
-        writer = Writer(self, NO_FAULTS)
+        else:
+            writer = self._answer(body, writer)
+        log = self.server.log
+        if log is not None:
+            took = time.perf_counter() - started
+            with contextlib.suppress(Exception):  # a closed stderr must not stop serving
+                log(log_line(self.command, self.path, writer.status, took, body))
+
+    def _answer(self, body: bytes, writer: Writer) -> Writer:
+        """Route and answer; the writer that answered (a new one after a gateway bug)."""
         try:
             self._route(body, writer)
         except OSError:  # the client hung up
@@ -137,8 +178,11 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:
             self.close_connection = True
             if not writer.started:
+                number, writer = writer.number, Writer(self, NO_FAULTS)
+                writer.number, writer.headers = number, _request_ids(number)
                 with contextlib.suppress(OSError):
-                    Writer(self, NO_FAULTS).send(500, openai_error(500, "mock gateway bug"))
+                    writer.send(500, openai_error(500, "mock gateway bug"))
+        return writer
 
     def _error(self, writer: Writer, style: str, err: RequestError) -> None:
         writer.send(
@@ -162,12 +206,10 @@ class Handler(BaseHTTPRequestHandler):
         if path in (RECORDS_PATH, prefix + RECORDS_PATH):
             self._records(writer)
             return
-        self.server.record(
-            RecordedRequest(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
-            )
-        )
-        writer.headers = self.server.rate_limit_headers()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request_id = f"req_{writer.number}"
+        self.server.record(RecordedRequest(self.command, self.path, headers, body, request_id))
+        writer.headers += self.server.rate_limit_headers()
         writer.processing = profile.processing_comment
         endpoint = profile.endpoint(path)
         style = self._style(path)
@@ -189,6 +231,13 @@ class Handler(BaseHTTPRequestHandler):
                 writer, style, RequestError(400, f"X-Mock-Fault: {e}", code="bad_fault_spec")
             )
             return
+        anthropic = endpoint == "messages" or style == "anthropic"
+        verdict = self.server.budgets.take(faults, anthropic)
+        if verdict is not None:
+            writer.limits = verdict.headers
+            if verdict.refusal is not None:
+                self._error(writer, style, RequestError(429, verdict.refusal))
+                return
         faults = faults if self.server.counters.applies(faults) else NO_FAULTS
         writer.faults = faults
         if faults.hostile and faults.redirect is None:
@@ -231,5 +280,13 @@ class Handler(BaseHTTPRequestHandler):
                     decoded = orjson.loads(r.body)
                 except orjson.JSONDecodeError:
                     decoded = r.body.decode("utf-8", "replace")
-            out.append({"method": r.method, "path": r.path, "headers": r.headers, "body": decoded})
+            out.append(
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "headers": r.headers,
+                    "body": decoded,
+                    "request_id": r.request_id,
+                }
+            )
         writer.send(200, orjson.dumps(out))

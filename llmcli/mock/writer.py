@@ -9,9 +9,15 @@ writes; ``cut`` closes early; ``hang_after`` stops writing after so many body by
 ``no_final_blank``, and the big event of ``huge_line``/``huge_event``). Streams, and
 bodies of unknown length, use HTTP/1.1 chunked transfer encoding, one chunk per write.
 
-A profile adds its own headers (``headers``; a fault's header of the same name wins) and,
-like OpenRouter (seed 001), may open every stream with a ``: OPENROUTER PROCESSING``
+A profile adds its own headers (``headers``), a ``budget`` its rate-limit headers
+(``limits``); of two headers of the same name the fault's wins, then the budget's. Like
+OpenRouter (seed 001), a profile may open every stream with a ``: OPENROUTER PROCESSING``
 comment (``processing``).
+
+The connection's writes are buffered: a whole body without transport faults goes out with
+its status line and headers in one write when the handler returns (one segment instead of
+two, which is most of a small request's cost); everything else is flushed write by write,
+so streams and pauses reach the client when they are written.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .error_bodies import reason
+from .gates import jitter_ms
 from .hostile import big_event
 
 if TYPE_CHECKING:
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["MALFORMED", "Writer"]
 
 Event = tuple[str | None, bytes]
+Headers = list[tuple[str, str]]
 MALFORMED = b'{"choices": ['
 COMMENT = b": OPENROUTER PROCESSING"
 KEEPALIVES = (b"data:", b"data: ")  # empty_data: events whose data is empty
@@ -49,6 +57,16 @@ def _is_done(event: Event) -> bool:
     return event[1] == b"[DONE]" or event[0] == "message_stop"
 
 
+def _merge(*layers: Headers) -> Headers:
+    """The headers of all layers; of two with the same name, the later layer's wins."""
+    names: set[str] = set()
+    out: list[Headers] = []
+    for layer in reversed(layers):
+        out.append([(n, v) for n, v in layer if n.lower() not in names])
+        names.update(n.lower() for n, _ in layer)
+    return [header for layer in reversed(out) for header in layer]
+
+
 class Writer:
     """One response of ``handler``, under ``faults``."""
 
@@ -59,28 +77,40 @@ class Writer:
         self.wrote = False
         self.started = False
         self.sent = 0  # body bytes written so far, for hang_after
-        self.headers: list[tuple[str, str]] = []  # the profile's own response headers
+        self.headers: Headers = []  # the request id and the profile's own headers
+        self.limits: Headers = []  # the budget's rate-limit headers
         self.processing = False  # open streams with a ": OPENROUTER PROCESSING" comment
+        self.number = 0  # the request's number (x-request-id), which seeds its jitter
+        self.status: int | None = None  # the status sent, for the request log
+        self.flush = True  # flush each write (False: the handler flushes at the end)
 
     # ---- low level ----------------------------------------------------------------------
 
     def _status(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
-        if self.faults.delay_ms:
-            time.sleep(self.faults.delay_ms / 1000)
+        f = self.faults
+        pause = f.delay_ms + jitter_ms(self.number, f.jitter_ms)
+        if pause:
+            time.sleep(pause / 1000)
         self.started = True
+        self.status = status
         h = self.handler
         h.send_response(status, reason(status))
-        forced = self.faults.headers()
-        names = {name.lower() for name, _ in forced}
-        own = [(n, v) for n, v in self.headers if n.lower() not in names]
-        for name, value in (*headers, *own, *forced):
+        for name, value in (*headers, *_merge(self.headers, self.limits, f.headers())):
             h.send_header(name, value)
         h.end_headers()
+        if self.flush:
+            h.wfile.flush()
 
     def _raw(self, data: bytes) -> None:
         if self.chunked:
             data = b"%x\r\n%s\r\n" % (len(data), data)
         self.handler.wfile.write(data)
+        if self.flush:
+            self.handler.wfile.flush()
+
+    def _last_chunk(self) -> None:
+        self.handler.wfile.write(b"0\r\n\r\n")
+        self.handler.wfile.flush()
 
     def write(self, data: bytes) -> None:
         """Write body bytes: one write, or several with the slow/split_utf8 pauses; past
@@ -117,6 +147,7 @@ class Writer:
         """Send nothing more: hold the connection until the client hangs up or ``hold``
         seconds pass, then drop it."""
         self.abort()
+        self.handler.wfile.flush()
         conn = self.handler.connection
         deadline = time.monotonic() + self.faults.hold
         while (left := deadline - time.monotonic()) > 0:
@@ -139,6 +170,8 @@ class Writer:
         headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         """A response with a ``Content-Length`` body (``cut`` sends half of it)."""
+        f = self.faults
+        self.flush = f.slow_bytes is not None or f.split_utf8 or f.hang_after is not None
         self._status(
             status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
         )
@@ -167,7 +200,7 @@ class Writer:
         for part in parts:
             self.write(part)
         if self.chunked:
-            self.handler.wfile.write(b"0\r\n\r\n")
+            self._last_chunk()
 
     def send_stream(self, events: Iterator[Event], error: Event) -> None:
         """An SSE response of ``events``; ``error`` is the in-stream error for ``error_after``."""
@@ -213,7 +246,7 @@ class Writer:
         if f.cut is not None:
             self.abort()
             return
-        self.handler.wfile.write(b"0\r\n\r\n")
+        self._last_chunk()
 
     def _big(self, anthropic: bool, nl: bytes) -> bool:
         """Write the ``huge_line``/``huge_event`` event; False: it is written."""

@@ -5,6 +5,8 @@ readline would; fish through ``complete -C``; zsh through a zpty pseudo-terminal
 Tab runs the real completion system and a wrapped ``compadd`` records what it offers.
 fish and zsh tests are skipped when the shell is not installed (``.ci/run`` installs them
 where apt-get exists). Every gateway completion runs the real ``llmcli gateways --names``.
+``llmcli batch`` is a group: its commands come after it, and ``batch run``'s options
+(its -o takes a FILE, not a FORMAT) and its FILE argument after ``batch run``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,8 @@ BIN = Path(sys.executable).parent  # the venv's bin: `llmcli` for `gateways --na
 FORMATS = {"text", "json", "jsonl", "sse"}
 EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 GATEWAYS = {*BUILTINS, "work"}  # "work" comes from the temporary config file
-COMMANDS = {"chat", "stream", "messages", "models", "embed", "gateways", "serve"}
+COMMANDS = {"chat", "stream", "messages", "models", "embed", "batch", "gateways", "serve"}
+NOTES = {"notes.md", "notes.txt"}
 
 # (line typed, candidates offered): the same in every shell
 CASES = [
@@ -48,8 +52,23 @@ CASES = [
     ("llmcli embed --encoding-format ", {"float", "base64"}),
     ("llmcli embed --empty ", {"skip", "error"}),
     ("llmcli gateways --na", {"--names"}),
-    ("llmcli chat -f no", {"notes.md", "notes.txt"}),
-    ("llmcli chat --schema no", {"notes.md", "notes.txt"}),
+    ("llmcli chat -f no", NOTES),
+    ("llmcli chat --schema no", NOTES),
+    # a group: its commands, then the chosen command's options, values and files
+    ("llmcli b", {"batch"}),
+    ("llmcli batch ", {"run"}),
+    ("llmcli batch r", {"run"}),
+    ("llmcli batch --he", {"--help"}),
+    ("llmcli batch run --sh", {"--shard"}),
+    ("llmcli batch run --max-w", {"--max-wait"}),
+    ("llmcli batch run --unor", {"--unordered"}),
+    ("llmcli batch run -o no", NOTES),  # -o FILE here, not -o FORMAT
+    ("llmcli batch run --output no", NOTES),
+    ("llmcli batch run no", NOTES),  # its FILE argument
+    ("llmcli batch run -g ", GATEWAYS),
+    ("llmcli batch run --gateway mo", {"mock"}),
+    ("llmcli batch run -P 8 -o out.jsonl rows.jsonl --res", {"--resume"}),
+    ("llmcli batch run --dry-run no", NOTES),  # a flag takes no value: FILE comes next
 ]
 
 
@@ -111,6 +130,7 @@ def test_generation_is_deterministic_and_machine_free() -> None:
         "completions/llmcli.fish",
         "man/llmcli.1",
         *(f"man/llmcli-{c}.1" for c in COMMANDS),
+        "man/llmcli-batch-run.1",
     }
     for content in first.values():
         assert str(ROOT) not in content
@@ -203,6 +223,10 @@ def test_bash_edges(shell_env: dict[str, str], tmp_path: Path) -> None:
     assert bash_complete("llmcli chat -s ", shell_env, tmp_path) == []  # a value: nothing
     assert bash_complete("llmcli chat -- -", shell_env, tmp_path) == []  # no options after --
     assert "--no-thinking" in bash_complete("llmcli stream --no", shell_env, tmp_path)
+    assert bash_complete("llmcli batch run --output=no", shell_env, tmp_path) == sorted(NOTES)
+    assert bash_complete("llmcli batch run -P ", shell_env, tmp_path) == []  # a number
+    assert bash_complete("llmcli batch run --shard ", shell_env, tmp_path) == []
+    assert bash_complete("llmcli batch nope -", shell_env, tmp_path) == []  # no such command
     Path(shell_env["LLMCLI_CONFIG"]).write_text("[gateways.work\n")  # broken: silent
     assert set(bash_complete("llmcli chat -g ", shell_env, tmp_path)) == set(BUILTINS)
 
@@ -230,20 +254,24 @@ needs_fish = pytest.mark.skipif(shutil.which("fish") is None, reason="fish is no
 FISH_COMPLETE = 'source $argv[1]; complete -C "$argv[2]"'
 
 
-@needs_fish
-@pytest.mark.parametrize(("line", "expected"), CASES)
-def test_fish(line: str, expected: set[str], shell_env: dict[str, str], tmp_path: Path) -> None:
+def fish_complete(line: str, env: dict[str, str], cwd: Path) -> set[str]:
     done = subprocess.run(
         ["fish", "--no-config", "-c", FISH_COMPLETE, str(COMPLETIONS / "llmcli.fish"), line],
         capture_output=True,
         text=True,
-        env=shell_env,
-        cwd=tmp_path,
+        env=env,
+        cwd=cwd,
         timeout=20,
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert {row.split("\t")[0] for row in done.stdout.splitlines()} == expected
+    return {row.split("\t")[0] for row in done.stdout.splitlines()}
+
+
+@needs_fish
+@pytest.mark.parametrize(("line", "expected"), CASES)
+def test_fish(line: str, expected: set[str], shell_env: dict[str, str], tmp_path: Path) -> None:
+    assert fish_complete(line, shell_env, tmp_path) == expected
 
 
 # --- zsh ------------------------------------------------------------------------------
@@ -286,30 +314,65 @@ exit 0
 """
 
 
-@needs_zsh
-@pytest.mark.parametrize(("line", "expected"), CASES)
-def test_zsh(line: str, expected: set[str], shell_env: dict[str, str], tmp_path: Path) -> None:
-    setup = tmp_path / "setup.zsh"
+def zsh_complete(line: str, env: dict[str, str], cwd: Path) -> set[str]:
+    setup = cwd / "setup.zsh"
     setup.write_text(ZSH_SETUP)
-    env = {
-        **shell_env,
-        "ZC_FPATH": str(COMPLETIONS),
-        "ZC_SETUP": str(setup),
-        "ZC_OUT": str(tmp_path / "offered"),
-    }
+    offered = cwd / "offered"
+    for path in (offered, *(offered.with_suffix(s) for s in (".ready", ".done"))):
+        path.unlink(missing_ok=True)
+    env = {**env, "ZC_FPATH": str(COMPLETIONS), "ZC_SETUP": str(setup), "ZC_OUT": str(offered)}
     done = subprocess.run(
         ["zsh", "-f", "-c", ZSH_DRIVE, "zsh", line],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         timeout=30,
         check=False,
     )
     if done.returncode == 3:
         pytest.skip("zsh has no zsh/zpty module")
     assert (done.returncode, done.stderr) == (0, "")
-    assert set(done.stdout.split()) == expected
+    return set(done.stdout.split())
+
+
+@needs_zsh
+@pytest.mark.parametrize(("line", "expected"), CASES)
+def test_zsh(line: str, expected: set[str], shell_env: dict[str, str], tmp_path: Path) -> None:
+    assert zsh_complete(line, shell_env, tmp_path) == expected
+
+
+# --- every shell: all of a subcommand's options ---------------------------------------
+
+
+def help_options(*command: str) -> set[str]:
+    """Every spelling in the left column of the Options list of `llmcli COMMAND --help`."""
+    r = llmcli(*command, "--help", env={"COLUMNS": "200"})
+    assert (r.code, r.err) == (0, "")
+    options = r.text.split("\nOptions:\n", 1)[1].split("\n\n", 1)[0]
+    found: set[str] = set()
+    for line in options.splitlines():
+        left = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        found.update(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", left))
+    return found
+
+
+SHELLS = [
+    pytest.param(lambda line, env, cwd: set(bash_complete(line, env, cwd)), id="bash"),
+    pytest.param(fish_complete, marks=needs_fish, id="fish"),
+    pytest.param(zsh_complete, marks=needs_zsh, id="zsh"),
+]
+
+
+@pytest.mark.parametrize("complete", SHELLS)
+def test_batch_run_dash_offers_every_option_of_its_help(
+    complete: Callable[[str, dict[str, str], Path], set[str]],
+    shell_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    options = help_options("batch", "run")
+    assert {"-o", "--output", "--shard", "-P", "--resume", "-g", "--max-wait"} <= options
+    assert complete("llmcli batch run -", shell_env, tmp_path) == options
 
 
 @needs_zsh
@@ -318,9 +381,10 @@ def test_zsh_loads_the_script_both_ways(shell_env: dict[str, str]) -> None:
     script = (
         f"fpath=({COMPLETIONS} $fpath); autoload -U compinit; compinit -u -D; "
         "print -r -- $_comps[llmcli]; "
-        f"source {COMPLETIONS}/_llmcli; print -r -- $_comps[llmcli] ${{+functions[_llmcli_chat]}}"
+        f"source {COMPLETIONS}/_llmcli; print -r -- $_comps[llmcli] ${{+functions[_llmcli_chat]}} "
+        "${+functions[_llmcli_batch]} ${+functions[_llmcli_batch_run]}"
     )
     done = subprocess.run(
         ["zsh", "-f", "-c", script], capture_output=True, text=True, env=shell_env, check=False
     )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "_llmcli\n_llmcli 1\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "_llmcli\n_llmcli 1 1 1\n", "")

@@ -2,7 +2,9 @@
 
 Pages are rendered by groff with every warning on (and by ``mandoc -T lint`` where it is
 installed): any message fails. What ``llmcli CMD --help`` prints is compared with the page
-of that command, so neither can lose an option or an example the other has.
+of that command, so neither can lose an option or an example the other has. A group
+(``llmcli batch``) has a page listing its commands, and each of them its own page
+(``llmcli-batch-run.1``), checked like any other command's.
 """
 
 from __future__ import annotations
@@ -27,8 +29,20 @@ with warnings.catch_warnings():  # typer 0.25 imports names click 8.5 deprecates
 
 ROOT = Path(__file__).resolve().parents[2]
 MAN = ROOT / "man"
-COMMANDS = ["chat", "stream", "messages", "models", "embed", "gateways", "serve"]
-PAGES = ["llmcli.1", *(f"llmcli-{c}.1" for c in COMMANDS)]
+#: every command as typed after `llmcli`, in --help order, each group before its commands
+COMMANDS = [
+    "chat",
+    "stream",
+    "messages",
+    "models",
+    "embed",
+    "gateways",
+    "serve",
+    "batch",
+    "batch run",
+]
+GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": ["run"]}
+PAGES = ["llmcli.1", *(f"{'-'.join(['llmcli', *c.split()])}.1" for c in COMMANDS)]
 SECTIONS = [
     "NAME",
     "SYNOPSIS",
@@ -61,15 +75,31 @@ def page(name: str) -> str:
     return (MAN / name).read_text(encoding="ascii")  # anything else is escaped
 
 
+def page_of(command: str) -> str:
+    """The page of a command as typed: "batch run" -> llmcli-batch-run.1."""
+    return page("-".join(["llmcli", *command.split()]) + ".1")
+
+
 @functools.cache
 def help_text(*args: str) -> str:
-    r = llmcli(*args, "--help", env={"COLUMNS": "80"})
+    r = llmcli(*(w for a in args for w in a.split()), "--help", env={"COLUMNS": "80"})
     assert (r.code, r.err) == (0, "")
     return r.text
 
 
+def help_commands(text: str) -> list[tuple[str, str]]:
+    """(name, summary) of each line of a group's Commands list."""
+    listed = text.split("\nCommands:\n", 1)[1].splitlines()
+    return [(name, summary) for name, summary in (line.split(None, 1) for line in listed)]
+
+
 def section(text: str, title: str) -> str:
     return text.split(f"\n.SH {title}\n", 1)[1].split("\n.SH ", 1)[0]
+
+
+def flat(text: str) -> str:
+    """Roff text with its lines joined: what a check should not care how it is filled."""
+    return " ".join(text.split())
 
 
 def help_options(text: str) -> set[str]:
@@ -111,6 +141,38 @@ def test_mandoc_lint_is_silent() -> None:
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
+def man(name: str) -> str:
+    done = subprocess.run(
+        ["man", "-l", str(MAN / name)],
+        capture_output=True,
+        text=True,
+        env=clean_env({"MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"}),
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
+def test_man_shows_the_batch_run_page() -> None:
+    shown = man("llmcli-batch-run.1")
+    assert "\n       llmcli-batch-run - " in shown
+    assert "\n       llmcli batch run [OPTIONS] [FILE]\n" in shown
+    assert "\n       -o, --output FILE\n" in shown  # a file here, not -o FORMAT
+    assert "\n       FILE   JSONL input; stdin when absent or '-'.\n" in shown
+
+
+@pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
+def test_man_shows_the_batch_page_with_its_commands() -> None:
+    shown = man("llmcli-batch.1")
+    assert "llmcli-batch - many requests from JSONL" in shown
+    assert "\n       llmcli batch [OPTIONS] COMMAND [ARGS]...\n" in shown
+    assert "\n       llmcli batch run [OPTIONS] [FILE]\n" in shown
+    commands = shown.split("\nCOMMANDS\n", 1)[1].split("\nOPTIONS\n", 1)[0]
+    assert commands.lstrip().startswith("run    ")
+    assert "See llmcli-batch-run(1)." in " ".join(commands.split())
+
+
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
 def test_man_shows_the_stream_page() -> None:
     done = subprocess.run(
@@ -138,7 +200,7 @@ def test_every_page_has_every_section(name: str) -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_of_help_is_in_the_page(command: str) -> None:
-    text = page(f"llmcli-{command}.1")
+    text = page_of(command)
     options = help_options(help_text(command))
     assert {"-h", "--help"} <= options
     for option in options:
@@ -177,6 +239,15 @@ def test_overview_has_environment_commands_and_config() -> None:
         assert f"\n.TP\n\\fB{roff.esc(name)}\\fR\n" in "\n" + environment, name
     for command in COMMANDS:
         assert f"\\fB{command}\\fR" in section(text, "COMMANDS")
+    commands = flat(section(text, "COMMANDS"))
+    assert ".TP \\fBbatch\\fR Many requests from JSONL" in commands
+    assert "See \\%llmcli\\-batch(1). .TP \\fBbatch run\\fR " in commands
+    assert commands.endswith("See \\%llmcli\\-batch\\-run(1).")
+    for name in PAGES[1:]:
+        assert f".BR \\%{roff.esc(name[:-2])} (1)," in section(text, '"SEE ALSO"')
+    assert "embed; all but \\%\\-o/\\-\\-output by batch run." in flat(
+        section(text, '"COMMON OPTIONS"')
+    )
     assert '[gateways.work]\nbase_url = "http://127.0.0.1:8080/v1"' in section(
         text, "CONFIGURATION"
     )
@@ -188,6 +259,47 @@ def test_command_pages_name_only_the_environment_they_read() -> None:
     assert "LLMCLI_EMBEDDING_MODEL" not in page("llmcli-chat.1")
     serve = section(page("llmcli-serve.1"), "ENVIRONMENT")
     assert "LLMCLI_DEBUG" in serve and "LLMCLI_GATEWAY" not in serve
+    for name in ("llmcli-batch.1", "llmcli-batch-run.1"):  # a group: what its commands read
+        environment = section(page(name), "ENVIRONMENT")
+        assert "LLMCLI_GATEWAY" in environment and "LLMCLI_API_KEY" in environment
+        assert "LLMCLI_EMBEDDING_MODEL" not in environment
+        assert "\\fI$XDG_CONFIG_HOME/llmcli/config.toml\\fR" in section(page(name), "FILES")
+
+
+def test_a_group_page_lists_its_commands_and_their_synopses() -> None:
+    text = page("llmcli-batch.1")
+    assert section(text, "SYNOPSIS") == (
+        ".B llmcli batch\n[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]...\n.br\n"
+        ".B llmcli batch run\n[\\fIOPTIONS\\fR] [\\fIFILE\\fR]"
+    )
+    listed = re.findall(r"^\.TP\n\\fB(\w+)\\fR$", section(text, "COMMANDS"), flags=re.M)
+    assert listed == GROUPS["batch"]
+    assert flat(section(text, "COMMANDS")).endswith("See \\%llmcli\\-batch\\-run(1).")
+    assert (
+        section(text, "OPTIONS")
+        == ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nShow this message and exit."
+    )
+    assert section(text, '"SEE ALSO"').startswith(
+        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch\\-run (1),\n.BR \\%llmcli\\-chat (1),"
+    )
+
+
+def test_a_subcommand_page_is_that_of_its_help() -> None:
+    text = page("llmcli-batch-run.1")
+    assert text.splitlines()[1].startswith(".TH LLMCLI\\-BATCH\\-RUN 1 ")
+    assert section(text, "NAME").startswith("llmcli\\-batch\\-run \\- ")
+    assert section(text, "SYNOPSIS") == ".B llmcli batch run\n[\\fIOPTIONS\\fR] [\\fIFILE\\fR]"
+    options = section(text, "OPTIONS")
+    assert options.startswith(".TP\n\\fIFILE\\fR\nJSONL input; stdin when absent or \\%'\\-'.\n")
+    assert (
+        "\n.TP\n\\fB\\-o\\fR, \\fB\\-\\-output\\fR \\fIFILE\\fR\nAppend result lines to FILE.\n"
+        in options
+    )
+    assert "\\fB\\-\\-shard\\fR \\fIK/N\\fR" in options
+    assert section(text, '"SEE ALSO"') == (
+        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch (1),\n.BR \\%jq (1)\n"
+    )
+    assert "llmcli\\-batch\\-run" not in page("llmcli-chat.1")  # not a top-level command
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -195,37 +307,62 @@ def test_examples_are_those_of_help(command: str | None) -> None:
     text = help_text(*([command] if command else []))
     examples = help_examples(text)
     assert 2 <= len(examples) <= 3
-    assert sum(" | " in e for e in examples) >= 2  # real pipes
-    name = f"llmcli-{command}.1" if command else "llmcli.1"
-    shown = section(page(name), "EXAMPLES")
+    shown = section(page_of(command) if command else page("llmcli.1"), "EXAMPLES")
     assert shown == "\n".join(
         [".RS 4", ".EX", *(roff.safe_line(roff.esc(e)) for e in examples), ".EE", ".RE"]
     )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [None, *COMMANDS],
+)
+def test_examples_show_pipes(command: str | None) -> None:
+    examples = help_examples(help_text(*([command] if command else [])))
+    assert sum(" | " in e for e in examples) >= 2  # real pipes
+
+
 # --- --help ---------------------------------------------------------------------------
 
 
-def test_top_level_help_lists_each_command_on_one_line() -> None:
-    listed = help_text().split("\nCommands:\n", 1)[1].splitlines()
-    summaries = {c.name: c.summary for c in load().commands}
-    assert [line.split()[0] for line in listed] == COMMANDS
-    for line in listed:
-        name, summary = line.split(None, 1)
-        assert summary == summaries[name]
-        assert not summary.endswith("...")
+@pytest.mark.parametrize("group", GROUPS)
+def test_help_lists_the_commands_of_each_group(group: str) -> None:
+    assert [name for name, _ in help_commands(help_text(group))] == GROUPS[group]
+    model = load()
+    found = next(c for c in model.walk() if c.words == group) if group else model.root
+    assert [c.name for c in found.subcommands] == GROUPS[group]
+
+
+def test_commands_are_every_command_of_help() -> None:
+    """COMMANDS, walked from `llmcli --help` down: a new subcommand cannot go unchecked."""
+    found: list[str] = []
+    for group in GROUPS:
+        found += [f"{group} {name}".strip() for name, _ in help_commands(help_text(group))]
+    assert sorted(found) == sorted(COMMANDS)
+    assert [c.words for c in load().walk()] == COMMANDS
+
+
+@pytest.mark.parametrize(
+    "command",
+    COMMANDS,
+)
+def test_help_lists_each_command_on_one_line(command: str) -> None:
+    group, _, name = command.rpartition(" ")
+    summary = dict(help_commands(help_text(group)))[name]
+    assert summary == next(c.summary for c in load().walk() if c.words == command)
+    assert not summary.endswith("...")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_has_one_paragraph_and_examples(command: str) -> None:
-    cmd = next(c for c in load().commands if c.name == command)
+    cmd = next(c for c in load().walk() if c.words == command)
     assert len(cmd.description) == 1
     assert len(cmd.description[0]) > 150  # a paragraph, more than a title
     assert 2 <= len(cmd.examples) <= 3
     assert help_text(command).split("\n\n", 2)[1].startswith("  " + cmd.description[0][:40])
 
 
-@pytest.mark.parametrize("args", [[], *([c] for c in COMMANDS)])
+@pytest.mark.parametrize("args", [[], *(c.split() for c in COMMANDS)])
 def test_help_never_waits_on_stdin(args: list[str]) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmcli", *args, "--help"],

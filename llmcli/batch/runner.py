@@ -1,0 +1,152 @@
+"""The batch runner: many rows, N in flight, one HTTP client, one rate governor.
+
+Each row is one non-streaming request through the shared ``llmcli.Client`` (its pool,
+retries and governor: a 429/503 that names its wait pauses every worker). Rows come back
+in input order (a bounded window: memory stays flat however long the input) or, with
+``ordered=False``, as they finish. A row that cannot be sent is answered with an error
+row and never sent; a 4xx is recorded; 401/402/403 stop the run (``Stopped``): rows not
+yet sent are not answered, so a ``--resume`` continues later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmcli.batch import results
+from llmcli.batch.limits import Limits
+from llmcli.batch.lines import Defaults, Row, estimate_tokens, from_object, parse, shard_of
+from llmcli.errors import (
+    LlmcliError,
+    NotAllowedError,
+    ProtocolError,
+    TemporaryError,
+    UnavailableError,
+)
+
+if TYPE_CHECKING:
+    from llmcli.client import Client
+
+JSON = dict[str, Any]
+
+
+class Stopped(NotAllowedError):
+    """A 401/402/403 stopped the run."""
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a run did, for ``--usage`` and the exit status."""
+
+    rows: int = 0
+    ok: int = 0
+    rejected: int = 0  # a 4xx, or a line that could not be sent
+    temporary: int = 0  # 408/429/5xx after retries, timeouts, cut connections
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def count(self, row: JSON) -> None:
+        self.rows += 1
+        response = row.get("response")
+        if results.succeeded(row):
+            self.ok += 1
+            body = response["body"] if isinstance(response, dict) else None
+            usage = body.get("usage") if isinstance(body, dict) else None
+            for key, value in (usage or {}).items():
+                if isinstance(value, int):
+                    self.usage[key] = self.usage.get(key, 0) + value
+        elif _temporary(row):
+            self.temporary += 1
+        else:
+            self.rejected += 1
+
+
+def _temporary(row: JSON) -> bool:
+    response = row.get("response")
+    if isinstance(response, dict):
+        status = response.get("status_code")
+        return isinstance(status, int) and (status in (408, 429) or status >= 500)
+    error = row.get("error") or {}
+    return error.get("code") != "invalid_request"
+
+
+def rows_of(
+    lines: Iterable[str | JSON | Row],
+    defaults: Defaults = Defaults(),
+    shard: tuple[int, int] | None = None,
+    skip: Callable[[str], bool] = lambda custom_id: False,
+) -> Iterator[Row]:
+    """The rows of input lines (text, or objects as ``batch.run`` takes them), the ones
+    of one shard, less those ``skip`` says are done."""
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, Row):
+            row: Row | None = line
+        elif isinstance(line, str):
+            row = parse(line, number, defaults)
+        else:
+            row = from_object(line, number, defaults)
+        if row is None:
+            continue
+        if shard is not None and shard_of(row.custom_id, shard[1]) != shard[0]:
+            continue
+        if skip(row.custom_id):
+            continue
+        yield row
+
+
+def answer(client: Client, row: Row, limits: Limits | None = None) -> JSON:
+    """One row's output line. Raises ``Stopped`` on 401/402/403."""
+    if row.problem is not None:
+        return results.failed(row.custom_id, "invalid_request", row.problem)
+    if limits is not None:
+        limits.acquire(estimate_tokens(row))
+    try:
+        request = client.request("POST", row.endpoint, row.body)
+        reply = client.http.send(request)
+    except LlmcliError as e:
+        if e.status in (401, 402, 403):
+            raise Stopped(e.message) from None
+        if e.status is not None:
+            body = results.body_of(e.body or b"")
+            return results.answered(row.custom_id, e.status, e.request_id, body)
+        return results.failed(row.custom_id, _code(e), e.message)
+    from llmcli.http import request_id
+
+    body = results.body_of(reply.body)
+    return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)
+
+
+def _code(error: LlmcliError) -> str:
+    if isinstance(error, TemporaryError):
+        return "timeout"
+    if isinstance(error, UnavailableError):
+        return "connection_error"
+    if isinstance(error, ProtocolError):
+        return "protocol_error"
+    return "invalid_request" if error.exit_code in (2, 65, 66) else "error"
+
+
+def run(
+    rows: Iterable[str | JSON | Row],
+    *,
+    client: Client,
+    parallel: int = 8,
+    ordered: bool = True,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    defaults: Defaults = Defaults(),
+) -> Iterator[JSON]:
+    """Output rows for input rows (lines, line objects or ``Row`` values), ``parallel``
+    in flight, in input order unless ``ordered=False``. For the client's governor to
+    pause every worker on a 429, give it one: ``Client(…, governor=Governor(parallel))``.
+    """
+    from llmcli.parallel import ordered_map, unordered_map
+
+    limits = Limits(rpm, tpm) if rpm or tpm else None
+    if defaults.model is None and client.model:  # the client's default model, as chat's
+        defaults = dataclasses.replace(defaults, model=client.model)
+    mapper = ordered_map if ordered else unordered_map
+    todo = rows_of(rows, defaults)
+    for _, line in mapper(lambda row: answer(client, row, limits), todo, workers=parallel):
+        yield line

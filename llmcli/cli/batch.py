@@ -1,0 +1,261 @@
+"""``llmcli batch run``: one request per input line, N in flight, one result line each.
+
+Flags -> ``llmcli.batch`` -> result lines, flushed as each row is answered (a killed run
+keeps what it paid for). See DESIGN.md, "Batch runs", and ``llmcli.batch``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import orjson
+import typer
+
+from llmcli import inputs
+from llmcli.cli.client import open_client, output
+from llmcli.cli.options import Connection, Param, Temperature, grouped
+from llmcli.errors import DataError, InputFileError, OutputFileError, TemporaryError, UsageError
+
+if TYPE_CHECKING:
+    from llmcli.batch.runner import Tally
+    from llmcli.outputs import Output
+
+app = typer.Typer(
+    name="batch",
+    help="""Many requests from JSONL, one result line per input line: batch run sends
+    them from here, N in flight, paced by --rpm and --tpm, the whole run paused by a 429;
+    -o FILE --resume completes a run that was stopped or that failed in part. Run
+    'llmcli batch COMMAND --help' for a command's options and examples.
+
+    \b
+    Examples:
+      cut -f2 questions.tsv | llmcli batch run -g openai -m gpt-5-mini -P 16 -o answers.jsonl
+      llmcli batch run in.jsonl -g mock -m echo | jq -r '.response.body.choices[0].message.content'
+      llmcli batch run rows.jsonl -g openai -m gpt-5-mini -o answers.jsonl --resume
+    """,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, sep, count = value.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 0 <= int(index) < int(count):
+        raise UsageError(f"--shard {value!r}: expected K/N with 0 <= K < N, e.g. 0/4")
+    return int(index), int(count)
+
+
+def _lines(path: str | None) -> IO[bytes]:
+    if path in (None, "-"):
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no input: give FILE, or pipe JSONL lines in")
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise InputFileError(f"{path}: {e.strerror or e}") from None
+
+
+def _texts(source: IO[bytes], name: str) -> Any:
+    for number, raw in enumerate(source, start=1):
+        if len(raw) > inputs.MAX_INPUT:
+            raise DataError(f"{name}:{number}: a line over 64 MiB")
+        yield raw.decode("utf-8", "replace")
+
+
+@app.command("run", short_help="Send JSONL rows, N in flight; one result line each.")
+@grouped
+def run(
+    file: Annotated[
+        str | None,
+        typer.Argument(metavar="[FILE]", help="JSONL input; stdin when absent or '-'."),
+    ] = None,
+    conn: Connection = Connection(),
+    out_file: Annotated[
+        str | None,
+        typer.Option("-o", "--output", metavar="FILE", help="Append result lines to FILE."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="With -o: skip rows FILE already has a 2xx answer for."),
+    ] = False,
+    parallel: Annotated[
+        int, typer.Option("-P", "--parallel", min=1, metavar="N", help="Requests in flight.")
+    ] = 8,
+    rpm: Annotated[
+        float | None, typer.Option("--rpm", min=0, metavar="N", help="At most N requests a minute.")
+    ] = None,
+    tpm: Annotated[
+        float | None,
+        typer.Option("--tpm", min=0, metavar="N", help="At most N tokens a minute (estimated)."),
+    ] = None,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-wait", min=0, metavar="S", help="A row waits out 429/503 pauses this long."
+        ),
+    ] = 600.0,
+    unordered: Annotated[
+        bool, typer.Option("--unordered", help="Write rows as they finish, not in input order.")
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="K/N", help="Only rows whose custom_id hashes to K of N."),
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
+    ] = None,
+    temperature: Temperature = None,
+    param: Param = None,
+) -> None:
+    """Send one request per input line, -P at a time, and write one result line per input
+    line, in input order: OpenAI's batch output shape {id, custom_id, response:
+    {status_code, request_id, body}, error}. Lines are OpenAI batch lines (chat,
+    embeddings, messages urls), Anthropic {custom_id, params} lines, {custom_id, body} or
+    bare chat bodies, or plain prompts; -m, -s, -p and the other request flags apply to
+    every row that does not set them. A bad line becomes an error row and is never sent;
+    a 429/503 pauses the whole run; 401/402/403 stop it. Exit 0 when every row succeeded,
+    75 when some failed for a temporary reason (--resume completes them), else 65.
+
+    \b
+    Examples:
+      cut -f2 questions.tsv | llmcli batch run -g openai -m gpt-5-mini -P 32 -o out.jsonl --resume
+      git ls-files '*.py' | llmcli batch run -g mock -m echo -s 'Review this path.' | jq -c .
+      llmcli batch run rows.jsonl --shard "$SLURM_ARRAY_TASK_ID/8" -o "out.$SLURM_ARRAY_TASK_ID"
+    """
+    from llmcli.batch import lines, results, runner
+    from llmcli.governor import Governor
+
+    where = _shard(shard)
+    if resume and out_file is None:
+        raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
+    options = {"max_tokens": max_tokens, "temperature": temperature}
+    from llmcli.config import resolve
+
+    # -m, then LLMCLI_MODEL, then the gateway's default model, as every command takes it
+    model = resolve(conn.gateway, conn.base_url, conn.model, require_key=False).model
+    defaults = lines.Defaults(
+        model=model,
+        system=system,
+        params=[inputs.parse_param(item) for item in param or []],
+        options={k: v for k, v in options.items() if v is not None},
+    )
+    # the file is rewritten without the rows to send again before it is opened to append
+    done = results.done_ids(out_file) if resume and out_file and not conn.dry_run else set()
+    sink = _open_output(out_file) if out_file and not conn.dry_run else None
+    source = _lines(file)
+    name = file if file not in (None, "-") else "<stdin>"
+    rows = runner.rows_of(_texts(source, name), defaults, where, done.__contains__)
+    if conn.dry_run:
+        _plan(rows, where, len(done))
+        return
+    governor = Governor(parallel, max_wait=max_wait)
+    tally = runner.Tally()
+    out = output()
+    total = _count_lines(file) if out.terminal.stderr_tty else None
+    if total is not None:  # about: blank lines count, and a shard holds about 1/N
+        total = max(total // (where[1] if where else 1) - len(done), 0)
+    write = sink.write if sink is not None else out.data
+    started = time.monotonic()
+    with open_client(conn, governor=governor) as client:
+        answered = runner.run(
+            rows, client=client, parallel=parallel, ordered=not unordered, rpm=rpm, tpm=tpm
+        )
+        try:
+            for row in answered:
+                write(orjson.dumps(row) + b"\n")
+                if sink is not None:
+                    sink.flush()
+                else:
+                    out.flush()
+                tally.count(row)
+                _progress(out, tally, started, total)
+        finally:
+            out.progress(None)
+            if sink is not None:
+                sink.close()
+    _report(conn, tally, started, len(done))
+    if tally.temporary:
+        raise TemporaryError(
+            f"{tally.temporary} of {tally.rows} rows failed for a temporary reason: run again "
+            "with --resume to complete them"
+        )
+    if tally.rejected:
+        raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
+
+
+def _open_output(path: str) -> IO[bytes]:
+    """The output file, opened for appending before anything is sent (exit 73 if not)."""
+    try:
+        return open(path, "ab")
+    except OSError as e:
+        raise OutputFileError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _plan(rows: Any, where: tuple[int, int] | None, skipped: int) -> None:
+    endpoints: dict[str, int] = {}
+    invalid: list[str] = []
+    for row in rows:
+        if row.problem is not None:
+            invalid.append(row.problem)
+        else:
+            endpoints[row.endpoint] = endpoints.get(row.endpoint, 0) + 1
+    plan = {
+        "rows": sum(endpoints.values()) + len(invalid),
+        "endpoints": endpoints,
+        "invalid": len(invalid),
+        "shard": f"{where[0]}/{where[1]}" if where else None,
+        "resume_skipped": skipped,
+    }
+    output().json(plan)
+    for problem in invalid[:20]:
+        output().note(f"llmcli: {problem}")
+
+
+def _count_lines(path: str | None) -> int | None:
+    """Lines of an input file, for the ETA (None for stdin: it is read once)."""
+    if path in (None, "-"):
+        return None
+    count = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+def _progress(out: Output, tally: Tally, started: float, total: int | None) -> None:
+    if tally.rows % 64 and tally.rows > 64:
+        return
+    rate = tally.rows / max(time.monotonic() - started, 1e-9)
+    failed = tally.rejected + tally.temporary
+    done = f"{tally.rows:,}/{total:,}" if total else f"{tally.rows:,}"
+    eta = f" · ETA {max(total - tally.rows, 0) / max(rate, 1e-9):,.0f}s" if total else ""
+    out.progress(f"{done} rows · {rate:,.0f}/s · {failed:,} failed{eta}")
+
+
+def _report(conn: Connection, tally: Tally, started: float, skipped: int) -> None:
+    if not conn.usage:
+        return
+    seconds = time.monotonic() - started
+    output().usage_line(
+        {
+            "rows": tally.rows,
+            "ok": tally.ok,
+            "failed": tally.rejected + tally.temporary,
+            "rejected": tally.rejected,
+            "temporary": tally.temporary,
+            "skipped": skipped,
+            "usage": tally.usage or None,
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(tally.rows / max(seconds, 1e-9), 1),
+        }
+    )
