@@ -258,6 +258,7 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     # Checks, once: every output read back (and the warm-up of every command).
     sizes = [2_000] if quick else [2_000, 10_000]
     checks: dict[str, Any] = {}
+    checks_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for name, case in peers(chat_rows(sizes[0])).items():
             out = case.out or Path(tmp, "out.jsonl")
@@ -273,9 +274,12 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     OUT_FILE.unlink(missing_ok=True)
 
     throughput = {}
+    load = {"checks": checks_load}
     for size in sizes:
+        load[f"{size:,} rows"] = os.getloadavg()[0]
         runs = rounds(gw, peers(chat_rows(size)), n)
         throughput[size] = {name: summary(r, size) for name, r in runs.items()}
+    load[f"{PROMPTS} prompts"] = os.getloadavg()[0]
     xargs_runs = rounds(gw, small, n)
     few = {name: summary(r, PROMPTS) for name, r in xargs_runs.items()}
     OUT_FILE.unlink(missing_ok=True)
@@ -283,6 +287,7 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     memory: dict[int, Any] = {}
     for size in [10_000, 100_000] if quick else [100_000, 1_000_000]:
         if have_batch:
+            load[f"memory {size:,}"] = os.getloadavg()[0]
             memory[size] = summary(
                 [child(gw, Case(batch(chat_rows(size), PARALLEL)), MEMORY_TIMEOUT)], size
             )
@@ -292,6 +297,7 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
         "throughput": throughput,
         "xargs": few,
         "memory": memory,
+        "load_1min": load,
         "notes": notes,
     }
 
@@ -323,19 +329,23 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
         f"### Chat rows at -P {PARALLEL}, median of {b['runs']}",
         "",
-        "| rows | llmcli batch run | llmcli batch run -o FILE | AsyncOpenAI | llmcli/SDK | goal |",
-        "|---:|---:|---:|---:|---:|---|",
+        "| rows | llmcli batch run | llmcli batch run -o FILE | AsyncOpenAI | llmcli/SDK"
+        " | llmcli/SDK, CPU s | goal |",
+        "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size, row in b["throughput"].items():
         sdk = row["openai_sdk"]
         mine, to_file = row.get("llmcli"), row.get("llmcli -o FILE")
-        ratio = "-"
+        ratio = cpu = "-"
         if mine and to_file:
             ratio = f"{mine['median_s'] / sdk['median_s']:.2f}x (-o: "
             ratio += f"{to_file['median_s'] / sdk['median_s']:.2f}x)"
+            cpu = (
+                f"{mine['cpu_s'] / sdk['cpu_s']:.2f}x (-o: {to_file['cpu_s'] / sdk['cpu_s']:.2f}x)"
+            )
         lines.append(
             f"| {int(size):,} | {cell(mine) if mine else '-'} | {cell(to_file) if to_file else '-'}"
-            f" | {cell(sdk)} | {ratio} | <= 0.50x |"
+            f" | {cell(sdk)} | {ratio} | {cpu} | <= 0.50x |"
         )
     largest = list(b["throughput"].values())[-1]
     lines += [
@@ -385,6 +395,8 @@ def report(r: dict[str, Any]) -> list[str]:
             f" highest {top:.1f} MiB ({'within' if top <= 120 else 'OVER'} the goal of 120 MiB)."
             f" Floor (ru_maxrss of `true` run by this harness): {mib(r['floor_kib'])}.",
         ]
+    load = ", ".join(f"{k} {v:.1f}" for k, v in b.get("load_1min", {}).items())
+    lines += ["", f"Load average (1 min) as each part began, on {r['nproc']} cores: {load}."]
     lines += ["", "### Checks (each output read back once, before the timings)", ""]
     lines += [f"- {k}: {json.dumps(v)}" for k, v in b["checks"].items()]
     lines += [f"- {note}" for note in b["notes"]]
@@ -414,9 +426,9 @@ def main() -> None:
     }
     with fastgw(py) as gw:
         results["bench"] = bench(gw, py, args.llmcli, args.quick)
-    print("\n".join(report(results)))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "batch-latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(report(results)))
     print(f"\nwrote {RESULTS.relative_to(HERE.parent)}/batch-latest.json")
 
 

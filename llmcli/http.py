@@ -10,12 +10,9 @@ request, with every secret redacted.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import os
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +32,7 @@ from llmcli.redaction import is_credential_header, redact, redacted_headers
 from llmcli.request import Body, Request
 from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
 from llmcli.status import advice, error_text, status_line
+from llmcli.watchdog import Watchdog
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -89,60 +87,6 @@ class _Retry(Exception):
         self.error = error
         self.wait = wait
         self.status = status
-
-
-class _Watchdog:
-    """One thread that ends the reads of responses whose deadline has passed.
-
-    httpx's read timeout bounds one read, not a whole body: a server that sends a byte
-    now and then, or stalls after its headers, would hold a request long past
-    ``--timeout``. At the deadline the watchdog shuts the response's socket down, which
-    wakes a read blocked on it at once; the reader then reports the deadline.
-    """
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, list[httpx.Response | None]]] = []
-        self._count = itertools.count()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, deadline: float, response: httpx.Response) -> list[httpx.Response | None]:
-        entry: list[httpx.Response | None] = [response]
-        with self._cond:
-            earliest = not self._heap or deadline < self._heap[0][0]
-            heapq.heappush(self._heap, (deadline, next(self._count), entry))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True)
-                self._thread.start()
-            elif earliest:  # the thread sleeps until the earliest deadline: wake it only then
-                self._cond.notify()
-        return entry
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap or self._heap[0][2][0] is None:
-                    if self._heap:
-                        heapq.heappop(self._heap)  # cancelled
-                    else:
-                        self._cond.wait()
-                due = self._heap[0][0] - time.perf_counter()
-                if due > 0:
-                    self._cond.wait(due)
-                    continue
-                response = heapq.heappop(self._heap)[2][0]
-            if response is not None:
-                _interrupt(response)
-
-
-def _interrupt(response: httpx.Response) -> None:
-    stream = response.extensions.get("network_stream")
-    try:
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
-    except (OSError, AttributeError):
-        pass
 
 
 #: h11 writes a request's headers and body in two sends; with Nagle's algorithm the body
@@ -208,7 +152,7 @@ class Client:
         )
         self.received = 0
         self._secrets: tuple[str, ...] = ()
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
 
     def __enter__(self) -> Client:
         return self
@@ -398,7 +342,7 @@ class Client:
             yield response
         finally:
             if entry is not None:
-                entry[0] = None
+                self._watchdog.cancel(entry)
             response.close()
 
     def send(self, request: Request) -> Reply:
@@ -417,7 +361,7 @@ class Client:
                 raise _Retry(e, None) from e
             finally:
                 if entry is not None:
-                    entry[0] = None
+                    self._watchdog.cancel(entry)
                 response.close()
             return Reply(response.status_code, response.headers, body)
 

@@ -277,3 +277,12 @@ def test_the_model_comes_from_the_environment_or_the_client(url: str) -> None:
     assert rows(r.out)[0]["response"]["body"]["model"] == "echo"
     out = list(library.batch.run(["hi"], client=library.Client(base_url=url, model="echo")))
     assert status(out[0]) == 200
+
+
+def test_a_rate_limit_budget_is_waited_out_and_every_row_lands() -> None:
+    lines = b"".join(b"row %d\n" % i for i in range(12))
+    with offline.start(faults="budget=4:0.5") as gw:
+        r = llmcli("batch", "run", "--base-url", gw.base_url, "-m", "echo", "-P", "4",
+                   stdin=lines, timeout=60)  # fmt: skip
+    assert r.code == 0, r.err
+    assert [status(row) for row in rows(r.out)] == [200] * 12

@@ -502,3 +502,28 @@ def test_redact_removes_escaped_and_padded_spellings_of_a_secret() -> None:
     secret = "sk-proj-REAL\n"
     text = "Illegal header value b'Bearer sk-proj-REAL\\n' and sk-proj-REAL alone"
     assert redact(text, (secret,)) == "Illegal header value b'Bearer ***' and *** alone"
+
+
+def test_slow_down_before_the_429_comes() -> None:
+    from llmcli.retry import slow_down
+
+    openai = {"x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "1.5s"}
+    assert slow_down(openai, in_flight=4) == 1.5  # fewer left than in flight: hold
+    assert slow_down(openai, in_flight=2) is None
+    assert slow_down(
+        {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "20ms"}, 1
+    ) == (pytest.approx(0.02))
+    assert (
+        slow_down({"x-ratelimit-remaining-requests": "x", "x-ratelimit-reset-requests": "1s"}, 9)
+        is None
+    )
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30))
+    anthropic = {
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": stamp,
+    }
+    assert 28 < (slow_down(anthropic, 1) or 0) <= 30
+    assert (
+        slow_down({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "5m"}, 1)
+        == 60.0
+    )
