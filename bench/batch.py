@@ -57,6 +57,7 @@ class Run:
     maxrss_kib: int
     cpu_s: float  # the child's user + system time (its waited-for children included)
     gateway_cpu_s: float  # fastgw's user + system time while the child ran
+    other_cpu_s: float  # every other process's CPU time meanwhile (other sessions, tests)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ def bench_venv() -> str:
             raise RuntimeError(f"{cmd} exited {done.returncode}: {done.stderr[-2000:]}")
     stamp.write_text(want)
     return str(py)
+
+
+def machine_cpu() -> float:
+    """Busy seconds of all CPUs so far (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat", "rb") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_of(pid: int) -> float:
@@ -124,20 +132,21 @@ def child(gw: Gateway, case: Case, timeout: float, stdout: Path | None = None) -
         case.out.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as err, open(case.stdin or os.devnull, "rb") as inp:
         with open(stdout or os.devnull, "wb") as out:
-            gw_before = cpu_of(gw.pid)
+            gw_before, all_before = cpu_of(gw.pid), machine_cpu()
             start = time.perf_counter()
             p = subprocess.Popen(case.cmd, stdin=inp, stdout=out, stderr=err, env=ENV)
             timer = threading.Timer(timeout, p.kill)
             timer.start()
             _, status, usage = os.wait4(p.pid, 0)
             seconds = time.perf_counter() - start
-            gw_cpu = cpu_of(gw.pid) - gw_before
+            gw_cpu, all_cpu = cpu_of(gw.pid) - gw_before, machine_cpu() - all_before
             timer.cancel()
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             err.seek(0)
             raise RuntimeError(f"{case.cmd} exited {code}: {err.read()[-800:].decode()}")
-    return Run(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, gw_cpu)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss, cpu, gw_cpu, max(all_cpu - cpu - gw_cpu, 0.0))
 
 
 def rounds(gw: Gateway, cases: dict[str, Case], n: int) -> dict[str, list[Run]]:
@@ -158,6 +167,7 @@ def summary(runs: list[Run], rows: int) -> dict[str, Any]:
         "cpu_s": statistics.median(r.cpu_s for r in runs),
         "peak_kib": max(r.maxrss_kib for r in runs),
         "gateway_busy": max(r.gateway_cpu_s / r.seconds for r in runs),
+        "others_busy": max(r.other_cpu_s / r.seconds for r in runs),  # in cores
     }
 
 
@@ -258,7 +268,6 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     # Checks, once: every output read back (and the warm-up of every command).
     sizes = [2_000] if quick else [2_000, 10_000]
     checks: dict[str, Any] = {}
-    checks_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for name, case in peers(chat_rows(sizes[0])).items():
             out = case.out or Path(tmp, "out.jsonl")
@@ -274,12 +283,9 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     OUT_FILE.unlink(missing_ok=True)
 
     throughput = {}
-    load = {"checks": checks_load}
     for size in sizes:
-        load[f"{size:,} rows"] = os.getloadavg()[0]
         runs = rounds(gw, peers(chat_rows(size)), n)
         throughput[size] = {name: summary(r, size) for name, r in runs.items()}
-    load[f"{PROMPTS} prompts"] = os.getloadavg()[0]
     xargs_runs = rounds(gw, small, n)
     few = {name: summary(r, PROMPTS) for name, r in xargs_runs.items()}
     OUT_FILE.unlink(missing_ok=True)
@@ -287,7 +293,6 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
     memory: dict[int, Any] = {}
     for size in [10_000, 100_000] if quick else [100_000, 1_000_000]:
         if have_batch:
-            load[f"memory {size:,}"] = os.getloadavg()[0]
             memory[size] = summary(
                 [child(gw, Case(batch(chat_rows(size), PARALLEL)), MEMORY_TIMEOUT)], size
             )
@@ -297,7 +302,6 @@ def bench(gw: Gateway, py: str, llmcli: str, quick: bool) -> dict[str, Any]:
         "throughput": throughput,
         "xargs": few,
         "memory": memory,
-        "load_1min": load,
         "notes": notes,
     }
 
@@ -308,6 +312,10 @@ def mib(kib: float) -> str:
 
 def cell(row: dict[str, Any]) -> str:
     return f"{row['median_s']:.2f} s, {row['rows_per_s']:,.0f} rows/s"
+
+
+def others_of(rows: Any) -> str:
+    return f"{max(row.get('others_busy', 0.0) for row in rows):.2f}"
 
 
 def report(r: dict[str, Any]) -> list[str]:
@@ -325,13 +333,15 @@ def report(r: dict[str, Any]) -> list[str]:
         f"{', '.join(f'{k} {v}' for k, v in versions.items())}. Gateway: bench/fastgw.py"
         f" (uvloop, own process): `xargs -P{XARGS_P} curl`, {PROMPTS} requests: {curl:.2f} s"
         f" ({'under' if curl < 1 else 'NOT under'} 1 s); fastgw used at most"
-        f" {gw_busy:.0%} of one core during any run below.",
+        f" {gw_busy:.0%} of one core during any run below. **others**: the most CPU that"
+        f" other processes (other sessions, test suites) used during one of a row's runs, in"
+        f" cores of {r['nproc']} (/proc/stat less the child and the gateway).",
         "",
         f"### Chat rows at -P {PARALLEL}, median of {b['runs']}",
         "",
         "| rows | llmcli batch run | llmcli batch run -o FILE | AsyncOpenAI | llmcli/SDK"
-        " | llmcli/SDK, CPU s | goal |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        " | llmcli/SDK, CPU s | goal | others |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for size, row in b["throughput"].items():
         sdk = row["openai_sdk"]
@@ -345,7 +355,7 @@ def report(r: dict[str, Any]) -> list[str]:
             )
         lines.append(
             f"| {int(size):,} | {cell(mine) if mine else '-'} | {cell(to_file) if to_file else '-'}"
-            f" | {cell(sdk)} | {ratio} | {cpu} | <= 0.50x |"
+            f" | {cell(sdk)} | {ratio} | {cpu} | <= 0.50x | {others_of(row.values())} |"
         )
     largest = list(b["throughput"].values())[-1]
     lines += [
@@ -358,8 +368,8 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
         f"### {PROMPTS} prompt lines, {XARGS_P} at a time, median of {b['runs']}",
         "",
-        "| command | wall | rows/s | CPU s |",
-        "|---|---:|---:|---:|",
+        "| command | wall | rows/s | CPU s | others |",
+        "|---|---:|---:|---:|---:|",
     ]
     names = {
         "curl": f"`xargs -P{XARGS_P} curl` (the gateway check)",
@@ -369,7 +379,7 @@ def report(r: dict[str, Any]) -> list[str]:
     for name, row in b["xargs"].items():
         lines.append(
             f"| {names[name]} | {row['median_s']:.2f} s | {row['rows_per_s']:,.0f}"
-            f" | {row['cpu_s']:.2f} |"
+            f" | {row['cpu_s']:.2f} | {others_of([row])} |"
         )
     if "llmcli" in b["xargs"]:
         speed = b["xargs"]["xargs llmcli chat"]["median_s"] / b["xargs"]["llmcli"]["median_s"]
@@ -379,13 +389,13 @@ def report(r: dict[str, Any]) -> list[str]:
             "",
             f"### Peak RSS of `llmcli batch run FILE -P {PARALLEL} > /dev/null`, one run each",
             "",
-            "| rows | peak RSS | wall | rows/s |",
-            "|---:|---:|---:|---:|",
+            "| rows | peak RSS | wall | rows/s | others |",
+            "|---:|---:|---:|---:|---:|",
         ]
         for size, row in b["memory"].items():
             lines.append(
                 f"| {int(size):,} | {mib(row['peak_kib'])} | {row['median_s']:.1f} s"
-                f" | {row['rows_per_s']:,.0f} |"
+                f" | {row['rows_per_s']:,.0f} | {others_of([row])} |"
             )
         peaks = [row["peak_kib"] for row in b["memory"].values()]
         growth, top = (peaks[-1] - peaks[0]) / 1024, max(peaks) / 1024
@@ -395,8 +405,6 @@ def report(r: dict[str, Any]) -> list[str]:
             f" highest {top:.1f} MiB ({'within' if top <= 120 else 'OVER'} the goal of 120 MiB)."
             f" Floor (ru_maxrss of `true` run by this harness): {mib(r['floor_kib'])}.",
         ]
-    load = ", ".join(f"{k} {v:.1f}" for k, v in b.get("load_1min", {}).items())
-    lines += ["", f"Load average (1 min) as each part began, on {r['nproc']} cores: {load}."]
     lines += ["", "### Checks (each output read back once, before the timings)", ""]
     lines += [f"- {k}: {json.dumps(v)}" for k, v in b["checks"].items()]
     lines += [f"- {note}" for note in b["notes"]]
