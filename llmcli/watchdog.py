@@ -70,8 +70,10 @@ class Watchdog:
                     self._cond.wait(due)
                     continue
                 response = heapq.heappop(self._heap)[2][0]
-            if response is not None:
-                _interrupt(response)
+                # under the lock: once cancel() returns, no socket of a response that went
+                # back to the pool can still be shut down (shutdown() does not block)
+                if response is not None:
+                    _interrupt(response)
 
 
 def _interrupt(response: httpx.Response) -> None:
