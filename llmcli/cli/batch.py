@@ -63,7 +63,10 @@ def _lines(path: str | None) -> IO[bytes]:
 
 
 def _texts(source: IO[bytes], name: str) -> Any:
-    for number, raw in enumerate(source, start=1):
+    """The input's lines, each read with a bound: a line over 64 MiB is exit 65."""
+    number = 0
+    while raw := source.readline(inputs.MAX_INPUT + 1):
+        number += 1
         if len(raw) > inputs.MAX_INPUT:
             raise DataError(f"{name}:{number}: a line over 64 MiB")
         yield raw.decode("utf-8", "replace")

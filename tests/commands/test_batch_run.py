@@ -286,3 +286,10 @@ def test_a_rate_limit_budget_is_waited_out_and_every_row_lands() -> None:
                    stdin=lines, timeout=60)  # fmt: skip
     assert r.code == 0, r.err
     assert [status(row) for row in rows(r.out)] == [200] * 12
+
+
+def test_a_line_over_64_mib_is_65_and_read_no_further(gw: offline.RunningGateway) -> None:
+    r = llmcli("batch", "run", "--base-url", gw.base_url, "-m", "echo",
+               stdin=b"x" * (64 * 1024 * 1024 + 2))  # fmt: skip
+    assert (r.code, r.err) == (65, "llmcli: <stdin>:1: a line over 64 MiB\n")
+    assert gw.requests == []
