@@ -100,13 +100,15 @@ _llmcli() {
             ;;
         serve)
             case $prev in
-                --port|--host|--profile|--fault) :; return ;;
+                --port|--host|--profile|--fault|--batch-seconds) :; return ;;
+                --batch-dir) _llmcli_files "$cur"; return ;;
             esac
-            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q -h --help" "$cur"
+            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q --batch-dir --batch-seconds -h
+                --help" "$cur"
             ;;
         batch)
             if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"
-            else _llmcli_words "run" "$cur"; fi
+            else _llmcli_words "run submit status fetch cancel list" "$cur"; fi
             ;;
         "batch run")
             case $prev in
@@ -122,6 +124,45 @@ _llmcli() {
             else
                 _llmcli_files "$cur"
             fi
+            ;;
+        "batch submit")
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-s|--system|--max-tokens|--temperature|-p|--param) :; return ;;
+            esac
+            if [[ $cur == -* ]]; then
+                _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
+                    --connect-timeout --retries --dry-run -v --verbose --usage --debug -s
+                    --system --max-tokens --temperature -p --param -h --help" "$cur"
+            else
+                _llmcli_files "$cur"
+            fi
+            ;;
+        "batch status"|"batch cancel")
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries) :; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug -h --help" "$cur"
+            ;;
+        "batch fetch")
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries) :; return ;;
+                -o|--output) _llmcli_files "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug -o --output --wait -h
+                --help" "$cur"
+            ;;
+        "batch list")
+            case $prev in
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--limit) :; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug --limit -h --help" "$cur"
             ;;
     esac
 }

@@ -95,7 +95,11 @@ class Client:
 
             # Serves from a daemon thread until this process exits; stopping it would
             # only add the server's shutdown poll to every run.
-            moved = dataclasses.replace(self.gateway, base_url=mock.start().base_url)
+            # its batches live on disk, so `batch fetch` in the next process finds them
+            from llmcli.batch.manifests import state_dir
+
+            running = mock.start(batch_dir=state_dir() / "mock-batches")
+            moved = dataclasses.replace(self.gateway, base_url=running.base_url)
             self.gateway = moved
 
     # the HTTP session ---------------------------------------------------------------
@@ -182,6 +186,27 @@ class Client:
         data = serialize(body, blobs) if body is not None else None
         secrets = self.secrets
         if "@" in url:  # a whole-URL endpoint may carry a password of its own
+            secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
+        return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
+
+    def api_request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        *,
+        api: str = "openai",
+        content_type: str = "application/json",
+    ) -> Request:
+        """A request to ``path`` under the gateway's base URL, for a batch API (``api``:
+        "openai" or "anthropic", whose version header it then carries)."""
+        defaults = {"anthropic-version": anthropic.ANTHROPIC_VERSION} if api == "anthropic" else {}
+        if data is not None:
+            defaults = {"Content-Type": content_type, **defaults}
+        headers = self.headers(json_body=False, defaults=defaults)
+        url = self.gateway.at(path)
+        secrets = self.secrets
+        if "@" in url:
             secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
         return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ import pytest
 from llmcli import mock as offline
 
 SECRET = "sk-secret123"
+#: where the llmcli processes of this session keep batch manifests (never the user's)
+STATE_HOME = tempfile.mkdtemp(prefix="llmcli-tests-state-")
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,10 @@ class Result:
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without any llmcli/OpenAI/Anthropic settings."""
-    prefixes = ("LLMCLI_", "OPENAI_", "ANTHROPIC_", "XDG_CONFIG_HOME", "NO_COLOR")
+    prefixes = ("LLMCLI_", "OPENAI_", "ANTHROPIC_", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "NO_COLOR")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["XDG_STATE_HOME"] = STATE_HOME
     env.update(extra or {})
     return env
 

@@ -42,6 +42,8 @@ class Defaults:
     system: str | None = None
     params: Sequence[tuple[list[str], Any]] = ()  # -p KEY=VALUE, parsed: (path, value)
     options: Mapping[str, Any] = field(default_factory=dict)  # max_tokens, temperature …
+    #: where prompt lines and bare bodies go: "messages" on a gateway without chat
+    endpoint: Endpoint = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ def parse(text: str, line: int, defaults: Defaults = Defaults()) -> Row | None:
         return None
     if not stripped.startswith("{"):
         messages = [{"role": "user", "content": text.rstrip("\r\n")}]
-        return _finish(Row(line, str(line), "chat", {"messages": messages}), defaults)
+        return _finish(Row(line, str(line), defaults.endpoint, {"messages": messages}), defaults)
     try:
         value = orjson.loads(stripped)
     except orjson.JSONDecodeError as e:
@@ -77,7 +79,7 @@ def from_object(value: Any, line: int, defaults: Defaults = Defaults()) -> Row:
     custom_id = value.get("custom_id", str(line))
     if not isinstance(custom_id, str) or not custom_id:
         return Row(line, str(line), problem=f"line {line}: custom_id must be a non-empty string")
-    endpoint: Endpoint = "chat"
+    endpoint: Endpoint = defaults.endpoint
     if "url" in value:
         url = value.get("url")
         if not isinstance(url, str) or url not in URLS:

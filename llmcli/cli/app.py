@@ -8,7 +8,17 @@ import sys
 import click
 import typer
 
-from llmcli.cli import batch, chat, embed, gateways, messages, models, serve
+from llmcli.cli import (  # noqa: F401  (they add batch's commands)
+    batch,
+    batch_fetch,
+    chat,
+    embed,
+    gateways,
+    messages,
+    models,
+    provider_batch,
+    serve,
+)
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.outputs import Output, Terminal, silence_stdout
 from llmcli.version import __version__
@@ -31,7 +41,14 @@ app.command("models", short_help="List a gateway's models: ids on a pipe, a tabl
     models.models
 )
 app.command("embed", short_help="Embed texts: one JSON line of floats per input.")(embed.embed)
-app.add_typer(batch.app, name="batch", short_help="Many requests from JSONL: batch run.")
+# in the order a user meets them: run here; or submit, follow up, fetch
+_BATCH_ORDER = ("run", "submit", "status", "fetch", "cancel", "list")
+batch.app.registered_commands.sort(key=lambda c: _BATCH_ORDER.index(c.name or ""))
+app.add_typer(
+    batch.app,
+    name="batch",
+    short_help="Many requests from JSONL: run here, or submit to a batch API.",
+)
 app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
 app.command(
     "serve",

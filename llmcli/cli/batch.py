@@ -26,14 +26,17 @@ app = typer.Typer(
     name="batch",
     help="""Many requests from JSONL, one result line per input line: batch run sends
     them from here, N in flight, paced by --rpm and --tpm, the whole run paused by a 429;
-    -o FILE --resume completes a run that was stopped or that failed in part. Run
-    'llmcli batch COMMAND --help' for a command's options and examples.
+    -o FILE --resume completes a run that was stopped or that failed in part. batch
+    submit sends the same file to the gateway's own batch API (OpenAI, Anthropic: half
+    the price, within 24 hours); status, fetch, cancel and list follow it up, and fetch
+    writes the same lines as batch run. Run 'llmcli batch COMMAND --help' for a command's
+    options and examples.
 
     \b
     Examples:
       cut -f2 questions.tsv | llmcli batch run -g openai -m gpt-5-mini -P 16 -o answers.jsonl
-      llmcli batch run in.jsonl -g mock -m echo | jq -r '.response.body.choices[0].message.content'
       llmcli batch run rows.jsonl -g openai -m gpt-5-mini -o answers.jsonl --resume
+      llmcli batch submit rows.jsonl -g openai -m m | jq -r .id | xargs llmcli batch fetch --wait
     """,
     no_args_is_help=True,
     add_completion=False,
@@ -51,7 +54,7 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
-def _lines(path: str | None) -> IO[bytes]:
+def open_input(path: str | None) -> IO[bytes]:
     if path in (None, "-"):
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("no input: give FILE, or pipe JSONL lines in")
@@ -62,7 +65,7 @@ def _lines(path: str | None) -> IO[bytes]:
         raise InputFileError(f"{path}: {e.strerror or e}") from None
 
 
-def _texts(source: IO[bytes], name: str) -> Any:
+def input_texts(source: IO[bytes], name: str) -> Any:
     """The input's lines, each read with a bound: a line over 64 MiB is exit 65."""
     number = 0
     while raw := source.readline(inputs.MAX_INPUT + 1):
@@ -145,9 +148,12 @@ def run(
     from llmcli.config import resolve
 
     # -m, then LLMCLI_MODEL, then the gateway's default model, as every command takes it
-    model = resolve(conn.gateway, conn.base_url, conn.model, require_key=False).model
+    resolved = resolve(conn.gateway, conn.base_url, conn.model, require_key=False)
+    endpoints = resolved.gateway.endpoints
     defaults = lines.Defaults(
-        model=model,
+        model=resolved.model,
+        # prompts go to /messages on a gateway that has it but no chat (anthropic)
+        endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
         system=system,
         params=[inputs.parse_param(item) for item in param or []],
         options={k: v for k, v in options.items() if v is not None},
@@ -155,9 +161,9 @@ def run(
     # the file is rewritten without the rows to send again before it is opened to append
     done = results.done_ids(out_file) if resume and out_file and not conn.dry_run else set()
     sink = _open_output(out_file) if out_file and not conn.dry_run else None
-    source = _lines(file)
+    source = open_input(file)
     name = file if file not in (None, "-") else "<stdin>"
-    rows = runner.rows_of(_texts(source, name), defaults, where, done.__contains__)
+    rows = runner.rows_of(input_texts(source, name), defaults, where, done.__contains__)
     if conn.dry_run:
         _plan(rows, where, len(done))
         return

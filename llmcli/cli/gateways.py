@@ -26,6 +26,7 @@ def describe(gateway: config.Gateway, env: dict[str, str]) -> dict[str, Any]:
         "base_url": redact_url(gateway.base_url) or None,
         "urls": urls,
         "auth": gateway.auth,
+        "batch_apis": sorted(gateway.batch_apis),
         "key": key_status(gateway, env),
         "key_sources": describe_sources(gateway),
         "model": gateway.model,

@@ -7,15 +7,20 @@ cannot be bound is exit 69. ``EPILOG`` lists every fault with its units, for ``-
 Each request is logged on stderr, one line (``POST /v1/chat/completions 200 3 ms
 model=echo``), unless ``--quiet``: a parent that pipes stderr and never reads it would
 otherwise stall the gateway once the pipe is full.
+
+``--batch-dir`` and ``--batch-seconds`` set where the batch APIs keep their objects and
+how long a batch runs; a bad ``--batch-seconds`` is a usage error, a ``--batch-dir``
+that cannot be made exit 73.
 """
 
 import contextlib
+import os
 import sys
 from typing import Annotated
 
 import typer
 
-from llmcli.errors import UnavailableError, UsageError
+from llmcli.errors import OutputFileError, UnavailableError, UsageError
 
 # each key of llmcli.mock.faults.SYNTAX with its value, and what it does (units)
 FAULTS: tuple[tuple[str, str], ...] = (
@@ -99,12 +104,33 @@ def serve(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
     ] = False,
+    batch_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--batch-dir",
+            metavar="DIR",
+            help="Keep the batch APIs' files and batches in DIR, shared with every gateway "
+            "given it (default: a temporary directory, removed on exit).",
+        ),
+    ] = None,
+    batch_seconds: Annotated[
+        float,
+        typer.Option(
+            "--batch-seconds",
+            metavar="S",
+            help="How long a batch runs, from created to completed or ended.",
+        ),
+    ] = 3.0,
 ) -> None:
     """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
     tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
     --profile, and injectable faults. Prints its base URL on stdout once it listens,
     then logs each request on stderr (method, path, status, milliseconds, model).
-    -g mock runs the same gateway in-process, silently, without serve.
+    -g mock runs the same gateway in-process, silently, without serve. It also serves
+    the batch APIs (OpenAI's /files and /batches, Anthropic's /messages/batches; the
+    anthropic profile only the latter): each batch runs for a few seconds, kept in
+    --batch-dir, its results in shuffled order; a custom_id starting with "expire"
+    expires, as does every row of an OpenAI batch with metadata {"mock_expire": "true"}.
 
     \b
     Examples:
@@ -122,6 +148,13 @@ def serve(
         parse(fault)
     except FaultError as e:
         raise UsageError(f"--fault: {e}") from None
+    if not batch_seconds > 0:
+        raise UsageError(f"--batch-seconds: must be above 0, got {batch_seconds:g}")
+    if batch_dir is not None:
+        try:
+            os.makedirs(batch_dir, exist_ok=True)
+        except OSError as e:
+            raise OutputFileError(f"--batch-dir: cannot create {batch_dir}: {e.strerror}") from None
 
     def ready(base_url: str) -> None:
         sys.stdout.write(base_url + "\n")
@@ -133,7 +166,14 @@ def serve(
 
     try:
         mock.serve_forever(
-            profile, host=host, port=port, faults=fault, ready=ready, log=None if quiet else log
+            profile,
+            host=host,
+            port=port,
+            faults=fault,
+            ready=ready,
+            log=None if quiet else log,
+            batch_dir=batch_dir,
+            batch_seconds=batch_seconds,
         )
     except mock.ListenError as e:
         raise UnavailableError(e.message) from None

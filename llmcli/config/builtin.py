@@ -19,6 +19,7 @@ _ALL: tuple[Gateway, ...] = (
         auth="none",
         model="echo",
         embedding_model="embed-small",
+        batch_apis=frozenset({"openai", "anthropic"}),
         description="offline gateway started in-process (llmcli serve); no key, no network",
     ),
     # seed 000: chat at a bare api.php, no auth header at all, chat_template_kwargs
@@ -78,6 +79,7 @@ _ALL: tuple[Gateway, ...] = (
         model="gpt-4o-mini",
         embedding_model="text-embedding-3-small",
         endpoints=OPENAI_FAMILY,
+        batch_apis=frozenset({"openai"}),
         description="OpenAI",
     ),
     Gateway(
@@ -99,6 +101,7 @@ _ALL: tuple[Gateway, ...] = (
         model="claude-sonnet-4-5",
         headers={"anthropic-version": "2023-06-01"},
         endpoints=frozenset({"messages", "models"}),
+        batch_apis=frozenset({"anthropic"}),
         description="Anthropic Messages API",
     ),
     Gateway(

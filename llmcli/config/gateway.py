@@ -22,6 +22,8 @@ ENDPOINT_PATHS: Mapping[str, str] = {
     "messages": "/messages",
 }
 ALL_ENDPOINTS = frozenset(ENDPOINT_PATHS)
+#: the provider batch APIs llmcli speaks: OpenAI's Files + Batches, Anthropic's Message Batches
+BATCH_APIS = ("openai", "anthropic")
 MOCK = "mock"
 CUSTOM = "custom"
 
@@ -44,6 +46,8 @@ class Gateway:
     endpoints: frozenset[str] = ALL_ENDPOINTS
     #: "openai" sends ``reasoning_effort``; "openrouter" sends ``reasoning: {effort}``.
     reasoning_style: Literal["openai", "openrouter"] = "openai"
+    #: the provider batch APIs it offers under base_url (``llmcli batch submit``)
+    batch_apis: frozenset[str] = frozenset()
     #: the key is optional: send it when found, no auth header when not.
     key_optional: bool = False
     #: an ecosystem variable that moves this gateway (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)
@@ -60,6 +64,12 @@ class Gateway:
         path = self.paths.get(endpoint, ENDPOINT_PATHS[endpoint])
         if "://" in path:
             return path
+        if not self.base_url:
+            raise ConfigError(f"gateway {self.name!r} has no base_url")
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def at(self, path: str) -> str:
+        """The URL of ``path`` under base_url (the batch APIs: ``/batches/ID``)."""
         if not self.base_url:
             raise ConfigError(f"gateway {self.name!r} has no base_url")
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")

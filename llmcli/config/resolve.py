@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from llmcli.config.builtin import ALIASES, BUILTINS
 from llmcli.config.file import load
-from llmcli.config.gateway import CUSTOM, MOCK, Gateway, Resolved
+from llmcli.config.gateway import BATCH_APIS, CUSTOM, MOCK, Gateway, Resolved
 from llmcli.config.keys import read_key
 from llmcli.config.schema import check_url
 from llmcli.errors import ConfigError, UsageError
@@ -72,7 +72,11 @@ def select(
         name = fallback
     if name is None:
         return Gateway(
-            CUSTOM, base_url=base_url or "", key_env=("OPENAI_API_KEY",), key_optional=True
+            CUSTOM,
+            base_url=base_url or "",
+            key_env=("OPENAI_API_KEY",),
+            key_optional=True,
+            batch_apis=frozenset(BATCH_APIS),  # unknown: let the server answer
         )
     name = ALIASES.get(name, name)
     gateways = {**BUILTINS, **config.gateways}

@@ -15,6 +15,7 @@ import datetime
 import re
 from typing import Any
 
+from llmcli.config.gateway import BATCH_APIS
 from llmcli.errors import ConfigError
 
 ENDPOINTS = ("chat", "embeddings", "messages", "models")
@@ -30,7 +31,17 @@ STRINGS = {
 }
 CHOICES = {"auth": ("none", "bearer", "x-api-key"), "reasoning_style": ("openai", "openrouter")}
 KEYS = frozenset(
-    {*STRINGS, *CHOICES, "extends", "api_key_env", "headers", "params", "endpoints", "paths"}
+    {
+        *STRINGS,
+        *CHOICES,
+        "extends",
+        "api_key_env",
+        "headers",
+        "params",
+        "endpoints",
+        "paths",
+        "batch_api",
+    }
 )
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML bare key
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -105,6 +116,8 @@ def gateway_fields(where: str, table: dict[str, Any]) -> dict[str, Any]:
             fields["paths"] = {k: _string(where, key_path(key, k), v) for k, v in paths.items()}
         elif key == "endpoints":
             fields["endpoints"] = _endpoints(where, value)
+        elif key == "batch_api":
+            fields["batch_apis"] = _batch_apis(where, value)
     if "base_url" in fields:
         check_url(fields["base_url"], f"{where}: base_url")
     for endpoint, path in fields.get("paths", {}).items():
@@ -182,3 +195,17 @@ def check_url(url: str, source: str) -> str:
         problem, hint = found
         raise ConfigError(f"{source} {redact_url(url)!r} {problem}", hint=hint)
     return url
+
+
+def _batch_apis(where: str, value: object) -> frozenset[str]:
+    """``batch_api``: "openai", "anthropic", both in an array, or "none"."""
+    if value == "none":
+        return frozenset()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list):
+        raise _wrong(where, "batch_api", "a string or an array", value)
+    for i, name in enumerate(names):
+        key = "batch_api" if isinstance(value, str) else key_path("batch_api", i)
+        if _string(where, key, name) not in BATCH_APIS:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(BATCH_APIS)} or none")
+    return frozenset(names)

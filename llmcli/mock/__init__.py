@@ -6,6 +6,11 @@ Anthropic-compatible ``/messages`` under a profile's prefix, with deterministic 
 ``embed-large``) and injectable faults (see ``faults``). Used by the tests, by
 ``llmcli serve`` and in-process by ``llmcli … -g mock``.
 
+It also serves the providers' batch APIs (``batches``): OpenAI's ``/files`` +
+``/batches`` and Anthropic's ``/messages/batches``. A batch runs for ``batch_seconds``
+and is kept in ``batch_dir`` (None: a temporary directory, removed when the gateway
+stops), so gateways given the same directory, in any process, share their batches.
+
 A profile (``PROFILES``: ``mock``, the seed gateways ``lumiltc``, ``lumenfall``,
 ``lumyx``, ``llmbase``, ``lumyxai``, and ``anthropic``, ``openrouter``) decides how the
 gateway looks on the wire: prefix, endpoints and their paths, auth, error shapes, models
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING
 from .profiles import PROFILES, Profile, RecordedRequest
 
 if TYPE_CHECKING:
+    import os
     from types import TracebackType
 
     from .server import GatewayServer
@@ -63,20 +69,33 @@ class ListenError(OSError):
         self.message = message
 
 
-def _server(profile: str | Profile, host: str, port: int, faults: str | None) -> GatewayServer:
+def _server(
+    profile: str | Profile,
+    host: str,
+    port: int,
+    faults: str | None,
+    batch_dir: str | os.PathLike[str] | None,
+    batch_seconds: float,
+) -> GatewayServer:
+    from .batches import Batches
     from .faults import parse
     from .profiles import resolve
     from .server import GatewayServer
 
     answers, spec = resolve(profile), parse(faults)
+    if not batch_seconds > 0:
+        raise ValueError(f"batch_seconds: must be above 0, got {batch_seconds}")
     try:
-        return GatewayServer((host, port), answers, spec)
+        server = GatewayServer((host, port), answers, spec)
     except OSError as e:
         raise ListenError(host, port, e) from e
+    server.batches = Batches(answers, batch_dir, batch_seconds)
+    return server
 
 
 class RunningGateway:
-    """A gateway serving in a daemon thread; also a context manager that stops it."""
+    """A gateway serving in a daemon thread, its batch APIs included; also a context
+    manager that stops it."""
 
     def __init__(self, server: GatewayServer) -> None:
         self._server = server
@@ -119,7 +138,8 @@ class RunningGateway:
             self.requests.clear()
 
     def stop(self) -> None:
-        """Stop serving and close every connection; safe to call twice."""
+        """Stop serving, close every connection and remove the temporary batch directory
+        (a ``batch_dir`` given is kept); safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
@@ -127,6 +147,7 @@ class RunningGateway:
         self._server.close_connections()
         self._server.server_close()
         self._thread.join(timeout=1.0)
+        self._server.batches.close()
 
     def __enter__(self) -> RunningGateway:
         return self
@@ -149,13 +170,20 @@ def start(
     host: str = "127.0.0.1",
     port: int = 0,
     faults: str | None = None,
+    batch_dir: str | os.PathLike[str] | None = None,
+    batch_seconds: float = 3.0,
 ) -> RunningGateway:
     """Serve in a daemon thread; port 0 = a free port. Returns once listening.
 
-    Raises ``ValueError`` for an unknown profile or a bad fault spec (``FaultError``),
-    ``ListenError`` (an ``OSError``) when the address cannot be bound.
+    The batch APIs keep their files and batches in ``batch_dir`` (created when first
+    needed; None: a temporary directory, removed by ``stop``), and a batch created here
+    runs ``batch_seconds`` from ``validating``/``in_progress`` to its end.
+
+    Raises ``ValueError`` for an unknown profile, a bad fault spec (``FaultError``) or a
+    ``batch_seconds`` not above 0, ``ListenError`` (an ``OSError``) when the address
+    cannot be bound.
     """
-    return RunningGateway(_server(profile, host, port, faults))
+    return RunningGateway(_server(profile, host, port, faults, batch_dir, batch_seconds))
 
 
 def serve_forever(
@@ -166,13 +194,16 @@ def serve_forever(
     faults: str | None = None,
     ready: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
+    batch_dir: str | os.PathLike[str] | None = None,
+    batch_seconds: float = 3.0,
 ) -> None:
     """Serve in this thread, for ``llmcli serve``; calls ``ready(base_url)`` once
     listening, and ``log(line)`` after each request when given (``POST
     /v1/chat/completions 200 3 ms model=echo``: method, path without the query, status,
     milliseconds, the body's model), from the request's thread, so it must be
-    thread-safe and quick; returns on KeyboardInterrupt. Raises as ``start`` does."""
-    server = _server(profile, host, port, faults)
+    thread-safe and quick; returns on KeyboardInterrupt. ``batch_dir`` and
+    ``batch_seconds`` as for ``start``. Raises as ``start`` does."""
+    server = _server(profile, host, port, faults, batch_dir, batch_seconds)
     server.log = log
     try:
         if ready is not None:
@@ -183,3 +214,4 @@ def serve_forever(
     finally:
         server.close_connections()
         server.server_close()
+        server.batches.close()

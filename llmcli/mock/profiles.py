@@ -34,6 +34,8 @@ ENDPOINT_PATHS = {
 }
 ALL = frozenset(ENDPOINT_PATHS)
 OPENAI_FAMILY = frozenset({"chat", "models", "embeddings"})
+BATCH_APIS = frozenset({"openai", "anthropic"})
+NO_BATCHES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ class Profile:
     - ``empty_balance_key``: a key answered ``402 Payment Required``.
     - ``rate_limit``: every response carries ``x-ratelimit-*-requests`` headers, the
       remaining count going down by one per request from this limit (floor 0).
+    - ``batches``: the batch APIs served (``batches``): ``"openai"`` (``/files``,
+      ``/batches``) and ``"anthropic"`` (``/messages/batches``); their paths are 404
+      without.
     """
 
     name: str
@@ -87,6 +92,7 @@ class Profile:
     processing_comment: bool = False
     empty_balance_key: str | None = None
     rate_limit: int | None = None
+    batches: frozenset[str] = BATCH_APIS
 
     def path(self, endpoint: str) -> str | None:
         """The path of ``endpoint`` under the prefix, or None when it is not served."""
@@ -127,6 +133,7 @@ PROFILES: dict[str, Profile] = {
             paths=(("chat", "/api.php"),),
             models=LUMILTC_MODELS,
             reasoning="reasoning_content",
+            batches=NO_BATCHES,
         ),
         # seed 001: OpenRouter behind /openai/v1; openrouter/ model prefix optional
         Profile(
@@ -138,6 +145,7 @@ PROFILES: dict[str, Profile] = {
             strip_model_prefix="openrouter/",
             reasoning="openrouter",
             processing_comment=True,
+            batches=NO_BATCHES,
         ),
         # seed 002: context_left/context_total, null fields, 402 on an empty balance
         Profile(
@@ -149,6 +157,7 @@ PROFILES: dict[str, Profile] = {
             null_fields=True,
             context_total=2_000_000,
             empty_balance_key="nova_empty_balance",
+            batches=NO_BATCHES,
         ),
         # seed 003: usage on the final chunk of every stream; its own 404 body
         Profile(
@@ -158,6 +167,7 @@ PROFILES: dict[str, Profile] = {
             errors="llmbase",
             models=LLMBASE_MODELS,
             usage_in_final_chunk=True,
+            batches=NO_BATCHES,
         ),
         # seed 004: OpenAI and Anthropic endpoints side by side; _meta; rate-limit headers
         Profile(
@@ -170,6 +180,7 @@ PROFILES: dict[str, Profile] = {
             models_shape="lumyxai",
             reasoning="reasoning_content",
             rate_limit=25,
+            batches=NO_BATCHES,
         ),
         # the Anthropic API: x-api-key and anthropic-version on every request
         Profile(
@@ -180,6 +191,7 @@ PROFILES: dict[str, Profile] = {
             errors="anthropic",
             models=ANTHROPIC_MODELS,
             models_shape="anthropic",
+            batches=frozenset({"anthropic"}),
         ),
         # OpenRouter: processing comments, reasoning + reasoning_details
         Profile(
@@ -190,6 +202,7 @@ PROFILES: dict[str, Profile] = {
             models=OPENROUTER_MODELS,
             reasoning="openrouter",
             processing_comment=True,
+            batches=NO_BATCHES,
         ),
     )
 }

@@ -13,8 +13,9 @@ Every answer carries ``x-request-id`` (OpenAI's name) and ``request-id`` (Anthro
 Order for an API request: record it; 404 for a path the profile does not serve, 405 for
 a wrong method; the fault spec's ``budget`` (429 when used up); the rest of the spec when
 its gates let it (an injected or hostile reply, or a redirect, skips the rest); the
-profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``). Errors
-come in the profile's ``errors`` style; seed 004's rate-limit headers go on every one.
+profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``, or
+``batches`` for the batch APIs' paths). Errors come in the profile's ``errors`` style
+(Anthropic's on its batch paths); seed 004's rate-limit headers go on every one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 import orjson
 
 from . import hostile
+from .batch_store import route as batch_route
+from .batches import Batches
 from .budget import Budgets
 from .endpoints import METHODS, answer, authorize
 from .error_bodies import RequestError, error_body, html_page, openai_error
@@ -63,6 +66,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.requests_made = 0  # for the profile's rate-limit countdown
         self.requests_read = 0  # numbers the requests: x-request-id, jitter
         self.log: Callable[[str], None] | None = None  # one line per request, if set
+        self.batches = Batches(profile)  # the batch APIs' objects; start() may replace it
         super().__init__(address, Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -212,16 +216,18 @@ class Handler(BaseHTTPRequestHandler):
         writer.headers += self.server.rate_limit_headers()
         writer.processing = profile.processing_comment
         endpoint = profile.endpoint(path)
-        style = self._style(path)
+        batch = None if endpoint else batch_route(profile, self.command, path)
+        style = self._style(path) if batch is None else batch.style
+        endpoint = endpoint if batch is None else batch.endpoint
         if endpoint is None:
             message = f"no such endpoint: {self.command} {path}"
             self._error(writer, style, RequestError(404, message, code="not_found"))
             return
-        method = METHODS[endpoint]
-        if self.command != method:
+        allow = (METHODS[endpoint],) if batch is None else batch.allow
+        if self.command not in allow:
             message = f"method {self.command} not allowed on {path}"
             body_405 = error_body(profile.errors, 405, message, code="method_not_allowed")
-            writer.send(405, body_405, headers=[("Allow", method)])
+            writer.send(405, body_405, headers=[("Allow", ", ".join(allow))])
             return
         try:
             spec = self.headers.get("X-Mock-Fault")
@@ -249,7 +255,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             authorize(profile, endpoint, self.headers)
-            answer(profile, endpoint, body, writer, faults)
+            if batch is None:
+                answer(profile, endpoint, body, writer, faults)
+            else:
+                self.server.batches.answer(batch, self.path, self.headers, body, writer)
         except RequestError as e:
             self._error(writer, style, e)
 

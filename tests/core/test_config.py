@@ -90,7 +90,11 @@ def test_select_by_name(name: str | None, env: dict[str, str], chosen: str) -> N
 )
 def test_select_by_base_url(base_url: str | None, env: dict[str, str], url: str) -> None:
     assert select(None, base_url, env) == Gateway(
-        "custom", base_url=url, key_env=("OPENAI_API_KEY",), key_optional=True
+        "custom",
+        base_url=url,
+        key_env=("OPENAI_API_KEY",),
+        key_optional=True,
+        batch_apis=frozenset({"openai", "anthropic"}),
     )
 
 
@@ -261,7 +265,13 @@ def test_resolve_model_precedence(flag: str | None, env: dict[str, str], model: 
 
 
 def test_resolve_base_url_key_is_optional() -> None:
-    custom = Gateway("custom", base_url=LOCAL, key_env=("OPENAI_API_KEY",), key_optional=True)
+    custom = Gateway(
+        "custom",
+        base_url=LOCAL,
+        key_env=("OPENAI_API_KEY",),
+        key_optional=True,
+        batch_apis=frozenset({"openai", "anthropic"}),
+    )
     assert resolve(None, LOCAL, None, {}) == Resolved(custom, None, None)
     assert resolve(None, LOCAL, "m", {"OPENAI_API_KEY": "sk-o"}) == Resolved(custom, "sk-o", "m")
 

@@ -56,7 +56,12 @@ CASES = [
     ("llmcli chat --schema no", NOTES),
     # a group: its commands, then the chosen command's options, values and files
     ("llmcli b", {"batch"}),
-    ("llmcli batch ", {"run"}),
+    ("llmcli batch ", {"run", "submit", "status", "fetch", "cancel", "list"}),
+    ("llmcli batch s", {"submit", "status"}),
+    ("llmcli batch fetch --wa", {"--wait"}),
+    ("llmcli batch fetch -o no", NOTES),
+    ("llmcli batch submit no", NOTES),
+    ("llmcli batch list --li", {"--limit"}),
     ("llmcli batch r", {"run"}),
     ("llmcli batch --he", {"--help"}),
     ("llmcli batch run --sh", {"--shard"}),
@@ -130,7 +135,10 @@ def test_generation_is_deterministic_and_machine_free() -> None:
         "completions/llmcli.fish",
         "man/llmcli.1",
         *(f"man/llmcli-{c}.1" for c in COMMANDS),
-        "man/llmcli-batch-run.1",
+        *(
+            f"man/llmcli-batch-{c}.1"
+            for c in ("run", "submit", "status", "fetch", "cancel", "list")
+        ),
     }
     for content in first.values():
         assert str(ROOT) not in content

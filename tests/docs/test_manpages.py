@@ -40,8 +40,14 @@ COMMANDS = [
     "serve",
     "batch",
     "batch run",
+    "batch submit",
+    "batch status",
+    "batch fetch",
+    "batch cancel",
+    "batch list",
 ]
-GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": ["run"]}
+BATCH = ["run", "submit", "status", "fetch", "cancel", "list"]
+GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": BATCH}
 PAGES = ["llmcli.1", *(f"{'-'.join(['llmcli', *c.split()])}.1" for c in COMMANDS)]
 SECTIONS = [
     "NAME",
@@ -242,11 +248,12 @@ def test_overview_has_environment_commands_and_config() -> None:
     commands = flat(section(text, "COMMANDS"))
     assert ".TP \\fBbatch\\fR Many requests from JSONL" in commands
     assert "See \\%llmcli\\-batch(1). .TP \\fBbatch run\\fR " in commands
-    assert commands.endswith("See \\%llmcli\\-batch\\-run(1).")
+    assert commands.endswith("See \\%llmcli\\-batch\\-list(1).")
     for name in PAGES[1:]:
         assert f".BR \\%{roff.esc(name[:-2])} (1)," in section(text, '"SEE ALSO"')
-    assert "embed; all but \\%\\-o/\\-\\-output by batch run." in flat(
-        section(text, '"COMMON OPTIONS"')
+    assert (
+        "embed; all but \\%\\-o/\\-\\-output by batch run, batch submit, batch status, "
+        "batch fetch, batch cancel and batch list." in flat(section(text, '"COMMON OPTIONS"'))
     )
     assert '[gateways.work]\nbase_url = "http://127.0.0.1:8080/v1"' in section(
         text, "CONFIGURATION"
@@ -270,17 +277,25 @@ def test_a_group_page_lists_its_commands_and_their_synopses() -> None:
     text = page("llmcli-batch.1")
     assert section(text, "SYNOPSIS") == (
         ".B llmcli batch\n[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]...\n.br\n"
-        ".B llmcli batch run\n[\\fIOPTIONS\\fR] [\\fIFILE\\fR]"
+        ".B llmcli batch run\n[\\fIOPTIONS\\fR] [\\fIFILE\\fR]\n.br\n"
+        ".B llmcli batch submit\n[\\fIOPTIONS\\fR] [\\fIFILE\\fR]\n.br\n"
+        ".B llmcli batch status\n[\\fIOPTIONS\\fR] \\fIID\\fR...\n.br\n"
+        ".B llmcli batch fetch\n[\\fIOPTIONS\\fR] \\fIID\\fR...\n.br\n"
+        ".B llmcli batch cancel\n[\\fIOPTIONS\\fR] \\fIID\\fR...\n.br\n"
+        ".B llmcli batch list\n[\\fIOPTIONS\\fR]"
     )
     listed = re.findall(r"^\.TP\n\\fB(\w+)\\fR$", section(text, "COMMANDS"), flags=re.M)
     assert listed == GROUPS["batch"]
-    assert flat(section(text, "COMMANDS")).endswith("See \\%llmcli\\-batch\\-run(1).")
+    assert flat(section(text, "COMMANDS")).endswith("See \\%llmcli\\-batch\\-list(1).")
     assert (
         section(text, "OPTIONS")
         == ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nShow this message and exit."
     )
     assert section(text, '"SEE ALSO"').startswith(
-        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch\\-run (1),\n.BR \\%llmcli\\-chat (1),"
+        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch\\-run (1),\n"
+        ".BR \\%llmcli\\-batch\\-submit (1),\n.BR \\%llmcli\\-batch\\-status (1),\n"
+        ".BR \\%llmcli\\-batch\\-fetch (1),\n.BR \\%llmcli\\-batch\\-cancel (1),\n"
+        ".BR \\%llmcli\\-batch\\-list (1),\n.BR \\%llmcli\\-chat (1),"
     )
 
 
@@ -297,7 +312,10 @@ def test_a_subcommand_page_is_that_of_its_help() -> None:
     )
     assert "\\fB\\-\\-shard\\fR \\fIK/N\\fR" in options
     assert section(text, '"SEE ALSO"') == (
-        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch (1),\n.BR \\%jq (1)\n"
+        ".BR \\%llmcli (1),\n.BR \\%llmcli\\-batch (1),\n"
+        ".BR \\%llmcli\\-batch\\-submit (1),\n.BR \\%llmcli\\-batch\\-status (1),\n"
+        ".BR \\%llmcli\\-batch\\-fetch (1),\n.BR \\%llmcli\\-batch\\-cancel (1),\n"
+        ".BR \\%llmcli\\-batch\\-list (1),\n.BR \\%jq (1)\n"
     )
     assert "llmcli\\-batch\\-run" not in page("llmcli-chat.1")  # not a top-level command
 

@@ -1,0 +1,237 @@
+"""``llmcli batch submit|status|fetch|cancel|list``: the providers' own batch APIs, from
+the same input file as ``batch run`` and back in its output shape (DESIGN.md, "Batch
+runs"). Flags -> ``llmcli.batch`` (submission, provider, fetch, manifests) -> JSON lines.
+
+A gateway offers the batch APIs its ``batch_apis`` names (built-ins: openai, anthropic,
+mock; config: ``batch_api``); any other is exit 78 before anything is sent. A batch id
+goes to the API its manifest names, or that its shape says (``msgbatch_…``: Anthropic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from llmcli import inputs
+from llmcli.cli.batch import app, input_texts, open_input
+from llmcli.cli.client import open_client, output
+from llmcli.cli.options import Connection, Param, Temperature, grouped
+from llmcli.errors import ConfigError, DataError, UsageError
+
+if TYPE_CHECKING:
+    from llmcli.batch.fetch import Batch
+    from llmcli.batch.provider import Provider
+    from llmcli.client import Client
+
+Ids = Annotated[list[str], typer.Argument(metavar="ID...", help="Batch ids.", show_default=False)]
+#: polling --wait: first interval, growth, longest interval (seconds)
+POLL_FIRST, POLL_GROWTH, POLL_MOST = 1.0, 1.5, 60.0
+
+
+def _apis(client: Client) -> frozenset[str]:
+    apis = client.gateway.batch_apis
+    if not apis:
+        raise ConfigError(
+            f"gateway {client.gateway.name!r} has no batch API that llmcli knows; "
+            "'llmcli batch run' sends the same file from here",
+            hint='if it has one, set batch_api = "openai" (or "anthropic") in its config',
+        )
+    return apis
+
+
+def _provider(client: Client, api: str) -> Provider:
+    from llmcli.batch.provider import Provider
+
+    if api not in _apis(client):
+        raise ConfigError(f"gateway {client.gateway.name!r} has no {api} batch API")
+    return Provider(client, api)
+
+
+def check_ids(ids: list[str]) -> None:
+    from llmcli.batch.manifests import ID
+
+    for batch_id in ids:
+        if not ID.fullmatch(batch_id):
+            raise UsageError(f"{batch_id!r} is not a batch id")
+
+
+def connection_for(conn: Connection, ids: list[str]) -> Connection:
+    """With neither -g nor --base-url, the gateway the ids were submitted to."""
+    from llmcli.batch.manifests import load
+
+    if conn.gateway or conn.base_url or os.environ.get("LLMCLI_GATEWAY"):
+        return conn
+    names = {m.get("gateway") for m in map(load, ids) if m is not None}
+    if len(names) == 1 and isinstance(name := names.pop(), str) and name != "custom":
+        return dataclasses.replace(conn, gateway=name)
+    return conn
+
+
+def batches_of(client: Client, ids: list[str]) -> Iterator[tuple[Batch, Provider]]:
+    from llmcli.batch import outcomes
+    from llmcli.batch.fetch import Batch
+    from llmcli.batch.manifests import load
+
+    for batch_id in ids:
+        manifest = load(batch_id)
+        api = str(manifest["api"]) if manifest else outcomes.api_of_id(batch_id)
+        yield Batch(batch_id, api, manifest), _provider(client, api)
+
+
+def _line(value: Any) -> None:
+    out = output()
+    out.jsonl(value)
+    out.flush()
+
+
+@app.command("submit", short_help="Send a JSONL file to the gateway's own batch API.")
+@grouped
+def submit(
+    file: Annotated[
+        str | None,
+        typer.Argument(metavar="[FILE]", help="JSONL input, as batch run takes; stdin when '-'."),
+    ] = None,
+    conn: Connection = Connection(),
+    system: Annotated[
+        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
+    ] = None,
+    temperature: Temperature = None,
+    param: Param = None,
+) -> None:
+    """Upload the lines batch run takes to the gateway's batch API (OpenAI: /files, then
+    /batches, one batch per endpoint, split at 50,000 lines or 200 MB; Anthropic:
+    /messages/batches, split at 100,000 requests or 256 MB) and print one JSON line per
+    batch created: {id, api, gateway, endpoint, status, rows, …}. custom_ids must be
+    unique (Anthropic: 1-64 letters, digits, _ or -), checked before anything is sent. A
+    manifest of each batch (ids, input order) is kept in $XDG_STATE_HOME/llmcli/batches/
+    for fetch. --dry-run prints the batches it would create.
+
+    \b
+    Examples:
+      llmcli batch submit rows.jsonl -g openai -m gpt-5-mini | jq -r .id > ids
+      cut -f2 q.tsv | llmcli batch submit - -g anthropic -m claude-sonnet-4-5 | jq -c .
+      llmcli batch submit rows.jsonl -g openai --dry-run | jq -s 'map(.rows) | add'
+    """
+    from llmcli.batch import lines, manifests, outcomes, runner, submission
+
+    options = {"max_tokens": max_tokens, "temperature": temperature}
+    with open_client(conn, require_key=not conn.dry_run) as client:
+        apis = _apis(client)
+        defaults = lines.Defaults(
+            model=client.model,
+            system=system,
+            params=[inputs.parse_param(item) for item in param or []],
+            options={k: v for k, v in options.items() if v is not None},
+            endpoint="chat" if "openai" in apis else "messages",
+        )
+        name = file if file not in (None, "-") else "<stdin>"
+        source = open_input(file)
+        plan = submission.plan(
+            runner.rows_of(input_texts(source, name), defaults), apis, client.gateway.name, name
+        )
+        out = output()
+        for _, _, problem in plan.invalid:
+            out.note(f"llmcli: {name}: {problem} (not sent; fetch answers it as an error)")
+        if not plan.parts:
+            raise DataError(f"{name}: no line to submit")
+        gateway = client.gateway.name
+        if conn.dry_run:
+            for part in plan.parts:
+                shown = {"id": None, "api": part.api, "gateway": gateway, "endpoint": part.endpoint}
+                _line({**shown, "status": "planned", "rows": len(part.rows), "bytes": part.size})
+            return
+        submission_id, submitted = os.urandom(8).hex(), time.time()
+        stem = os.path.splitext(os.path.basename(name))[0].strip("<>") or "input"
+        for number, part in enumerate(plan.parts):
+            created = _provider(client, part.api).create(part, f"{stem}.{number + 1}.jsonl")
+            if not isinstance(created.get("id"), str):
+                raise DataError(f"{gateway} created a batch without an id")
+            manifests.save(
+                {
+                    "id": created["id"],
+                    "api": part.api,
+                    "gateway": gateway,
+                    "endpoint": part.endpoint,
+                    "submission": submission_id,
+                    "part": number + 1,
+                    "submitted": submitted,  # the same for every batch of the file
+                    "input": name,
+                    "rows": part.rows,
+                    "invalid": plan.invalid if number == 0 else [],
+                }
+            )
+            _line({**outcomes.summary(part.api, gateway, created), "rows": len(part.rows)})
+
+
+@app.command("status", short_help="One JSON line per batch: status and counts.")
+@grouped
+def status(ids: Ids, conn: Connection = Connection()) -> None:
+    """Print one JSON line per batch: {id, api, gateway, endpoint, status, ended, rows,
+    succeeded, failed, counts} (counts as the provider gives them). Without -g or
+    --base-url, the gateway the batches were submitted to.
+
+    \b
+    Examples:
+      llmcli batch status $(cat ids) | jq -r 'select(.ended|not).id'
+      llmcli batch status batch_abc | jq '.succeeded / .rows'
+    """
+    from llmcli.batch import outcomes
+
+    check_ids(ids)
+    with open_client(connection_for(conn, ids)) as client:
+        for batch, provider in batches_of(client, ids):
+            _line(outcomes.summary(batch.api, client.gateway.name, provider.get(batch.id)))
+
+
+@app.command("cancel", short_help="Cancel batches; one JSON line each.")
+@grouped
+def cancel(ids: Ids, conn: Connection = Connection()) -> None:
+    """Ask the provider to cancel each batch and print its status line. Requests already
+    answered keep their answers; fetch gives the rest as batch_cancelled errors.
+
+    \b
+    Examples:
+      llmcli batch cancel batch_abc msgbatch_def | jq -r .status
+      llmcli batch list -g openai | jq -r 'select(.ended|not).id' | xargs llmcli batch cancel
+    """
+    from llmcli.batch import outcomes
+
+    check_ids(ids)
+    with open_client(connection_for(conn, ids)) as client:
+        for batch, provider in batches_of(client, ids):
+            _line(outcomes.summary(batch.api, client.gateway.name, provider.cancel(batch.id)))
+
+
+@app.command("list", short_help="The gateway's batches, newest first; one JSON line each.")
+@grouped
+def list_(
+    conn: Connection = Connection(),
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="At most N batches per API.")
+    ] = 20,
+) -> None:
+    """Print the gateway's batches, newest first, one status line each: {id, api, gateway,
+    endpoint, status, ended, rows, succeeded, failed, counts}, both APIs on a gateway that
+    offers both.
+
+    \b
+    Examples:
+      llmcli batch list -g openai --limit 5 | jq -r .id
+      llmcli batch list -g anthropic | jq -r 'select(.status == "ended") | .id'
+    """
+    from llmcli.batch import outcomes
+
+    with open_client(conn) as client:
+        for api in sorted(_apis(client), reverse=True):
+            for n, batch in enumerate(_provider(client, api).list(min(limit, 100))):
+                if n >= limit:
+                    break
+                _line(outcomes.summary(api, client.gateway.name, batch))
