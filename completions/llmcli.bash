@@ -57,7 +57,7 @@ _llmcli() {
             ;;
         messages)
             case $prev in
-                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools) _llmcli_files "$cur"; return ;;
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools|--schema) _llmcli_files "$cur"; return ;;
                 -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
@@ -66,7 +66,8 @@ _llmcli() {
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
                 --retries --dry-run -v --verbose --usage --debug -o --output --stream
                 --reasoning --max-tokens --thinking-budget --temperature --top-p --top-k
-                --stop --tools --tool --tool-choice --metadata -p --param -h --help" "$cur"
+                --stop --tools --tool --tool-choice --metadata --json --schema -p --param -h
+                --help" "$cur"
             ;;
         models)
             case $prev in

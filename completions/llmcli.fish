@@ -174,6 +174,8 @@ complete -c llmcli -n '__llmcli_using messages' -l tools -r -F -d 'JSON array of
 complete -c llmcli -n '__llmcli_using messages' -l tool -x -d 'One tool: its name and a JSON Schema file for its input'
 complete -c llmcli -n '__llmcli_using messages' -l tool-choice -x -d 'Which tool to use'
 complete -c llmcli -n '__llmcli_using messages' -l metadata -x -d 'e.g'
+complete -c llmcli -n '__llmcli_using messages' -l json -d 'The reply must be JSON: one that does not parse exits 3 (checked here: the API has no JSON mode without a schema)'
+complete -c llmcli -n '__llmcli_using messages' -l schema -r -F -d 'Structured output: a JSON Schema, sent as output_config.format'
 complete -c llmcli -n '__llmcli_using messages' -s p -l param -x -d 'Any other body field'
 complete -c llmcli -n '__llmcli_using messages' -s h -l help -d 'Show this message and exit'
 

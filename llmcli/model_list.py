@@ -79,9 +79,14 @@ def row(model: Mapping[str, Any]) -> dict[str, str]:
     meta = meta or {}
     context = meta.get("contextWindow", model.get("context_length", model.get("context_window")))
     price = meta.get("pricing") if isinstance(meta.get("pricing"), dict) else None
-    if price is None and isinstance(model.get("pricing"), dict):
+    unit = ""
+    if price is not None:  # a unit only when the gateway states one
+        stated = [price.get(k) for k in ("currency", "unit")]
+        unit = " ".join(str(v) for v in stated if isinstance(v, str) and v)
+    elif isinstance(model.get("pricing"), dict):
         p = model["pricing"]
         price = {"input": p.get("prompt"), "output": p.get("completion")}
+        unit = "USD per token"  # OpenRouter's /models: prompt and completion, per token
     pricing = ""
     if price:
         pricing = (
@@ -94,5 +99,13 @@ def row(model: Mapping[str, Any]) -> dict[str, str]:
         "owner": str(model.get("owned_by") or ""),
         "context": _number(context),
         "pricing": pricing,
+        "unit": unit if pricing and pricing != "free" else "",
         "tags": ",".join(sorted(tags(model))),
     }
+
+
+def pricing_header(rows: list[dict[str, str]]) -> str:
+    """The PRICING column's title, naming the unit when every priced row states the same
+    one (input / output, as the gateway gives them)."""
+    units = {r["unit"] for r in rows if r["pricing"] and r["pricing"] != "free"}
+    return f"PRICING ({units.pop()})" if len(units) == 1 and "" not in units else "PRICING"

@@ -4,7 +4,9 @@
 waiting for calls in flight, as ``concurrent.futures`` workers would make it) and yields
 ``(item, result)`` strictly in input order, holding at most ``window`` items at a time.
 If reading the items fails, what is in flight is still yielded before the error is
-raised; if a call fails, everything before it is yielded and nothing after it.
+raised; if a call fails, everything before it is yielded and nothing after it, and no
+call starts after it: the calls already running are waited for, so the caller may close
+what they use (an HTTP client) once the error reaches it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,11 +27,14 @@ def ordered_map(
 ) -> Iterator[tuple[T, R]]:
     window = max(window or workers * 2, 1)
     tasks: queue.SimpleQueue[tuple[Future[R], T] | None] = queue.SimpleQueue()
+    stop = threading.Event()
 
     def work() -> None:
         while (job := tasks.get()) is not None:
             future, item = job
-            if future.set_running_or_notify_cancel():
+            if stop.is_set():
+                future.cancel()
+            elif future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn(item))
                 except BaseException as e:  # handed to the reader of the results
@@ -40,6 +45,7 @@ def ordered_map(
         thread.start()
     pending: deque[tuple[Future[R], T]] = deque()
     source = iter(items)
+    failed = False
     try:
         while True:
             try:
@@ -60,11 +66,13 @@ def ordered_map(
         while pending:
             future, done = pending.popleft()
             yield done, future.result()
+    except Exception:
+        failed = True
+        raise
     finally:
+        _finish(stop, tasks, threads, wait=failed)
         for future, _ in pending:
             future.cancel()
-        for _ in threads:
-            tasks.put(None)
 
 
 def unordered_map(
@@ -75,9 +83,12 @@ def unordered_map(
     window = max(window or workers * 2, 1)
     tasks: queue.SimpleQueue[T | None] = queue.SimpleQueue()
     done: queue.SimpleQueue[tuple[T, R | None, BaseException | None]] = queue.SimpleQueue()
+    stop = threading.Event()
 
     def work() -> None:
         while (item := tasks.get()) is not None:
+            if stop.is_set():
+                continue
             try:
                 done.put((item, fn(item), None))
             except BaseException as e:  # handed to the reader of the results
@@ -87,6 +98,7 @@ def unordered_map(
     for thread in threads:
         thread.start()
     pending = 0
+    failed = False
     try:
         for item in items:
             tasks.put(item)
@@ -97,9 +109,22 @@ def unordered_map(
         while pending:
             pending -= 1
             yield _result(done.get())
+    except Exception:
+        failed = True
+        raise
     finally:
-        for _ in threads:
-            tasks.put(None)
+        _finish(stop, tasks, threads, wait=failed)
+
+
+def _finish(stop: threading.Event, tasks: Any, threads: list[threading.Thread], wait: bool) -> None:
+    """No call starts any more; after a failure, wait for those running (not after ^C:
+    an interrupted run exits at once)."""
+    stop.set()
+    for _ in threads:
+        tasks.put(None)
+    if wait:
+        for thread in threads:
+            thread.join()
 
 
 def _result(entry: tuple[T, R | None, BaseException | None]) -> tuple[T, R]:

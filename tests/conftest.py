@@ -34,6 +34,11 @@ class Result:
         return self.out.decode("utf-8")
 
 
+def host(url: str) -> str:
+    """How messages name a --base-url server: its host:port, never its user or password."""
+    return url.split("/")[2].rsplit("@", 1)[-1]
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without any llmcli/OpenAI/Anthropic settings."""
     prefixes = ("LLMCLI_", "OPENAI_", "ANTHROPIC_", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "NO_COLOR")

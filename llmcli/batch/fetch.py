@@ -19,6 +19,7 @@ import orjson
 
 from llmcli.batch import outcomes, results
 from llmcli.batch.provider import Provider
+from llmcli.errors import ProtocolError
 
 JSON = dict[str, Any]
 
@@ -39,6 +40,7 @@ class _Index:
     def __init__(self) -> None:
         self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed by rows())
         self.where: dict[str, tuple[int, int]] = {}
+        self.used: set[str] = set()  # what was written in input order
         self.size = 0
 
     def add(self, custom_id: str, row: bytes) -> None:
@@ -47,6 +49,7 @@ class _Index:
         self.size += len(row)
 
     def get(self, custom_id: str) -> JSON | None:
+        self.used.add(custom_id)
         found = self.where.get(custom_id)
         if found is None:
             return None
@@ -58,11 +61,13 @@ class _Index:
 
 def _index(provider: Provider, batch: Batch) -> _Index:
     index = _Index()
-    for raw in provider.results(batch.state):
+    for number, raw in enumerate(provider.results(batch.id, batch.state), start=1):
         try:
             line = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue  # not a result: nothing to put anywhere
+        except orjson.JSONDecodeError as e:
+            raise ProtocolError(
+                f"result {number} of batch {batch.id} is not JSON ({e.msg}): {raw[:80]!r}"
+            ) from None
         cid = outcomes.custom_id(line)
         if cid is None:
             continue
@@ -108,12 +113,11 @@ def rows(batches: Sequence[Batch], provider_of: Callable[[str], Provider]) -> It
                 row = outcomes.not_answered(cid, batch.api, batch.state)
             row["id"] = outcomes.stable_id(batch.id, cid, str(line))
             yield row
-        for n, batch in enumerate(batches):
-            if batch.manifest is None:
-                for cid in list(indexes[n].where):
-                    found = indexes[n].get(cid)
-                    if found is not None:
-                        yield found
+        for index in indexes:  # no manifest, or results it does not name: never dropped
+            for cid in [c for c in index.where if c not in index.used]:
+                found = index.get(cid)
+                if found is not None:
+                    yield found
     finally:
         for index in indexes:
             index.file.close()

@@ -111,12 +111,15 @@ def from_anthropic(line: JSON) -> JSON:
         return results.answered(cid, 200, "", result.get("message"))
     if kind == "errored" and isinstance(result, dict):
         error = result.get("error")
-        inner = error.get("error") if isinstance(error, dict) else None
+        if not isinstance(error, dict):
+            return results.failed(
+                cid, "protocol_error", f"an errored result without an error: {error!r:.80}"
+            )
+        inner = error.get("error")
         kind_of = inner.get("type") if isinstance(inner, dict) else None
         status = ANTHROPIC_STATUS.get(str(kind_of), 500)
-        request_id = error.get("request_id") if isinstance(error, dict) else None
-        body = {k: v for k, v in error.items() if k != "request_id"} if error else error
-        return results.answered(cid, status, str(request_id or ""), body)
+        body = {k: v for k, v in error.items() if k != "request_id"}
+        return results.answered(cid, status, str(error.get("request_id") or ""), body)
     if kind == "canceled":
         return results.failed(cid, "batch_cancelled", CANCELLED)
     if kind == "expired":

@@ -8,10 +8,11 @@ larger than a body read whole (256 MiB) is no problem.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 
@@ -73,20 +74,27 @@ class Provider:
 
     # the life of a batch ---------------------------------------------------------------
 
+    def path(self, batch_id: str, *more: str) -> str:
+        """The path of a batch (``more``: ``cancel``, ``results``)."""
+        return "/".join((self.root, quote(batch_id, safe=""), *more))
+
+    def list_path(self, limit: int, after: str | None = None) -> str:
+        query: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            query["after_id" if self.api == "anthropic" else "after"] = after
+        return f"{self.root}?{urlencode(query)}"
+
     def get(self, batch_id: str) -> JSON:
-        return self._call("GET", f"{self.root}/{quote(batch_id, safe='')}")
+        return self._call("GET", self.path(batch_id))
 
     def cancel(self, batch_id: str) -> JSON:
-        return self._call("POST", f"{self.root}/{quote(batch_id, safe='')}/cancel")
+        return self._call("POST", self.path(batch_id, "cancel"))
 
     def list(self, limit: int = 100) -> Iterator[JSON]:
         """Every batch, newest first, page by page."""
         after: str | None = None
         while True:
-            query: dict[str, Any] = {"limit": limit}
-            if after is not None:
-                query["after_id" if self.api == "anthropic" else "after"] = after
-            page = self._call("GET", f"{self.root}?{urlencode(query)}")
+            page = self._call("GET", self.list_path(limit, after))
             data = page.get("data")
             batches = [b for b in data if isinstance(b, dict)] if isinstance(data, list) else []
             yield from batches
@@ -97,21 +105,26 @@ class Provider:
 
     # results -------------------------------------------------------------------------
 
-    def results(self, batch: JSON) -> Iterator[bytes]:
+    def results(self, batch_id: str, batch: JSON) -> Iterator[bytes]:
         """The result lines of an ended batch (OpenAI: its output file, then its error
-        file), each without its newline."""
+        file; Anthropic: its ``results_url``), each without its newline."""
         if self.api == "anthropic":
-            yield from self._lines(f"{self.root}/{quote(str(batch['id']), safe='')}/results")
+            url = batch.get("results_url")
+            yield from self._lines(
+                self.path(batch_id, "results"), url if isinstance(url, str) else None
+            )
             return
         for key in ("output_file_id", "error_file_id"):
             file_id = batch.get(key)
             if isinstance(file_id, str) and file_id:
                 yield from self._lines(f"files/{quote(file_id, safe='')}/content")
 
-    def _lines(self, path: str) -> Iterator[bytes]:
+    def _lines(self, path: str, url: str | None = None) -> Iterator[bytes]:
         client = self.client
         http = client.http
         request = client.api_request("GET", path, api=self.api)
+        if url is not None and _same_origin(url, request.url):  # the key goes nowhere else
+            request = dataclasses.replace(request, url=url)
         held: list[bytes] = []  # the line not yet ended, in pieces: joined once
         size = 0
         with http.open(request) as response:
@@ -133,3 +146,13 @@ class Provider:
         last = b"".join(held)
         if last.strip():
             yield last
+
+
+def _same_origin(url: str, other: str) -> bool:
+    """Whether ``url`` is on the scheme, host and port of ``other`` (a results_url the
+    provider gives: the credentials may go there, and nowhere else)."""
+    try:
+        a, b = urlsplit(url), urlsplit(other)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and bool(a.hostname)
+    except ValueError:
+        return False

@@ -67,8 +67,8 @@ def _temporary(row: JSON) -> bool:
     if isinstance(response, dict):
         status = response.get("status_code")
         return isinstance(status, int) and (status in (408, 429) or status >= 500)
-    error = row.get("error") or {}
-    return error.get("code") != "invalid_request"
+    error = row.get("error")
+    return not isinstance(error, dict) or error.get("code") != "invalid_request"
 
 
 def rows_of(

@@ -3,7 +3,7 @@ each batch API takes (DESIGN.md, "Batch runs", last item). Pure, no I/O.
 
 - OpenAI (Files + Batches): one JSONL file per batch, each line ``{"custom_id", "method":
   "POST", "url", "body"}``; one batch per endpoint (``/v1/chat/completions``,
-  ``/v1/embeddings``), split at 50,000 lines or 200 MB.
+  ``/v1/embeddings``) and model (a batch file holds one), split at 50,000 lines or 200 MB.
 - Anthropic (Message Batches): one ``{"requests": [{"custom_id", "params"}, …]}`` body per
   batch, split at 100,000 requests or 256 MB; ``custom_id`` must match
   ``^[a-zA-Z0-9_-]{1,64}$``.
@@ -78,7 +78,7 @@ def plan(rows: Iterable[Row], apis: frozenset[str], gateway: str, source: str) -
     """Every row checked and placed; a ``DataError`` (``source:line: …``) for a row that
     would make its batch fail, before anything is sent."""
     result = Plan()
-    open_parts: dict[tuple[str, str], Part] = {}
+    open_parts: dict[tuple[str, str, str], Part] = {}
     seen: dict[str, int] = {}
     for row in rows:
         if row.problem is not None:
@@ -107,9 +107,11 @@ def plan(rows: Iterable[Row], apis: frozenset[str], gateway: str, source: str) -
                 f"{where}: a request of {len(data):,} bytes, more than one batch takes "
                 f"({most_bytes:,})"
             )
-        part = open_parts.get((api, endpoint))
+        # OpenAI takes one model per batch file; Anthropic, any mix
+        key = (api, endpoint, str(row.body.get("model")) if api == "openai" else "")
+        part = open_parts.get(key)
         if part is None or len(part.rows) >= most_rows or part.size + cost > most_bytes:
-            part = open_parts[(api, endpoint)] = Part(api, endpoint, size=frame)
+            part = open_parts[key] = Part(api, endpoint, size=frame)
             result.parts.append(part)
         part.rows.append((row.line, row.custom_id))
         part.chunks.append(data)

@@ -107,7 +107,7 @@ def run(argv: list[str]) -> int:
         out.note(e.format_message())
         return 2
     except click.ClickException as e:
-        out.error(_usage_message(e))
+        out.error(_usage_message(e, command, argv))
         return 2
     except (KeyboardInterrupt, click.exceptions.Abort):
         with contextlib.suppress(OSError, ValueError):
@@ -131,10 +131,31 @@ def run(argv: list[str]) -> int:
     return 0
 
 
-def _usage_message(e: click.ClickException) -> str:
-    # typer adds its own "Did you mean …?" to click's, which already has one
-    message = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", e.format_message()).rstrip(".")
+def _usage_message(e: click.ClickException, root: click.Command, argv: list[str]) -> str:
+    if isinstance(e, click.NoSuchOption):
+        # click offers every option a little alike (--modle: --file, --model, --tool);
+        # one close match is a suggestion, three are noise
+        import difflib
+
+        close = difflib.get_close_matches(e.option_name, e.possibilities or [], n=1, cutoff=0.8)
+        message = f"No such option '{e.option_name}'"
+        if close:
+            message += f". Did you mean '{close[0]}'?"
+    else:
+        # typer adds its own "Did you mean …?" to click's, which already has one
+        message = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", e.format_message()).rstrip(".")
     ctx = getattr(e, "ctx", None)
-    if ctx is not None:
-        return f"{message} (see '{ctx.command_path} --help')"
-    return message
+    path = ctx.command_path if ctx is not None else _command_path(root, argv)
+    return f"{message} (see '{path} --help')"
+
+
+def _command_path(root: click.Command, argv: list[str]) -> str:
+    """``llmcli batch run``: the command that argv names, for an error click raised
+    before it made the command's context (an option missing its value)."""
+    words, command = ["llmcli"], root
+    for word in argv:
+        if not isinstance(command, click.Group) or word not in command.commands:
+            break
+        words.append(word)
+        command = command.commands[word]
+    return " ".join(words)

@@ -27,6 +27,7 @@ from llmcli.cli.provider_batch import (
     batches_of,
     check_ids,
     connection_for,
+    dry_run_all,
 )
 from llmcli.errors import DataError, OutputFileError, TemporaryError
 
@@ -66,51 +67,60 @@ def fetch(
     from llmcli.batch import outcomes
     from llmcli.batch.runner import Tally
 
-    check_ids(ids)
-    with open_client(connection_for(conn, ids)) as client:
-        pairs = list(batches_of(client, ids))
-        for batch, provider in pairs:
-            batch.state = provider.get(batch.id)
-        pending = [(b, p) for b, p in pairs if not outcomes.ended(b.api, b.state)]
-        if pending and not wait:
-            first = pending[0][0]
-            raise TemporaryError(
-                f"batch {first.id} is {outcomes.progress(first.api, first.state)}: "
-                "fetch it again later, or add --wait"
-            )
-        out = output()
-        sink, temporary = _open(out_file)
-        try:
-            if pending:
-                _wait(pending, out)
-            providers = {p.api: p for _, p in pairs}
-            tally = Tally()
-            write = sink.write if sink is not None else out.data
-            for row in fetching.rows([b for b, _ in pairs], providers.__getitem__):
-                write(orjson.dumps(row) + b"\n")
-                if sink is None:
-                    out.flush()
-                tally.count(row)
-            if sink is not None and out_file is not None and temporary is not None:
-                sink.flush()
-                os.fsync(sink.fileno())
-                sink.close()
-                os.replace(temporary, out_file)
-                temporary = None
-        finally:
-            out.progress(None)
-            if sink is not None:
-                sink.close()
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+    ids = check_ids(ids)
+    sink, temporary = _open(out_file) if not conn.dry_run else (None, None)  # 73 before sending
+    try:
+        with open_client(connection_for(conn, ids), require_key=not conn.dry_run) as client:
+            pairs = list(batches_of(client, ids))
+            if conn.dry_run:
+                dry_run_all(client, [(p, "GET", p.path(b.id)) for b, p in pairs])
+                return
+            for batch, provider in pairs:
+                batch.state = provider.get(batch.id)
+            pending = [(b, p) for b, p in pairs if not outcomes.ended(b.api, b.state)]
+            if pending and not wait:
+                first = pending[0][0]
+                raise TemporaryError(
+                    f"batch {first.id} is {outcomes.progress(first.api, first.state)}: "
+                    "fetch it again later, or add --wait"
+                )
+            out = output()
+            try:
+                if pending:
+                    _wait(pending, out)
+                providers = {p.api: p for _, p in pairs}
+                tally = Tally()
+                write = sink.write if sink is not None else out.data
+                for row in fetching.rows([b for b, _ in pairs], providers.__getitem__):
+                    write(orjson.dumps(row) + b"\n")
+                    if sink is None:
+                        out.flush()
+                    tally.count(row)
+                if sink is not None and out_file is not None and temporary is not None:
+                    sink.flush()
+                    os.fsync(sink.fileno())
+                    sink.close()
+                    os.replace(temporary, out_file)
+                    temporary = None
+            finally:
+                out.progress(None)
+    finally:
+        _discard(sink, temporary)  # closes the file; removes it unless renamed into place
     if tally.temporary:
         raise TemporaryError(
             f"{tally.temporary} of {tally.rows} rows failed for a temporary reason "
-            "(expired or cancelled): submit them again, or batch run --resume"
+            "(expired, cancelled or not answered): submit them again, or batch run --resume"
         )
     if tally.rejected:
         raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
+
+
+def _discard(sink: IO[bytes] | None, temporary: str | None) -> None:
+    if sink is not None:
+        sink.close()
+    if temporary is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def _open(path: str | None) -> tuple[IO[bytes] | None, str | None]:

@@ -61,22 +61,40 @@ def build_body(
     return body
 
 
-def check_json(reply: dict[str, Any], params: ChatParams) -> None:
-    """With --json or --schema, the reply must parse as JSON (exit 3 when it does not)."""
+def check_json(reply: dict[str, Any], params: ChatParams, schema: Any = None) -> None:
+    """With --json or --schema, the reply must parse as JSON, and with --schema match it
+    (exit 3 when it does not; the reply is already on stdout)."""
     if not (params.json_mode or params.schema):
         return
+    flag = "--json" if params.json_mode else f"--schema {params.schema}"
     for choice in reply.get("choices") or []:
         text = openai.message_text(choice.get("message") or {})
         if not text and (choice.get("message") or {}).get("tool_calls"):
             continue
-        try:
-            orjson.loads(text)
-        except orjson.JSONDecodeError as e:
-            flag = "--json" if params.json_mode else "--schema"
-            raise NotJsonError(
-                f"the reply is not the JSON {flag} asked for: line {e.lineno} column "
-                f"{e.colno}: {e.msg}"
-            ) from None
+        check_text(text, flag, schema, params.schema)
+
+
+def _schema_of(body: dict[str, Any]) -> Any:
+    """The JSON Schema --schema put in the body (as json_schema.schema)."""
+    response_format = body.get("response_format")
+    spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+    return spec.get("schema") if isinstance(spec, dict) else None
+
+
+def check_text(text: str, flag: str, schema: Any, source: str | None) -> None:
+    """The reply's text parses as JSON and, given a schema, matches it (else exit 3)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise NotJsonError(
+            f"the reply is not the JSON {flag.split()[0]} asked for: line {e.lineno} column "
+            f"{e.colno}: {e.msg}"
+        ) from None
+    if schema is not None and source is not None:
+        from llmcli import schemas
+
+        if found := schemas.problem(value, schema, source):
+            raise NotJsonError(f"the reply does not match {flag}: {found}")
 
 
 def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, stream: bool) -> None:
@@ -96,6 +114,11 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         blobs = [
             a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
         ]
+        schema = _schema_of(body) if params.schema else None
+        if params.schema:
+            from llmcli import schemas
+
+            schemas.check(schema, params.schema)  # a broken schema: nothing is sent
         request = client.request("POST", "chat", body, stream=stream, blobs=blobs)
         if common.dry_run:
             dry_run(request)
@@ -107,7 +130,7 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         )
         reply = outputs.write(exchange, writer)
         report_usage(common, client, reply)
-    check_json(reply, params)
+    check_json(reply, params, schema)
     if prompt.continue_ is not None:
         choices = reply.get("choices") or [{}]
         message = choices[0].get("message") or {}
@@ -133,7 +156,8 @@ def chat(
     stdin, then each -f file, then the PROMPT words, separated by blank lines; -s adds a
     system prompt, --messages or -c the conversation so far, -a images or PDFs. stdout
     gets the reply's text (-o json: the whole response body); reasoning goes to stderr
-    with --reasoning. With --json or --schema, a reply that is not JSON exits 3.
+    with --reasoning. With --json or --schema, a reply that is not JSON, or does not match
+    the schema, exits 3 naming the JSON path of the first error.
 
     \b
     Examples:

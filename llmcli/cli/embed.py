@@ -190,6 +190,7 @@ def embed(
 
     governor = Governor(parallel)
     with open_client(common, require_key=not common.dry_run, governor=governor) as client:
+        client.gateway.url("embeddings")  # a gateway without embeddings says so first
         model = (
             common.model
             or extra.pop("model", None)

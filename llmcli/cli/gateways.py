@@ -65,7 +65,10 @@ def gateways(
         return
     env = dict(os.environ)
     out = current_output()
-    rows = [describe(g, env) for g in config.known_gateways(env).values()]
+    from llmcli.config.resolve import moved_by_env
+
+    known = config.known_gateways(env).values()
+    rows = [describe(moved_by_env(g, env), env) for g in known]
     fmt = output.value if output else "text"
     if fmt == "json":
         out.json(rows)

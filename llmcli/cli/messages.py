@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import anthropic, conversation, inputs, outputs
-from llmcli.cli.chat import ReasoningFlag
+from llmcli import anthropic, conversation, inputs, outputs, schemas
+from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import tool_files, tools_from
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
@@ -50,6 +50,23 @@ class MessagesParams:
     metadata: Annotated[
         str | None, typer.Option("--metadata", metavar="JSON", help='e.g. \'{"user_id": "u1"}\'.')
     ] = None
+    json_mode: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="The reply must be JSON: one that does not parse exits 3 (checked here: the "
+            "API has no JSON mode without a schema).",
+        ),
+    ] = False
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help="Structured output: a JSON Schema, sent as output_config.format; a reply "
+            "that does not match exits 3.",
+        ),
+    ] = None
     param: Param = None
 
 
@@ -89,6 +106,15 @@ def build_body(
     if options["metadata"] is not None:
         options["metadata"] = inputs.parse_json(options["metadata"], "--metadata")
     options["tools"] = tools_from(params.tool or [], stdin, params.tools)
+    if params.json_mode and params.schema:
+        raise UsageError("--json and --schema both set the reply format: pick one")
+    if params.schema is not None:  # Anthropic's structured outputs (generally available)
+        schema = schemas.unwrap(inputs.load_json(params.schema, stdin))
+        schemas.check(schema, params.schema)
+        config = body.setdefault("output_config", {})
+        if isinstance(config, dict):
+            config["format"] = {"type": "json_schema", "schema": schema}
+    del options["json_mode"], options["schema"]
     anthropic.apply_options(body, options)
     if "max_tokens" not in body:
         # the API requires max_tokens, and wants it above any thinking budget
@@ -99,6 +125,12 @@ def build_body(
     if not body.get("model"):
         raise UsageError("no model: pass -m MODEL or set LLMCLI_MODEL")
     return body
+
+
+def _schema(body: dict[str, Any]) -> Any:
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    return fmt.get("schema") if isinstance(fmt, dict) else None
 
 
 @grouped
@@ -115,9 +147,11 @@ def messages(
     """Send a prompt to an Anthropic-compatible /messages endpoint and print the reply,
     whole or, with --stream, as it arrives. Input is gathered as for chat; -s becomes the
     top-level system; thinking goes to stderr with --reasoning; tool_use blocks are
-    printed as JSON lines after the text. -o json is the Anthropic message (assembled
-    from the events with --stream), -o jsonl compact JSON lines ({event, data} for each
-    event of a stream), -o sse the raw bytes of a stream.
+    printed as JSON lines after the text. --schema asks for structured output
+    (output_config.format) and checks the reply: one that does not match exits 3. -o
+    json is the Anthropic message (assembled from the events with --stream), -o jsonl
+    compact JSON lines ({event, data} for each event of a stream), -o sse the raw bytes
+    of a stream.
 
     \b
     Examples:
@@ -131,9 +165,8 @@ def messages(
     if prompt.continue_ is not None:
         conversation.check_writable(prompt.continue_)
     stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(
-        prompt, stdin, also_named=tool_files(params.tools, params.tool), api="messages"
-    )
+    named = [*tool_files(params.tools, params.tool), params.schema]
+    gathered = gather(prompt, stdin, also_named=named, api="messages")
     with open_client(common, require_key=not common.dry_run, fallback="anthropic") as client:
         body = build_body(
             gathered,
@@ -156,11 +189,18 @@ def messages(
             request,
             MESSAGES,
             stream=stream,
-            keep_text=prompt.continue_ is not None or writer.keep_text,
+            keep_text=bool(prompt.continue_ or params.json_mode or params.schema)
+            or writer.keep_text,
             lines=writer.lines,
         )
         reply = outputs.write(exchange, writer)
         report_usage(common, client, reply)
+    if params.json_mode or params.schema:
+        text = "".join(
+            b.get("text", "") for b in reply.get("content") or [] if b.get("type") == "text"
+        )
+        flag = "--json" if params.json_mode else f"--schema {params.schema}"
+        check_text(text, flag, _schema(body), params.schema)
     if prompt.continue_ is not None:
         conversation.record_turn(
             prompt.continue_,

@@ -97,7 +97,7 @@ def _table(out: Output, found: list[dict[str, Any]]) -> None:
         if c == "id" or any(r[c] for r in rows)
     ]
     out.table(
-        [c.upper() for c in columns],
+        [catalog.pricing_header(rows) if c == "pricing" else c.upper() for c in columns],
         [[r[c] for c in columns] for r in rows],
         right=frozenset(i for i, c in enumerate(columns) if c == "context"),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,10 +22,11 @@ from llmcli import inputs
 from llmcli.cli.batch import app, input_texts, open_input
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
-from llmcli.errors import ConfigError, DataError, UsageError
+from llmcli.errors import ConfigError, DataError, ProtocolError, UsageError
 
 if TYPE_CHECKING:
     from llmcli.batch.fetch import Batch
+    from llmcli.batch.lines import Endpoint
     from llmcli.batch.provider import Provider
     from llmcli.client import Client
 
@@ -52,24 +54,34 @@ def _provider(client: Client, api: str) -> Provider:
     return Provider(client, api)
 
 
-def check_ids(ids: list[str]) -> None:
+def check_ids(ids: list[str]) -> list[str]:
+    """The ids, each once, in the order given; a usage error for one that is no id."""
     from llmcli.batch.manifests import ID
 
     for batch_id in ids:
         if not ID.fullmatch(batch_id):
             raise UsageError(f"{batch_id!r} is not a batch id")
+    return list(dict.fromkeys(ids))
 
 
 def connection_for(conn: Connection, ids: list[str]) -> Connection:
     """With neither -g nor --base-url, the gateway the ids were submitted to."""
-    from llmcli.batch.manifests import load
+    from llmcli.batch.manifests import gateways_of
 
     if conn.gateway or conn.base_url or os.environ.get("LLMCLI_GATEWAY"):
         return conn
-    names = {m.get("gateway") for m in map(load, ids) if m is not None}
-    if len(names) == 1 and isinstance(name := names.pop(), str) and name != "custom":
-        return dataclasses.replace(conn, gateway=name)
+    names = set().union(*(gateways_of(batch_id) for batch_id in ids))
+    if len(names) == 1:
+        return dataclasses.replace(conn, gateway=names.pop())
     return conn
+
+
+def origin(client: Client) -> str:
+    """Where this gateway's manifests are kept (see ``llmcli.batch.manifests``)."""
+    from llmcli.batch.manifests import origin
+
+    gateway = client.gateway
+    return origin(gateway.name, gateway.base_url, gateway.source != "custom")
 
 
 def batches_of(client: Client, ids: list[str]) -> Iterator[tuple[Batch, Provider]]:
@@ -77,10 +89,36 @@ def batches_of(client: Client, ids: list[str]) -> Iterator[tuple[Batch, Provider
     from llmcli.batch.fetch import Batch
     from llmcli.batch.manifests import load
 
+    apis = _apis(client)
     for batch_id in ids:
-        manifest = load(batch_id)
-        api = str(manifest["api"]) if manifest else outcomes.api_of_id(batch_id)
+        manifest = load(batch_id, origin(client))
+        if manifest is not None:
+            api = str(manifest["api"])
+        elif len(apis) == 1:  # ids are the provider's to shape: trust the gateway first
+            api = next(iter(apis))
+        else:
+            api = outcomes.api_of_id(batch_id)
         yield Batch(batch_id, api, manifest), _provider(client, api)
+
+
+def dry_run_all(client: Client, calls: list[tuple[Provider, str, str]]) -> None:
+    """``--dry-run``: each request (method, path) as JSON, secrets as ***; none is sent."""
+    from llmcli.cli.client import dry_run
+
+    for provider, method, path in calls:
+        dry_run(client.api_request(method, path, api=provider.api))
+
+
+def _prompt_endpoint(client: Client, apis: frozenset[str]) -> Endpoint:
+    """Where prompt lines go: as batch run sends them (to /messages on a gateway with no
+    chat), unless the gateway's batch API takes only the other."""
+    endpoints = client.gateway.endpoints
+    chosen: Endpoint = "messages" if "chat" not in endpoints and "messages" in endpoints else "chat"
+    if chosen == "chat" and "openai" not in apis:
+        return "messages"
+    if chosen == "messages" and "anthropic" not in apis:
+        return "chat"
+    return chosen
 
 
 def _line(value: Any) -> None:
@@ -130,7 +168,7 @@ def submit(
             system=system,
             params=[inputs.parse_param(item) for item in param or []],
             options={k: v for k, v in options.items() if v is not None},
-            endpoint="chat" if "openai" in apis else "messages",
+            endpoint=_prompt_endpoint(client, apis),
         )
         name = file if file not in (None, "-") else "<stdin>"
         source = open_input(file)
@@ -149,16 +187,17 @@ def submit(
                 _line({**shown, "status": "planned", "rows": len(part.rows), "bytes": part.size})
             return
         submission_id, submitted = os.urandom(8).hex(), time.time()
-        stem = os.path.splitext(os.path.basename(name))[0].strip("<>") or "input"
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.splitext(os.path.basename(name))[0])
         for number, part in enumerate(plan.parts):
             created = _provider(client, part.api).create(part, f"{stem}.{number + 1}.jsonl")
             if not isinstance(created.get("id"), str):
-                raise DataError(f"{gateway} created a batch without an id")
+                raise ProtocolError(f"{gateway} answered a new batch without an id")
             manifests.save(
                 {
                     "id": created["id"],
                     "api": part.api,
-                    "gateway": gateway,
+                    # a --base-url server has no name to find it by again
+                    "gateway": gateway if client.gateway.source != "custom" else None,
                     "endpoint": part.endpoint,
                     "submission": submission_id,
                     "part": number + 1,
@@ -166,7 +205,8 @@ def submit(
                     "input": name,
                     "rows": part.rows,
                     "invalid": plan.invalid if number == 0 else [],
-                }
+                },
+                origin(client),
             )
             _line({**outcomes.summary(part.api, gateway, created), "rows": len(part.rows)})
 
@@ -185,9 +225,13 @@ def status(ids: Ids, conn: Connection = Connection()) -> None:
     """
     from llmcli.batch import outcomes
 
-    check_ids(ids)
-    with open_client(connection_for(conn, ids)) as client:
-        for batch, provider in batches_of(client, ids):
+    ids = check_ids(ids)
+    with open_client(connection_for(conn, ids), require_key=not conn.dry_run) as client:
+        pairs = list(batches_of(client, ids))
+        if conn.dry_run:
+            dry_run_all(client, [(p, "GET", p.path(b.id)) for b, p in pairs])
+            return
+        for batch, provider in pairs:
             _line(outcomes.summary(batch.api, client.gateway.name, provider.get(batch.id)))
 
 
@@ -204,9 +248,13 @@ def cancel(ids: Ids, conn: Connection = Connection()) -> None:
     """
     from llmcli.batch import outcomes
 
-    check_ids(ids)
-    with open_client(connection_for(conn, ids)) as client:
-        for batch, provider in batches_of(client, ids):
+    ids = check_ids(ids)
+    with open_client(connection_for(conn, ids), require_key=not conn.dry_run) as client:
+        pairs = list(batches_of(client, ids))
+        if conn.dry_run:
+            dry_run_all(client, [(p, "POST", p.path(b.id, "cancel")) for b, p in pairs])
+            return
+        for batch, provider in pairs:
             _line(outcomes.summary(batch.api, client.gateway.name, provider.cancel(batch.id)))
 
 
@@ -229,8 +277,13 @@ def list_(
     """
     from llmcli.batch import outcomes
 
-    with open_client(conn) as client:
-        for api in sorted(_apis(client), reverse=True):
+    with open_client(conn, require_key=not conn.dry_run) as client:
+        apis = sorted(_apis(client), reverse=True)
+        if conn.dry_run:
+            found = [_provider(client, api) for api in apis]
+            dry_run_all(client, [(p, "GET", p.list_path(min(limit, 100))) for p in found])
+            return
+        for api in apis:
             for n, batch in enumerate(_provider(client, api).list(min(limit, 100))):
                 if n >= limit:
                     break

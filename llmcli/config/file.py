@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,24 @@ def _line_of(text: str, pattern: str) -> str:
     return f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
 
 
+def _key_line(text: str, key: str, start: int) -> str:
+    """``:N`` of the first line from line ``start`` on that sets ``key`` (bare or quoted)."""
+    quoted = "|".join(re.escape(q + key + q) for q in ("", '"', "'"))
+    for found in re.finditer(rf"^[ \t]*(?:{quoted})[ \t]*=", text, re.M):
+        number = text.count("\n", 0, found.start()) + 1
+        if number >= start:
+            return f":{number}"
+    return ""
+
+
+def _suggest(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'model'?)`` for a key one typo away from a known one."""
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _table_line(text: str, name: str) -> str:
     """Where ``[gateways.NAME]`` starts: its header, or else ``gateways.NAME.key = …`` or
     ``NAME = {…}`` (an inline table under ``[gateways]``), or ``gateways = {…}``."""
@@ -109,7 +127,11 @@ def _table_line(text: str, name: str) -> str:
 def _parse(path: Path, text: str, data: dict[str, Any]) -> Config:
     unknown = set(data) - {"default_gateway", "gateways"}
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {sorted(unknown)[0]!r}")
+        key = sorted(unknown)[0]
+        line = _key_line(text, key, 1)
+        raise ConfigError(
+            f"{path}{line}: unknown setting {key!r}{_suggest(key, ('default_gateway', 'gateways'))}"
+        )
     default = data.get("default_gateway")
     if default is not None and not isinstance(default, str):
         line = _line_of(text, r"^[ \t]*default_gateway[ \t]*=")
@@ -156,7 +178,11 @@ def _build(
     if not isinstance(table, dict):
         raise ConfigError(f"{path}{line}: gateways.{name} must be a table, not {type_name(table)}")
     if unknown := sorted(set(table) - KEYS):
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+        key = unknown[0]
+        own = _key_line(text, key, int(line[1:] or 1)) or line  # its own line, when found
+        raise ConfigError(
+            f"{path}{own}: [gateways.{name}]: unknown key {key!r}{_suggest(key, KEYS)}"
+        )
     fields = gateway_fields(where, table)
     parent_name = table.get("extends", name if name in BUILTINS else None)
     if parent_name is None:

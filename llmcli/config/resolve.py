@@ -72,8 +72,9 @@ def select(
         name = fallback
     if name is None:
         return Gateway(
-            CUSTOM,
+            _host(base_url) or CUSTOM,  # errors name the server: "cannot connect to host:port"
             base_url=base_url or "",
+            source=CUSTOM,
             key_env=("OPENAI_API_KEY",),
             key_optional=True,
             batch_apis=frozenset(BATCH_APIS),  # unknown: let the server answer
@@ -84,8 +85,29 @@ def select(
     if gateway is None:
         known = ", ".join(sorted(gateways))
         raise ConfigError(f"unknown gateway {name!r} (known: {known})")
-    if base_url:
-        return gateway.moved(base_url)
+    if base_url:  # a server of the user's choosing: its key, when there is one, is optional
+        return replace(gateway.moved(base_url), key_optional=True)
+    return moved_by_env(gateway, env)
+
+
+def _host(url: str | None) -> str:
+    """``host:port`` of a URL, never its user or password."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url or "")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
+def moved_by_env(gateway: Gateway, env: Mapping[str, str]) -> Gateway:
+    """The gateway where its ecosystem variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL)
+    moves it, as the SDKs do; such a server may need no key."""
     if gateway.base_url_env and (moved := _env(env, gateway.base_url_env)):
         check_url(moved, gateway.base_url_env)
         return replace(gateway.moved(moved), key_optional=True)

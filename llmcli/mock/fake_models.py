@@ -156,7 +156,10 @@ def reply(ask: Ask) -> Reply:
         text = ask.prompt
     reasoning: tuple[str, ...] = ()
     if model == "think":
-        thought = f"The user wrote {_words(ask.prompt)} words. I will repeat them back."
+        count = _words(ask.prompt)
+        thought = (
+            f"The user wrote {count} word{'' if count == 1 else 's'}. I will repeat them back."
+        )
         reasoning = tuple(pieces(thought))
     tokens = _words(text) + sum(_words(p) for p in reasoning)
     return Reply(ask, _fixed(pieces(text)), reasoning, (), "stop", tokens)

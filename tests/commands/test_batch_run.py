@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import clean_env, llmcli
+from conftest import clean_env, host, llmcli
 
 import llmcli as library
 from llmcli import mock as offline
@@ -122,7 +122,7 @@ def test_401_stops_the_run_and_writes_no_row_after_it() -> None:
         )
         assert r.code == 77
         assert r.out == b""
-        assert r.err.startswith("llmcli: 401 Unauthorized from custom: ")
+        assert r.err.startswith(f"llmcli: 401 Unauthorized from {host(gw.base_url)}: ")
         assert len(gw.requests) <= 2
 
 

@@ -70,9 +70,10 @@ def test_submit_then_fetch_gives_the_lines_batch_run_gives_in_input_order(
     ).replace("key must be a string", "unexpected character, expected a string key")
     created = rows(sub.out)
     assert [(c["api"], c["endpoint"], c["rows"], c["ended"]) for c in created] == [
-        ("openai", "/v1/chat/completions", 4, False),
+        ("openai", "/v1/chat/completions", 3, False),  # one model per OpenAI batch file
         ("openai", "/v1/embeddings", 1, False),
         ("anthropic", "/v1/messages", 2, False),
+        ("openai", "/v1/chat/completions", 1, False),
     ]
     ids = [c["id"] for c in created]
     early = llmcli("batch", "fetch", ids[0], "--base-url", store.base_url, env=env)
@@ -96,9 +97,10 @@ def test_submit_then_fetch_gives_the_lines_batch_run_gives_in_input_order(
     status = llmcli("batch", "status", *ids, "--base-url", store.base_url, env=env)
     assert status.code == 0
     assert [(s["id"], s["status"], s["ended"], s["rows"]) for s in rows(status.out)] == [
-        (ids[0], "completed", True, 4),
+        (ids[0], "completed", True, 3),
         (ids[1], "completed", True, 1),
         (ids[2], "ended", True, 2),
+        (ids[3], "completed", True, 1),
     ]
 
 
@@ -131,8 +133,8 @@ def test_anthropic_gateway_takes_prompts_as_messages_and_expired_rows_are_75(
         fetched = llmcli("batch", "fetch", batch["id"], "--wait", *conn[:4], env=env)
         assert fetched.code == 75
         assert fetched.err == (
-            "llmcli: 1 of 2 rows failed for a temporary reason (expired or cancelled): "
-            "submit them again, or batch run --resume\n"
+            "llmcli: 1 of 2 rows failed for a temporary reason (expired, cancelled or not "
+            "answered): submit them again, or batch run --resume\n"
         )
         first, second = rows(fetched.out)
         assert first["response"]["body"]["content"] == [{"type": "text", "text": "hello"}]
@@ -196,8 +198,9 @@ def test_a_gateway_without_a_batch_api_is_78_before_sending(tmp_path: Path) -> N
         'sends the same file from here (if it has one, set batch_api = "openai" (or '
         '"anthropic") in its config)\n'
     )
-    r = llmcli("batch", "status", "msgbatch_01abc", "-g", "openai", env={"OPENAI_API_KEY": "k"})
-    assert (r.code, r.err) == (78, "llmcli: gateway 'openai' has no anthropic batch API\n")
+    r = llmcli("batch", "status", "batch_01abc", "-g", "llmbase", env={"LLMBASE_API_KEY": "k"})
+    assert r.code == 78
+    assert r.err.startswith("llmcli: gateway 'llmbase' has no batch API that llmcli knows")
 
 
 def test_cancel_then_fetch_gives_cancelled_rows_and_list_shows_newest_first(
@@ -255,3 +258,34 @@ def test_fetch_to_a_file_that_cannot_be_written_is_73(
     assert r.code == 73
     assert r.err == f"llmcli: cannot write {target}: No such file or directory\n"
     assert not os.path.exists(target)
+
+
+def test_dry_run_sends_nothing_and_a_repeated_id_counts_once(
+    store: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = state(tmp_path)
+    conn = ("--base-url", store.base_url)
+    sub = llmcli("batch", "submit", "-", *conn, "-m", "echo", stdin=b"a\n", env=env)
+    (batch,) = rows(sub.out)
+    store.clear()
+    for command in ("status", "cancel", "fetch"):
+        r = llmcli("batch", command, batch["id"], *conn, "--dry-run", env=env)
+        assert (r.code, r.err) == (0, "")
+        shown = orjson.loads(r.out)
+        suffix = "/cancel" if command == "cancel" else ""
+        assert (shown["method"], shown["url"]) == (
+            "POST" if command == "cancel" else "GET",
+            f"{store.base_url}/batches/{batch['id']}{suffix}",
+        )
+    listed = llmcli("batch", "list", *conn, "--dry-run", "--limit", "3", env=env)
+    urls = [
+        orjson.loads(p)["url"] for p in listed.out.replace(b"}\n{", b"}\n\x00{").split(b"\n\x00")
+    ]
+    assert urls == [
+        f"{store.base_url}/batches?limit=3",
+        f"{store.base_url}/messages/batches?limit=3",
+    ]
+    assert store.requests == []
+    twice = llmcli("batch", "fetch", batch["id"], batch["id"], "--wait", *conn, env=env)
+    assert twice.code == 0
+    assert [r["custom_id"] for r in rows(twice.out)] == ["1"]

@@ -104,7 +104,19 @@ def test_config_headers_and_params_are_sent(tmp_path: Path) -> None:
         ('[gateways.a]\nbase_url = "x"\nmodel = \n', ":3:9: Invalid value\n"),
         (
             'default_gateway = "a"\n\n[gateways.a]\nbse_url = "x"\n',
-            ":3: [gateways.a]: unknown key 'bse_url'\n",
+            ":4: [gateways.a]: unknown key 'bse_url' (did you mean 'base_url'?)\n",
+        ),
+        (
+            '[gateways.a]\nbase_url = "http://x/v1"\n\nmodell = "m"\n',
+            ":4: [gateways.a]: unknown key 'modell' (did you mean 'model'?)\n",
+        ),
+        (
+            '[gateways.a]\nbase_url = "http://x/v1"\nwhatever = 1\n',
+            ":3: [gateways.a]: unknown key 'whatever'\n",
+        ),
+        (
+            '\ndefault_gatway = "a"\n',
+            ":2: unknown setting 'default_gatway' (did you mean 'default_gateway'?)\n",
         ),
         (
             '[gateways.a]\nextends = "b"\n[gateways.b]\nextends = "a"\n',

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import SECRET, llmcli
+from conftest import SECRET, host, llmcli
 
 from llmcli import mock as offline
 
@@ -33,7 +33,9 @@ def test_a_key_that_cannot_be_a_header_is_a_config_error(
     r = llmcli("chat", "--base-url", gw.base_url, "-m", "echo", "hi", env={"LLMCLI_API_KEY": key})
     assert r.code == 78
     assert SECRET not in r.err
-    assert r.err.startswith("llmcli: the API key for gateway 'custom' has a line break")
+    assert r.err.startswith(
+        f"llmcli: the API key for gateway '{host(gw.base_url)}' has a line break"
+    )
     assert gw.requests == []
 
 
@@ -107,7 +109,7 @@ def test_the_error_line_does_not_glue_to_open_reasoning(url: str) -> None:
     assert r.code == 76
     reasoning, error = r.err.splitlines()
     assert reasoning and not reasoning.startswith("llmcli:")
-    assert error.startswith("llmcli: connection to custom broke")
+    assert error.startswith(f"llmcli: connection to {host(url)} broke")
 
 
 @pytest.mark.parametrize("flag", ["--tools", "--schema"])
@@ -125,14 +127,16 @@ def test_a_redirect_of_a_streamed_body_is_a_clear_protocol_error(
     gw.set_faults(f"redirect={gw.base_url}/chat/completions;status=307;times=1")
     r = llmcli("chat", "--base-url", gw.base_url, "-m", "echo", "-a", str(DATA / "pixel.png"), "x")
     assert r.code == 76
-    assert r.err.startswith("llmcli: custom redirected a request whose body was already sent")
+    assert r.err.startswith(
+        f"llmcli: {host(gw.base_url)} redirected a request whose body was already sent"
+    )
 
 
 def test_an_error_sent_with_200_goes_to_stderr_not_stdout(url: str) -> None:
     body = '{"error": {"message": "quota exceeded", "code": 429}}'
     r = llmcli("chat", "-o", "json", "--base-url", url, "-m", "echo", *fault(f"body={body}"), "x")
     assert (r.code, r.out) == (75, b"")
-    assert r.err == "llmcli: error from custom: quota exceeded [429]\n"
+    assert r.err == f"llmcli: error from {host(url)}: quota exceeded [429]\n"
 
 
 def test_messages_defaults_to_anthropic_as_its_ecosystem_expects() -> None:
@@ -217,4 +221,4 @@ def test_a_vllm_error_chunk_is_an_error_not_an_empty_success(url: str) -> None:
         "x",
     )
     assert (r.code, r.out) == (65, b"")
-    assert r.err == "llmcli: error from custom: prompt too long [BadRequestError, 400]\n"
+    assert r.err == f"llmcli: error from {host(url)}: prompt too long [BadRequestError, 400]\n"

@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from conftest import SECRET, llmcli
+from conftest import SECRET, host, llmcli
 
 from llmcli import mock as offline
 
@@ -51,7 +51,7 @@ def test_error_inside_a_stream_is_an_error_not_content(url: str) -> None:
     assert r.code == 69
     assert r.out == b"lorem ipsum "
     assert one_line(r.err) == (
-        "llmcli: error from custom: upstream error [server_error, upstream_error]\n"
+        f"llmcli: error from {host(url)}: upstream error [server_error, upstream_error]\n"
     )
 
 
@@ -64,7 +64,7 @@ def test_malformed_chunk_exits_76(url: str) -> None:
 def test_malformed_body_exits_76(url: str) -> None:
     r = llmcli("chat", "--base-url", url, "-m", "echo", *fault("malformed"), "x")
     assert (r.code, r.out) == (76, b"")
-    assert "malformed JSON from custom" in one_line(r.err)
+    assert f"malformed JSON from {host(url)}" in one_line(r.err)
 
 
 def test_429_retry_after_is_honoured_then_succeeds(gw: offline.RunningGateway) -> None:
@@ -98,7 +98,7 @@ def test_429_without_retries_exits_75_with_the_reset_time(gw: offline.RunningGat
         "x",
     )
     assert r.code == 75
-    assert "429 Too Many Requests from custom" in one_line(r.err)
+    assert f"429 Too Many Requests from {host(gw.base_url)}" in one_line(r.err)
     assert "retry after 7s" in r.err
     assert len(gw.requests) == 1
 
@@ -126,7 +126,7 @@ def test_html_502_page_becomes_one_line(url: str) -> None:
         "chat", "--retries", "0", "--base-url", url, "-m", "echo", *fault("status=502;html"), "x"
     )
     assert r.code == 69
-    assert one_line(r.err).startswith("llmcli: 502 Bad Gateway from custom: ")
+    assert one_line(r.err).startswith(f"llmcli: 502 Bad Gateway from {host(url)}: ")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,8 @@ def test_redirect_loop_is_a_protocol_error(gw: offline.RunningGateway) -> None:
     r = llmcli("chat", "--base-url", gw.base_url, "-m", "echo", "x")
     assert r.code == 76
     assert one_line(r.err) == (
-        f"llmcli: too many redirects from custom (POST {gw.base_url}/chat/completions)\n"
+        f"llmcli: too many redirects from {host(gw.base_url)} "
+        f"(POST {gw.base_url}/chat/completions)\n"
     )
 
 
@@ -181,7 +182,7 @@ def test_timeout_exits_75(url: str) -> None:
     )
     assert r.code == 75
     assert one_line(r.err) == (
-        f"llmcli: no complete answer from custom within --timeout 0.3s "
+        f"llmcli: no complete answer from {host(url)} within --timeout 0.3s "
         f"(POST {url}/chat/completions)\n"
     )
 
@@ -309,6 +310,6 @@ def test_timeout_is_a_total_limit_even_while_bytes_keep_coming(url: str) -> None
     assert r.code == 75
     assert r.out.startswith(b"lorem ipsum")
     assert one_line(r.err) == (
-        f"llmcli: no complete answer from custom within --timeout 0.5s "
+        f"llmcli: no complete answer from {host(url)} within --timeout 0.5s "
         f"(POST {url}/chat/completions)\n"
     )

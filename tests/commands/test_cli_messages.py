@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import SECRET, llmcli
+from conftest import SECRET, host, llmcli
 
 from llmcli import mock as offline
 
@@ -232,7 +232,7 @@ def test_overloaded_error_mid_stream_keeps_what_arrived(url: str) -> None:
     )
     assert r.code == 69
     assert r.out == b"lorem ipsum dolor "  # message_start, block start, ping, 3 deltas
-    assert r.err == "llmcli: error from custom: Overloaded [overloaded_error]\n"
+    assert r.err == f"llmcli: error from {host(url)}: Overloaded [overloaded_error]\n"
 
 
 def test_stream_without_message_stop_exits_76(url: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from conftest import SECRET, clean_env, llmcli
+from conftest import SECRET, clean_env, host, llmcli
 from reading import read_to_end
 
 from llmcli import mock as offline
@@ -294,7 +294,7 @@ def test_embed_wrong_number_of_vectors_is_76(url: str) -> None:
         "b",
     )
     assert r.code == 76
-    assert r.err == "llmcli: custom: sent 2 inputs but got 1 embeddings back\n"
+    assert r.err == f"llmcli: {host(url)}: sent 2 inputs but got 1 embeddings back\n"
     assert r.out == b""
 
 

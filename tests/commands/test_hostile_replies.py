@@ -8,7 +8,7 @@ import time
 import urllib.parse
 
 import pytest
-from conftest import SECRET, Result, llmcli
+from conftest import SECRET, Result, host, llmcli
 
 import llmcli as llmcli_library
 from llmcli import mock as offline
@@ -133,7 +133,7 @@ def test_gateways_shows_no_url_password(tmp_path) -> None:
 def test_url_password_is_redacted_in_a_connect_error() -> None:
     r = llmcli("chat", "--base-url", "http://u:pa55word@127.0.0.1:9/v1", "-m", "e", "hi")
     assert r.code == 69
-    assert r.err.startswith("llmcli: cannot connect to custom: ")
+    assert r.err.startswith(f"llmcli: cannot connect to {host('http://127.0.0.1:9/v1')}: ")
     assert "http://u:***@127.0.0.1:9/v1/chat/completions" in r.err
     assert_no_secret(r.err)
 
@@ -236,7 +236,7 @@ def test_an_error_body_is_read_only_64_kib(url: str) -> None:
     started = time.monotonic()
     r = llmcli("chat", "--base-url", url, "-m", "echo", *fault("error_body=1G;status=400"), "hi")
     assert r.code == 65
-    assert r.err.startswith("llmcli: 400 Bad Request from custom: ")
+    assert r.err.startswith(f"llmcli: 400 Bad Request from {host(url)}: ")
     assert time.monotonic() - started < 10  # 1 GiB is never read
 
 
@@ -249,7 +249,7 @@ def test_timeout_is_one_deadline_for_every_attempt(url: str) -> None:
     took = time.monotonic() - started
     assert r.code == 75
     assert r.err == (
-        f"llmcli: no complete answer from custom within --timeout 2s "
+        f"llmcli: no complete answer from {host(url)} within --timeout 2s "
         f"(POST {url}/chat/completions)\n"
     )
     assert 1.9 < took < 4.5
@@ -370,7 +370,7 @@ def test_done_first_is_a_cut_stream_and_records_nothing(url: str, tmp_path) -> N
         "x",
     )
     assert r.code == 76
-    assert r.err == "llmcli: stream from custom ended ([DONE]) before any reply arrived\n"
+    assert r.err == f"llmcli: stream from {host(url)} ended ([DONE]) before any reply arrived\n"
     assert not conversation.exists() or conversation.read_bytes() == b""
 
 
@@ -438,7 +438,7 @@ def test_an_error_after_half_a_line_starts_on_a_new_line(url: str) -> None:
     text, _, error = shown.partition(b"llmcli: ")
     assert text.startswith(b"lorem")
     assert text.endswith(b"\r\n")  # the message does not follow the text on its line
-    assert error.startswith(b"connection to custom broke mid-response: ")
+    assert error.startswith(f"connection to {host(url)} broke mid-response: ".encode())
 
 
 def test_ctrl_c_after_half_a_line_leaves_the_terminal_on_a_new_line(url: str) -> None:

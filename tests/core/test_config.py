@@ -90,8 +90,9 @@ def test_select_by_name(name: str | None, env: dict[str, str], chosen: str) -> N
 )
 def test_select_by_base_url(base_url: str | None, env: dict[str, str], url: str) -> None:
     assert select(None, base_url, env) == Gateway(
-        "custom",
+        url.split("/")[2],  # messages name the server by its host
         base_url=url,
+        source="custom",
         key_env=("OPENAI_API_KEY",),
         key_optional=True,
         batch_apis=frozenset({"openai", "anthropic"}),
@@ -266,8 +267,9 @@ def test_resolve_model_precedence(flag: str | None, env: dict[str, str], model: 
 
 def test_resolve_base_url_key_is_optional() -> None:
     custom = Gateway(
-        "custom",
+        "127.0.0.1:4000",
         base_url=LOCAL,
+        source="custom",
         key_env=("OPENAI_API_KEY",),
         key_optional=True,
         batch_apis=frozenset({"openai", "anthropic"}),

@@ -1,0 +1,59 @@
+"""Replies checked against the JSON Schema of ``--schema`` (``jsonschema``, imported only
+when a schema is given: start-up stays light for every other run).
+
+A reply that breaks the schema is named by the JSON path of its first error, as
+``jsonschema`` ranks them (``best_match``), and the reason: ``$.answer: 'answer' is a
+required property``. A missing property is named by its own path, not its parent's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from llmcli.errors import DataError
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def unwrap(schema: Any) -> Any:
+    """The schema itself, from a file that is a schema or OpenAI's ``{name, schema, …}``."""
+    if isinstance(schema, Mapping) and isinstance(schema.get("schema"), Mapping):
+        return schema["schema"]
+    return schema
+
+
+def _member(path: str, key: str) -> str:
+    return f"{path}.{key}" if _NAME.fullmatch(key) else f"{path}[{key!r}]"
+
+
+def check(schema: Any, source: str) -> Any:
+    """The validator class of ``schema``; a ``DataError`` naming ``source`` when it is no
+    valid JSON Schema (found before anything is sent)."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    if not isinstance(schema, (Mapping, bool)):
+        raise DataError(f"--schema {source}: not a JSON Schema (an object)")
+    kind = jsonschema.validators.validator_for(schema)
+    try:
+        kind.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as e:
+        raise DataError(f"--schema {source}: not a valid JSON Schema: {e.message}") from None
+    return kind
+
+
+def problem(value: Any, schema: Any, source: str) -> str | None:
+    """``$.path: reason`` of the first way ``value`` breaks ``schema``, or None."""
+    import jsonschema
+
+    kind = check(schema, source)
+    error = jsonschema.exceptions.best_match(kind(schema).iter_errors(value))
+    if error is None:
+        return None
+    path = error.json_path
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = [k for k in error.validator_value if k not in error.instance]
+        if missing:
+            path = _member(path, str(missing[0]))
+    return f"{path}: {error.message}"

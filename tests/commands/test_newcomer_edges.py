@@ -1,0 +1,64 @@
+"""What a newcomer hit walking through the README (issue 14, items 3 and 4): each one
+fails on the code before the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from conftest import host, llmcli
+
+from llmcli import mock as offline
+
+
+def test_a_mistyped_option_suggests_only_the_close_one() -> None:
+    r = llmcli("chat", "--modle", "x", "hi")
+    assert (r.code, r.out) == (2, b"")
+    assert r.err == (
+        "llmcli: No such option '--modle'. Did you mean '--model'? (see 'llmcli chat --help')\n"
+    )
+
+
+def test_an_option_missing_its_value_points_at_the_commands_help() -> None:
+    r = llmcli("chat", "hi", "-m")
+    assert (r.code, r.err) == (
+        2,
+        "llmcli: Option '-m' requires an argument (see 'llmcli chat --help')\n",
+    )
+    r = llmcli("batch", "run", "-P")
+    assert r.err == "llmcli: Option '-P' requires an argument (see 'llmcli batch run --help')\n"
+
+
+def test_embed_on_a_gateway_without_embeddings_says_so_before_asking_for_a_model() -> None:
+    r = llmcli("embed", "-g", "lumiltc", "hi")
+    assert (r.code, r.out) == (78, b"")
+    assert r.err == "llmcli: gateway 'lumiltc' has no embeddings endpoint (it offers: chat)\n"
+
+
+def test_the_mock_reasoning_counts_one_word_in_the_singular(url: str) -> None:
+    r = llmcli("chat", "--base-url", url, "-m", "think", "--reasoning", "hi")
+    assert (r.code, r.out) == (0, b"hi\n")
+    assert r.err == "The user wrote 1 word. I will repeat them back.\n"
+
+
+def test_ecosystem_base_url_variables_move_the_gateway_in_the_listing() -> None:
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/proxy/v1", "ANTHROPIC_BASE_URL": "http://a:1/v1"}
+    r = llmcli("gateways", "-o", "jsonl", env=env)
+    rows = {row["name"]: row for row in map(orjson.loads, r.out.splitlines())}
+    assert rows["openai"]["base_url"] == "http://127.0.0.1:9/proxy/v1"
+    assert rows["openai"]["urls"]["chat"] == "http://127.0.0.1:9/proxy/v1/chat/completions"
+    assert rows["anthropic"]["urls"]["messages"] == "http://a:1/v1/messages"
+    assert rows["openrouter"]["base_url"] == "https://openrouter.ai/api/v1"
+
+
+def test_base_url_with_a_named_gateway_and_no_key_sends_no_auth(gw: offline.RunningGateway) -> None:
+    r = llmcli("chat", "-g", "openai", "--base-url", gw.base_url, "-m", "echo", "hi")
+    assert (r.code, r.out, r.err) == (0, b"hi\n", "")
+    assert "authorization" not in gw.requests[0].headers
+
+
+def test_a_base_url_server_is_named_by_its_host(tmp_path: Path) -> None:
+    r = llmcli("chat", "--base-url", "http://user:pw@127.0.0.1:9/v1", "-m", "m", "hi")
+    assert r.code == 69
+    assert r.err.startswith("llmcli: cannot connect to 127.0.0.1:9: ")
+    assert host("http://user:pw@127.0.0.1:9/v1") == "127.0.0.1:9"

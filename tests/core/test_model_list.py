@@ -1,0 +1,30 @@
+"""llmcli.model_list: what the models table shows, its pricing unit included. Pure."""
+
+from __future__ import annotations
+
+from llmcli.model_list import pricing_header, row
+
+SEED_004 = {"id": "a", "_meta": {"pricing": {"input": 0.5, "output": 1.5, "free": False}}}
+STATED = {
+    "id": "b",
+    "_meta": {"pricing": {"input": 3, "output": 15, "currency": "USD", "unit": "per 1M tokens"}},
+}
+OPENROUTER = {"id": "c", "pricing": {"prompt": "0.000003", "completion": "0.000015"}}
+FREE = {"id": "d", "_meta": {"pricing": {"input": 0, "output": 0, "free": True}}}
+
+
+def test_a_stated_unit_names_the_pricing_column() -> None:
+    rows = [row(STATED), row(FREE)]
+    assert [r["pricing"] for r in rows] == ["3 / 15", "free"]
+    assert pricing_header(rows) == "PRICING (USD per 1M tokens)"
+
+
+def test_openrouter_prices_are_per_token() -> None:
+    assert row(OPENROUTER)["pricing"] == "0.000003 / 0.000015"
+    assert pricing_header([row(OPENROUTER)]) == "PRICING (USD per token)"
+
+
+def test_no_unit_or_mixed_units_name_none() -> None:
+    assert pricing_header([row(SEED_004)]) == "PRICING"  # seed 004 states none
+    assert pricing_header([row(STATED), row(OPENROUTER)]) == "PRICING"
+    assert pricing_header([row(STATED), row(SEED_004)]) == "PRICING"
