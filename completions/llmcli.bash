@@ -38,7 +38,7 @@ _llmcli() {
             ;;
         chat|stream)
             case $prev in
-                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools|--schema) _llmcli_files "$cur"; return ;;
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
                 -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
@@ -46,42 +46,43 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug -o --output --reasoning
-                --temperature --top-p --max-tokens --max-completion-tokens --stop --seed
-                --frequency-penalty --presence-penalty --response-format --tools
-                --tool-choice --reasoning-effort --reasoning-budget --reasoning-exclude
-                --reasoning-enabled --reasoning-disabled --thinking --no-thinking
-                --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
-                --conversation-id --memory --no-memory --tool --json --schema -p --param -h
-                --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay -o
+                --output --reasoning --temperature --top-p --max-tokens
+                --max-completion-tokens --stop --seed --frequency-penalty --presence-penalty
+                --response-format --tools --tool-choice --reasoning-effort
+                --reasoning-budget --reasoning-exclude --reasoning-enabled
+                --reasoning-disabled --thinking --no-thinking --chat-template-kwargs
+                --logprobs --top-logprobs --user --stream-options --conversation-id --memory
+                --no-memory --tool --json --schema -p --param -h --help" "$cur"
             ;;
         messages)
             case $prev in
-                -f|--file|-a|--attach|--messages|-c|--continue|--body|--tools|--schema) _llmcli_files "$cur"; return ;;
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
                 -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug -o --output --stream
-                --reasoning --max-tokens --thinking-budget --temperature --top-p --top-k
-                --stop --tools --tool --tool-choice --metadata --json --schema -p --param -h
-                --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay -o
+                --output --stream --reasoning --max-tokens --thinking-budget --temperature
+                --top-p --top-k --stop --tools --tool --tool-choice --metadata --json
+                --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tag|--search|-q) :; return ;;
+                --record|--replay) _llmcli_files "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug -o --output --tag --search
-                -q -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay -o
+                --output --tag --search -q -h --help" "$cur"
             ;;
         embed)
             case $prev in
-                -f|--file|--body) _llmcli_files "$cur"; return ;;
+                -f|--file|--body|--record|--replay) _llmcli_files "$cur"; return ;;
                 --field|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--batch-size|--parallel|--dimensions|-p|--param) :; return ;;
                 --empty) _llmcli_words "skip error" "$cur"; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
@@ -90,8 +91,8 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin --body -g --gateway
                 --base-url -m --model -H --header --timeout --connect-timeout --retries
-                --dry-run -v --verbose --usage --debug -o --output --batch-size --parallel
-                --dimensions --encoding-format -p --param -h --help" "$cur"
+                --dry-run -v --verbose --usage --debug --record --replay -o --output
+                --batch-size --parallel --dimensions --encoding-format -p --param -h --help" "$cur"
             ;;
         gateways)
             case $prev in
@@ -102,10 +103,10 @@ _llmcli() {
         serve)
             case $prev in
                 --port|--host|--profile|--fault|--batch-seconds) :; return ;;
-                --batch-dir) _llmcli_files "$cur"; return ;;
+                --batch-dir|--replay) _llmcli_files "$cur"; return ;;
             esac
-            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q --batch-dir --batch-seconds -h
-                --help" "$cur"
+            [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q --batch-dir --batch-seconds
+                --replay -h --help" "$cur"
             ;;
         batch)
             if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"
@@ -115,13 +116,14 @@ _llmcli() {
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param) :; return ;;
-                -o|--output) _llmcli_files "$cur"; return ;;
+                --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
                 _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
-                    --connect-timeout --retries --dry-run -v --verbose --usage --debug -o
-                    --output --resume -P --parallel --rpm --tpm --max-wait --unordered
-                    --shard -s --system --max-tokens --temperature -p --param -h --help" "$cur"
+                    --connect-timeout --retries --dry-run -v --verbose --usage --debug
+                    --record --replay -o --output --resume -P --parallel --rpm --tpm
+                    --max-wait --unordered --shard -s --system --max-tokens --temperature -p
+                    --param -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -130,11 +132,13 @@ _llmcli() {
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-s|--system|--max-tokens|--temperature|-p|--param) :; return ;;
+                --record|--replay) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
                 _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
-                    --connect-timeout --retries --dry-run -v --verbose --usage --debug -s
-                    --system --max-tokens --temperature -p --param -h --help" "$cur"
+                    --connect-timeout --retries --dry-run -v --verbose --usage --debug
+                    --record --replay -s --system --max-tokens --temperature -p --param -h
+                    --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -143,27 +147,30 @@ _llmcli() {
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries) :; return ;;
+                --record|--replay) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay -h --help" "$cur"
             ;;
         "batch fetch")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries) :; return ;;
-                -o|--output) _llmcli_files "$cur"; return ;;
+                --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug -o --output --wait -h
-                --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay -o
+                --output --wait -h --help" "$cur"
             ;;
         "batch list")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--limit) :; return ;;
+                --record|--replay) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --limit -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --debug --record --replay --limit
+                -h --help" "$cur"
             ;;
     esac
 }

@@ -17,6 +17,7 @@ on first use. Failures raise ``llmcli.Error`` subclasses carrying the CLI's exit
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from llmcli.governor import Governor
     from llmcli.http import Client as Http
     from llmcli.http import Timing
+    from llmcli.recording import Recorder, Reroute
 
 JSON = dict[str, Any]
 MAX_PAGES = 50  # of a paged model list
@@ -47,7 +49,9 @@ class Client:
     named gateway there. ``api_key`` beats every other key source; ``model`` is the
     default of requests that name none. ``timeout`` is the deadline of a whole request,
     retries and waits included; ``retries`` how often a request that failed before any
-    of its answer arrived is tried again.
+    of its answer arrived is tried again. ``record`` appends every exchange to a cassette
+    (JSONL, keys left out); ``replay`` answers every request from one instead of the
+    network, no key needed (neither given: ``LLMCLI_RECORD`` / ``LLMCLI_REPLAY``).
     """
 
     def __init__(
@@ -66,12 +70,19 @@ class Client:
         governor: Governor | None = None,
         require_key: bool = True,
         fallback: str = "openai",
+        record: str | os.PathLike[str] | None = None,
+        replay: str | os.PathLike[str] | None = None,
     ) -> None:
+        if record is None and replay is None:  # flags beat the environment
+            record = os.environ.get("LLMCLI_RECORD") or None
+            replay = os.environ.get("LLMCLI_REPLAY") or None
+        if record and replay:
+            raise UsageError("--record and --replay cannot be used together")
         resolved = resolve(
             gateway,
             base_url,
             model,
-            require_key=require_key and api_key is None,
+            require_key=require_key and api_key is None and not replay,
             fallback=fallback,
         )
         self.gateway: Gateway = resolved.gateway
@@ -90,7 +101,20 @@ class Client:
         self._http: Http | None = None
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] | None = None
-        if self.gateway.name == MOCK and not self.gateway.base_url:
+        self._recorder: Recorder | None = None
+        self._reroute: Reroute | None = None
+        if record:
+            from llmcli.recording import Recorder
+
+            self._recorder = Recorder(record)
+        if replay:
+            from llmcli.recording import Reroute, replay_gateway
+
+            running = replay_gateway(replay)  # a daemon thread, as -g mock's gateway
+            self._reroute = Reroute(running.base_url)
+            if self.gateway.name == MOCK and not self.gateway.base_url:
+                self.gateway = dataclasses.replace(self.gateway, base_url=running.base_url)
+        elif self.gateway.name == MOCK and not self.gateway.base_url:
             from llmcli import mock
 
             # Serves from a daemon thread until this process exits; stopping it would
@@ -115,7 +139,12 @@ class Client:
 
                     limits = Limits(self.timeout, self.connect_timeout, self.retries)
                     self._http = Http(
-                        limits, self.log, verbose=self.verbose, governor=self.governor
+                        limits,
+                        self.log,
+                        verbose=self.verbose,
+                        governor=self.governor,
+                        recorder=self._recorder,
+                        reroute=self._reroute,
                     )
         return self._http
 
@@ -187,7 +216,15 @@ class Client:
         secrets = self.secrets
         if "@" in url:  # a whole-URL endpoint may carry a password of its own
             secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
-        return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
+        return Request(
+            method,
+            url,
+            headers,
+            data,
+            gateway=self.gateway.name,
+            secrets=secrets,
+            no_key=self._no_key(),
+        )
 
     def api_request(
         self,
@@ -208,7 +245,23 @@ class Client:
         secrets = self.secrets
         if "@" in url:
             secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
-        return Request(method, url, headers, data, gateway=self.gateway.name, secrets=secrets)
+        return Request(
+            method,
+            url,
+            headers,
+            data,
+            gateway=self.gateway.name,
+            secrets=secrets,
+            no_key=self._no_key(),
+        )
+
+    def _no_key(self) -> str | None:
+        """Where a key would come from, when none is sent (a 401 then says so)."""
+        if self._key or self.gateway.auth == "none":
+            return None
+        from llmcli.config.keys import describe_sources
+
+        return describe_sources(self.gateway)
 
     def body(self, endpoint: str, body: Mapping[str, Any]) -> JSON:
         """A chat or messages body with the gateway's default params below it and the

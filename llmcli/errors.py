@@ -49,7 +49,7 @@ EXIT_STATUS: tuple[tuple[int, str], ...] = (
     (0, "success"),
     (1, "internal error (a bug); --debug shows the traceback"),
     (2, "command-line usage error"),
-    (3, "--json or --schema was given and the reply is not JSON (the reply is on stdout)"),
+    (3, "--json or --schema: the reply is not JSON or breaks the schema (it is on stdout)"),
     (65, "bad input data, or the server rejected the request (400, 404, 413, 422)"),
     (66, "an input file cannot be read"),
     (69, "gateway unavailable: connection failed, or 5xx after retries"),
@@ -131,6 +131,7 @@ def error_for_status(status: int) -> type[LlmcliError]:
 
 
 class NotJsonError(LlmcliError):
-    """The reply to ``--json``/``--schema`` does not parse as JSON (its text is on stdout)."""
+    """The reply to ``--json``/``--schema`` does not parse as JSON, or breaks the schema
+    (its text is on stdout)."""
 
     exit_code = 3

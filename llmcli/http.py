@@ -42,6 +42,7 @@ import httpx  # noqa: E402
 
 if TYPE_CHECKING:
     from llmcli.governor import Governor
+    from llmcli.recording import Recorder
 
 Log = Callable[[str], None]
 MAX_BODY = decoding.MAX_BODY
@@ -135,19 +136,25 @@ class Client:
         *,
         verbose: bool = False,
         governor: Governor | None = None,
+        recorder: Recorder | None = None,
+        reroute: Callable[[str], str] | None = None,
     ) -> None:
         self.limits = limits
         self.log = log
         self.verbose = verbose
         self.governor = governor
+        #: --record: every exchange goes to the cassette; --replay: every URL to the
+        #: replaying gateway on loopback, never through a proxy (``llmcli.recording``)
+        self.recorder = recorder
+        self.reroute = reroute
         self.timing = Timing()
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
-            trust_env=True,
+            trust_env=reroute is None,
             # with a proxy in the environment, httpx's own transport honours it
-            transport=None if _proxy_in_environment() else _LazyTransport(),
+            transport=None if _proxy_in_environment() and not reroute else _LazyTransport(),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0
@@ -186,7 +193,7 @@ class Client:
         source = f" from {request.gateway}" if request.gateway else ""
         wait = server_wait(response.headers)
         notes = [f"retry after {wait:.0f}s"] if wait is not None and status in (408, 429) else []
-        notes.append(advice(status, detail, request.gateway, response.headers))
+        notes.append(advice(status, detail, request.gateway, response.headers, request.no_key))
         tail = "".join(f"; {note}" for note in notes if note)
         message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
         error = error_for_status(status)(redact(message, request.secrets))
@@ -239,7 +246,7 @@ class Client:
                 content = request.body
             built = self._http.build_request(
                 request.method,
-                request.url,
+                request.url if self.reroute is None else self.reroute(request.url),
                 headers=headers,
                 content=content,
                 timeout=self._timeout(deadline),
@@ -282,6 +289,12 @@ class Client:
             body = b""
         finally:
             response.close()
+        if response.headers.get("x-llmcli-replay") == "miss":  # never retried
+            from llmcli.recording import miss
+
+            raise miss(body, request)
+        if self.recorder is not None:
+            self.recorder.write(request, response.status_code, response.headers.multi_items(), body)
         error = self._fail(request, response, body)
         if not retryable_status(response.status_code):
             raise error
@@ -385,8 +398,9 @@ class Client:
     def iter_bytes(self, request: Request, response: httpx.Response) -> Iterator[bytes]:
         """The body as it arrives, decompressed in bounded steps; errors typed."""
         deadline = response.extensions.get(_DEADLINE)
+        tee = self.recorder.tee(request, response) if self.recorder is not None else None
         try:
-            for chunk in _decoded(response):
+            for chunk in _decoded(response) if tee is None else tee.chunks(_decoded(response)):
                 if deadline is not None and time.perf_counter() > deadline:
                     raise TemporaryError(self._late(request))
                 if chunk:
@@ -420,6 +434,8 @@ class Client:
                 )
             ) from e
         finally:
+            if tee is not None:
+                tee.close()
             self.timing.end = time.perf_counter()
             if self.verbose:
                 self.log(

@@ -23,6 +23,8 @@ class Request:
     body: bytes | Body | None = None
     gateway: str = ""
     secrets: tuple[str, ...] = ()
+    #: when no key was sent: where one would come from ("$OPENAI_API_KEY or …"), for a 401
+    no_key: str | None = None
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name

@@ -27,9 +27,14 @@ def ratelimit_summary(headers: Mapping[str, str]) -> str:
     return "; ".join(parts)
 
 
-def advice(status: int, detail: str, gateway: str, headers: Mapping[str, str]) -> str:
-    """What to do about an error status, in a few words."""
+def advice(
+    status: int, detail: str, gateway: str, headers: Mapping[str, str], no_key: str | None = None
+) -> str:
+    """What to do about an error status, in a few words; ``no_key``: no key was sent, and
+    where one would come from."""
     said = detail.lower()
+    if status == 401 and no_key is not None:
+        return f"no key was sent: set {no_key} (`llmcli gateways` shows each gateway's)"
     if status == 402 and not any(w in said for w in ("balance", "credit", "quota", "fund")):
         return "insufficient balance: add credit to the account"
     if status in (401, 403):

@@ -8,10 +8,15 @@ write, so one downstream reader serves all three::
 
 A failure with an HTTP answer keeps its status and body; one without (a bad line, a cut
 connection, a deadline) has ``"response": null`` and ``"error": {"code", "message"}``.
+
+A row's ``id`` is made from what the row is (custom_id, status and request id, or the
+error), not drawn at random, so the same answers give the same bytes: a run replayed
+from a cassette (``--replay``) prints what the recorded run printed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -21,14 +26,16 @@ import orjson
 JSON = dict[str, Any]
 
 
-def _id() -> str:
-    return "batch_req_" + os.urandom(12).hex()
+def _id(*parts: str) -> str:
+    """``outcomes.stable_id``'s recipe (outcomes imports this module, not the reverse)."""
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=12).hexdigest()
+    return "batch_req_" + digest
 
 
 def answered(custom_id: str, status: int, request_id: str, body: Any) -> JSON:
     """A row with an HTTP answer, success or not."""
     return {
-        "id": _id(),
+        "id": _id(custom_id, str(status), request_id),
         "custom_id": custom_id,
         "response": {"status_code": status, "request_id": request_id, "body": body},
         "error": None,
@@ -38,7 +45,7 @@ def answered(custom_id: str, status: int, request_id: str, body: Any) -> JSON:
 def failed(custom_id: str, code: str, message: str) -> JSON:
     """A row without an HTTP answer."""
     return {
-        "id": _id(),
+        "id": _id(custom_id, code, message),
         "custom_id": custom_id,
         "response": None,
         "error": {"code": code, "message": message},

@@ -2,7 +2,8 @@
 does around its request: ``--dry-run``, ``--verbose``, ``--usage``.
 
 ``-g mock`` starts the offline gateway in this process on a free loopback port (the
-library does that), so the whole real HTTP path runs without a network.
+library does that), so the whole real HTTP path runs without a network; so does
+``--replay FILE``, the gateway then answering from a cassette.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def open_client(
         governor=governor,
         require_key=require_key,
         fallback=fallback,
+        record=common.record,
+        replay=common.replay,
     )
     out.keep_secret(*client.secrets)
     with client:

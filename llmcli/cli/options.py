@@ -100,6 +100,24 @@ class Connection:
         ),
     ] = False
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for internal errors.")] = False
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="FILE",
+            help="Append each request and answer to FILE, a JSONL cassette; keys left out "
+            "[env: LLMCLI_RECORD].",
+        ),
+    ] = None
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            metavar="FILE",
+            help="Answer from the cassette FILE instead of the network; no key needed "
+            "[env: LLMCLI_REPLAY].",
+        ),
+    ] = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from llmcli import inputs
 from llmcli.cli.batch import app, input_texts, open_input
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
-from llmcli.errors import ConfigError, DataError, ProtocolError, UsageError
+from llmcli.errors import ConfigError, DataError, LlmcliError, ProtocolError, UsageError
 
 if TYPE_CHECKING:
     from llmcli.batch.fetch import Batch
@@ -283,8 +283,13 @@ def list_(
             found = [_provider(client, api) for api in apis]
             dry_run_all(client, [(p, "GET", p.list_path(min(limit, 100))) for p in found])
             return
+        guessed = client.gateway.source == "custom"  # a --base-url server: both are guesses
         for api in apis:
-            for n, batch in enumerate(_provider(client, api).list(min(limit, 100))):
-                if n >= limit:
-                    break
-                _line(outcomes.summary(api, client.gateway.name, batch))
+            try:
+                for n, batch in enumerate(_provider(client, api).list(min(limit, 100))):
+                    if n >= limit:
+                        break
+                    _line(outcomes.summary(api, client.gateway.name, batch))
+            except LlmcliError as e:
+                if not (guessed and e.status in (404, 405) and len(apis) > 1):
+                    raise

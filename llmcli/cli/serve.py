@@ -10,7 +10,11 @@ otherwise stall the gateway once the pipe is full.
 
 ``--batch-dir`` and ``--batch-seconds`` set where the batch APIs keep their objects and
 how long a batch runs; a bad ``--batch-seconds`` is a usage error, a ``--batch-dir``
-that cannot be made exit 73.
+that cannot be made exit 73. ``--replay FILE`` answers from a cassette (``--record``);
+one that cannot be read is exit 66, a bad line 65.
+
+The default port, 8765, is none of the local servers' llmcli knows (llama.cpp's 8080,
+vLLM's 8000, Ollama's 11434, LM Studio's 1234), so both can run at once.
 """
 
 import contextlib
@@ -20,7 +24,7 @@ from typing import Annotated
 
 import typer
 
-from llmcli.errors import OutputFileError, UnavailableError, UsageError
+from llmcli.errors import DataError, InputFileError, OutputFileError, UnavailableError, UsageError
 
 # each key of llmcli.mock.faults.SYNTAX with its value, and what it does (units)
 FAULTS: tuple[tuple[str, str], ...] = (
@@ -90,7 +94,7 @@ def serve(
         typer.Option(
             "--port", metavar="PORT", min=0, max=65535, help="Port to listen on (0: any free port)."
         ),
-    ] = 8080,
+    ] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     profile: Annotated[str, typer.Option("--profile", help="Which gateway to imitate.")] = "mock",
     fault: Annotated[
@@ -121,6 +125,14 @@ def serve(
             help="How long a batch runs, from created to completed or ended.",
         ),
     ] = 3.0,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            metavar="FILE",
+            help="Answer every request from the cassette FILE (made with --record) instead.",
+        ),
+    ] = None,
 ) -> None:
     """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
     tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
@@ -131,14 +143,17 @@ def serve(
     anthropic profile only the latter): each batch runs for a few seconds, kept in
     --batch-dir, its results in shuffled order; a custom_id starting with "expire"
     expires, as does every row of an OpenAI batch with metadata {"mock_expire": "true"}.
+    With --replay it answers from a cassette instead: each recorded request gets its
+    recorded answers in order; any other is a 404 naming the nearest recorded one.
 
     \b
     Examples:
-      llmcli serve --port 8080 &
-      echo hi | llmcli chat --base-url http://127.0.0.1:8080/v1 -m echo
-      seq 3 | xargs -I{} llmcli chat --base-url http://127.0.0.1:8080/v1 -m lorem 'item {}'
+      llmcli serve &
+      seq 3 | xargs -I{} llmcli chat --base-url http://127.0.0.1:8765/v1 -m lorem 'item {}'
+      llmcli serve 2>&1 >/dev/null | grep ' 5[0-9][0-9] ' & # the failing requests
     """
     from llmcli import mock
+    from llmcli.mock.cassette import CassetteError
     from llmcli.mock.faults import FaultError, parse
 
     if profile not in mock.PROFILES:
@@ -174,6 +189,13 @@ def serve(
             log=None if quiet else log,
             batch_dir=batch_dir,
             batch_seconds=batch_seconds,
+            replay=replay,
         )
     except mock.ListenError as e:
         raise UnavailableError(e.message) from None
+    except CassetteError as e:
+        raise DataError(str(e)) from None
+    except OSError as e:
+        if replay is None:
+            raise
+        raise InputFileError(f"cannot read cassette {replay}: {e.strerror or e}") from None

@@ -11,6 +11,10 @@ It also serves the providers' batch APIs (``batches``): OpenAI's ``/files`` +
 and is kept in ``batch_dir`` (None: a temporary directory, removed when the gateway
 stops), so gateways given the same directory, in any process, share their batches.
 
+With a cassette (``start(replay=FILE)``, ``llmcli serve --replay FILE``, and in-process
+for ``llmcli … --replay FILE``) it answers every request from the cassette instead
+(``replay``; the format is in ``cassette``).
+
 A profile (``PROFILES``: ``mock``, the seed gateways ``lumiltc``, ``lumenfall``,
 ``lumyx``, ``llmbase``, ``lumyxai``, and ``anthropic``, ``openrouter``) decides how the
 gateway looks on the wire: prefix, endpoints and their paths, auth, error shapes, models
@@ -58,7 +62,7 @@ def _url(server: GatewayServer) -> str:
 
 class ListenError(OSError):
     """The gateway cannot listen on its address (in use, not this machine's, unknown);
-    ``message`` says so in one line: ``cannot listen on 127.0.0.1:8080: address already
+    ``message`` says so in one line: ``cannot listen on 127.0.0.1:8765: address already
     in use``."""
 
     def __init__(self, host: str, port: int, cause: OSError) -> None:
@@ -76,20 +80,24 @@ def _server(
     faults: str | None,
     batch_dir: str | os.PathLike[str] | None,
     batch_seconds: float,
+    replay: str | os.PathLike[str] | None = None,
 ) -> GatewayServer:
     from .batches import Batches
     from .faults import parse
     from .profiles import resolve
+    from .replay import Replay
     from .server import GatewayServer
 
     answers, spec = resolve(profile), parse(faults)
     if not batch_seconds > 0:
         raise ValueError(f"batch_seconds: must be above 0, got {batch_seconds}")
+    cassette = Replay.load(replay) if replay is not None else None
     try:
         server = GatewayServer((host, port), answers, spec)
     except OSError as e:
         raise ListenError(host, port, e) from e
     server.batches = Batches(answers, batch_dir, batch_seconds)
+    server.replay = cassette
     return server
 
 
@@ -172,6 +180,7 @@ def start(
     faults: str | None = None,
     batch_dir: str | os.PathLike[str] | None = None,
     batch_seconds: float = 3.0,
+    replay: str | os.PathLike[str] | None = None,
 ) -> RunningGateway:
     """Serve in a daemon thread; port 0 = a free port. Returns once listening.
 
@@ -179,31 +188,37 @@ def start(
     needed; None: a temporary directory, removed by ``stop``), and a batch created here
     runs ``batch_seconds`` from ``validating``/``in_progress`` to its end.
 
-    Raises ``ValueError`` for an unknown profile, a bad fault spec (``FaultError``) or a
-    ``batch_seconds`` not above 0, ``ListenError`` (an ``OSError``) when the address
+    ``replay`` names a cassette (see ``cassette``): every API request is then answered
+    from it (``replay``), whatever the profile, faults and batches say.
+
+    Raises ``ValueError`` for an unknown profile, a bad fault spec (``FaultError``), a
+    ``batch_seconds`` not above 0 or a bad cassette line (``CassetteError``), ``OSError``
+    when the cassette cannot be read, ``ListenError`` (an ``OSError``) when the address
     cannot be bound.
     """
-    return RunningGateway(_server(profile, host, port, faults, batch_dir, batch_seconds))
+    server = _server(profile, host, port, faults, batch_dir, batch_seconds, replay)
+    return RunningGateway(server)
 
 
 def serve_forever(
     profile: str | Profile = "mock",
     *,
     host: str = "127.0.0.1",
-    port: int = 8080,
+    port: int = 8765,
     faults: str | None = None,
     ready: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
     batch_dir: str | os.PathLike[str] | None = None,
     batch_seconds: float = 3.0,
+    replay: str | os.PathLike[str] | None = None,
 ) -> None:
     """Serve in this thread, for ``llmcli serve``; calls ``ready(base_url)`` once
     listening, and ``log(line)`` after each request when given (``POST
     /v1/chat/completions 200 3 ms model=echo``: method, path without the query, status,
     milliseconds, the body's model), from the request's thread, so it must be
-    thread-safe and quick; returns on KeyboardInterrupt. ``batch_dir`` and
-    ``batch_seconds`` as for ``start``. Raises as ``start`` does."""
-    server = _server(profile, host, port, faults, batch_dir, batch_seconds)
+    thread-safe and quick; returns on KeyboardInterrupt. ``batch_dir``,
+    ``batch_seconds`` and ``replay`` as for ``start``. Raises as ``start`` does."""
+    server = _server(profile, host, port, faults, batch_dir, batch_seconds, replay)
     server.log = log
     try:
         if ready is not None:

@@ -10,11 +10,12 @@ records.
 Every answer carries ``x-request-id`` (OpenAI's name) and ``request-id`` (Anthropic's):
 ``req_<n>``, n counting the requests the server has read, from 1.
 
-Order for an API request: record it; 404 for a path the profile does not serve, 405 for
-a wrong method; the fault spec's ``budget`` (429 when used up); the rest of the spec when
-its gates let it (an injected or hostile reply, or a redirect, skips the rest); the
-profile's auth check (``endpoints.authorize``); the answer (``endpoints.answer``, or
-``batches`` for the batch APIs' paths). Errors come in the profile's ``errors`` style
+Order for an API request: record it; with a cassette (``replay``), its answer and nothing
+else; 404 for a path the profile does not serve, 405 for a wrong method; the fault
+spec's ``budget`` (429 when used up); the rest of the spec when its gates let it (an
+injected or hostile reply, or a redirect, skips the rest); the profile's auth check
+(``endpoints.authorize``); the answer (``endpoints.answer``, or ``batches`` for the
+batch APIs' paths). Errors come in the profile's ``errors`` style
 (Anthropic's on its batch paths); seed 004's rate-limit headers go on every one.
 """
 
@@ -40,6 +41,7 @@ from .faults import NO_FAULTS, FaultError, Faults
 from .faults import parse as parse_faults
 from .gates import Counters
 from .profiles import Profile, RecordedRequest
+from .replay import Replay
 from .request_log import log_line
 from .writer import Writer
 
@@ -67,6 +69,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.requests_read = 0  # numbers the requests: x-request-id, jitter
         self.log: Callable[[str], None] | None = None  # one line per request, if set
         self.batches = Batches(profile)  # the batch APIs' objects; start() may replace it
+        self.replay: Replay | None = None  # set: every API request is answered from it
         super().__init__(address, Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -213,6 +216,9 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         request_id = f"req_{writer.number}"
         self.server.record(RecordedRequest(self.command, self.path, headers, body, request_id))
+        if self.server.replay is not None:
+            self.server.replay.answer(self, writer, body)
+            return
         writer.headers += self.server.rate_limit_headers()
         writer.processing = profile.processing_comment
         endpoint = profile.endpoint(path)

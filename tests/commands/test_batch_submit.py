@@ -147,6 +147,8 @@ def test_anthropic_gateway_takes_prompts_as_messages_and_expired_rows_are_75(
                 "expired.",
             },
         }
+        listed = llmcli("batch", "list", *conn[:4], env=env)
+        assert [(b["id"], b["status"]) for b in rows(listed.out)] == [(batch["id"], "ended")]
         recorded = b"".join(r.body for r in gw.requests) + orjson.dumps(
             [dict(r.headers) for r in gw.requests]
         )

@@ -62,3 +62,20 @@ def test_a_base_url_server_is_named_by_its_host(tmp_path: Path) -> None:
     assert r.code == 69
     assert r.err.startswith("llmcli: cannot connect to 127.0.0.1:9: ")
     assert host("http://user:pw@127.0.0.1:9/v1") == "127.0.0.1:9"
+
+
+def test_a_401_when_no_key_was_sent_says_so_and_where_one_comes_from() -> None:
+    with offline.start("lumyxai") as gw:
+        r = llmcli("chat", "-g", "lumyxai", "--base-url", gw.base_url, "-m", "lumyx-plus_v1", "hi")
+        assert (r.code, r.out) == (77, b"")
+        assert r.err == (
+            "llmcli: 401 Unauthorized from lumyxai: missing or malformed Authorization: Bearer "
+            "header [authentication_error, invalid_api_key]; no key was sent: set "
+            "$LLMCLI_API_KEY or $LUMYXAI_API_KEY (`llmcli gateways` shows each gateway's) "
+            f"(POST {gw.base_url}/chat/completions)\n"
+        )
+        keyed = llmcli(
+            "chat", "-g", "lumyxai", "--base-url", gw.base_url, "-m", "lumyx-plus_v1", "hi",
+            env={"LUMYXAI_API_KEY": "lx-ok"},
+        )  # fmt: skip
+        assert (keyed.code, keyed.out) == (0, b"hi\n")
