@@ -234,6 +234,8 @@ class Client:
         *,
         api: str = "openai",
         content_type: str = "application/json",
+        once: bool = False,
+        bounded: bool = True,
     ) -> Request:
         """A request to ``path`` under the gateway's base URL, for a batch API (``api``:
         "openai" or "anthropic", whose version header it then carries)."""
@@ -253,6 +255,8 @@ class Client:
             gateway=self.gateway.name,
             secrets=secrets,
             no_key=self._no_key(),
+            once=once,
+            bounded=bounded,
         )
 
     def _no_key(self) -> str | None:

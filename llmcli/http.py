@@ -276,7 +276,10 @@ class Client:
                 f"(attachments); use the final URL ({request.method} {request.url})"
             ) from e
         except httpx.TransportError as e:
-            raise _Retry(self._transport_error(request, e, deadline), None) from e
+            failure = self._transport_error(request, e, deadline)
+            if request.once and not isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise failure from e  # it may have been acted on: never twice
+            raise _Retry(failure, None) from e
         if response.status_code < 400:
             if self.governor is not None and _ratelimited(response.headers):
                 hint = slow_down(response.headers, self.governor.in_flight)
@@ -296,7 +299,9 @@ class Client:
         if self.recorder is not None:
             self.recorder.write(request, response.status_code, response.headers.multi_items(), body)
         error = self._fail(request, response, body)
-        if not retryable_status(response.status_code):
+        if not retryable_status(response.status_code) or (
+            request.once and response.status_code not in (429, 503)
+        ):
             raise error
         raise _Retry(error, server_wait(response.headers), response.status_code)
 
@@ -306,7 +311,7 @@ class Client:
         429/503 that names its wait pauses every worker and is not counted as a retry."""
         self._secrets = request.secrets
         timeout = self.limits.timeout
-        deadline = time.perf_counter() + timeout if timeout else None
+        deadline = time.perf_counter() + timeout if timeout and request.bounded else None
         governor = self.governor
         number = 0
         waited = 0.0

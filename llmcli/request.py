@@ -25,6 +25,12 @@ class Request:
     secrets: tuple[str, ...] = ()
     #: when no key was sent: where one would come from ("$OPENAI_API_KEY or …"), for a 401
     no_key: str | None = None
+    #: creates something (a provider batch): tried again only when the server surely did
+    #: not act on it (no connection, 429, 503), never after a cut answer or a 5xx
+    once: bool = False
+    #: --timeout bounds the whole request; False: each read only (a batch file's upload or
+    #: download may take longer than any one answer)
+    bounded: bool = True
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name

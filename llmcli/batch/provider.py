@@ -35,11 +35,20 @@ class Provider:
         self.root = "messages/batches" if api == "anthropic" else "batches"
 
     def _call(
-        self, method: str, path: str, data: bytes | None = None, content_type: str = ""
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        content_type: str = "",
+        *,
+        once: bool = False,
     ) -> JSON:
         client = self.client
         kind = content_type or "application/json"
-        request = client.api_request(method, path, data, api=self.api, content_type=kind)
+        big = data is not None and len(data) > 1 << 20  # an upload: each read bounded, not all
+        request = client.api_request(
+            method, path, data, api=self.api, content_type=kind, once=once, bounded=not big
+        )
         reply = client.http.send(request)
         try:
             value = orjson.loads(reply.body)
@@ -56,8 +65,8 @@ class Provider:
 
     def create(self, part: Part, name: str) -> JSON:
         """Create the batch of one part (OpenAI: upload its file first)."""
-        if self.api == "anthropic":
-            return self._call("POST", self.root, part.payload())
+        if self.api == "anthropic":  # creating a batch twice would pay for it twice
+            return self._call("POST", self.root, part.payload(), once=True)
         boundary = "llmcli-" + os.urandom(12).hex()
         upload = multipart(boundary, [("purpose", "batch")], name, part.payload())
         kind = f"multipart/form-data; boundary={boundary}"
@@ -70,7 +79,7 @@ class Provider:
             "completion_window": "24h",
             "metadata": {"created_by": "llmcli"},
         }
-        return self._call("POST", self.root, orjson.dumps(body))
+        return self._call("POST", self.root, orjson.dumps(body), once=True)
 
     # the life of a batch ---------------------------------------------------------------
 
@@ -122,7 +131,7 @@ class Provider:
     def _lines(self, path: str, url: str | None = None) -> Iterator[bytes]:
         client = self.client
         http = client.http
-        request = client.api_request("GET", path, api=self.api)
+        request = client.api_request("GET", path, api=self.api, bounded=False)
         if url is not None and _same_origin(url, request.url):  # the key goes nowhere else
             request = dataclasses.replace(request, url=url)
         held: list[bytes] = []  # the line not yet ended, in pieces: joined once

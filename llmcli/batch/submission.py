@@ -1,5 +1,6 @@
 """What ``llmcli batch submit`` sends: which rows go in which provider batch, as the bytes
-each batch API takes (DESIGN.md, "Batch runs", last item). Pure, no I/O.
+each batch API takes (DESIGN.md, "Batch runs", last item). No I/O of its own: payloads
+go to the files the caller gives.
 
 - OpenAI (Files + Batches): one JSONL file per batch, each line ``{"custom_id", "method":
   "POST", "url", "body"}``; one batch per endpoint (``/v1/chat/completions``,
@@ -17,9 +18,11 @@ in any batch: it is kept as ``invalid`` and answered with an error row by ``fetc
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import IO
 
 import orjson
 
@@ -36,19 +39,26 @@ _OPEN, _CLOSE = b'{"requests":[', b"]}"
 
 @dataclass(slots=True)
 class Part:
-    """One batch to create: its API, endpoint, rows (line, custom_id) and payload."""
+    """One batch to create: its API, endpoint, rows (line, custom_id) and payload, kept
+    in ``store`` (a file, so that only the batch being sent is ever in memory)."""
 
     api: str
     endpoint: str
+    store: IO[bytes]
     rows: list[tuple[int, str]] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)  # JSONL lines, or request items
     size: int = 0  # bytes of the payload as sent
+
+    def add(self, data: bytes) -> None:
+        if self.api == "anthropic" and self.rows:
+            self.store.write(b",")
+        self.store.write(data)
 
     def payload(self) -> bytes:
         """The upload (OpenAI: the JSONL file) or the request body (Anthropic)."""
-        if self.api == "openai":
-            return b"".join(self.chunks)
-        return _OPEN + b",".join(self.chunks) + _CLOSE
+        self.store.seek(0)
+        items = self.store.read()
+        self.store.seek(0, 2)
+        return items if self.api == "openai" else _OPEN + items + _CLOSE
 
 
 @dataclass(slots=True)
@@ -74,9 +84,16 @@ def item(row: Row, api: str) -> bytes:
     return orjson.dumps({**line, "body": row.body}) + b"\n"
 
 
-def plan(rows: Iterable[Row], apis: frozenset[str], gateway: str, source: str) -> Plan:
+def plan(
+    rows: Iterable[Row],
+    apis: frozenset[str],
+    gateway: str,
+    source: str,
+    store: Callable[[], IO[bytes]] = io.BytesIO,
+) -> Plan:
     """Every row checked and placed; a ``DataError`` (``source:line: …``) for a row that
-    would make its batch fail, before anything is sent."""
+    would make its batch fail, before anything is sent. ``store`` makes the file each
+    batch's payload is written to (the command gives temporary files)."""
     result = Plan()
     open_parts: dict[tuple[str, str, str], Part] = {}
     seen: dict[str, int] = {}
@@ -111,10 +128,10 @@ def plan(rows: Iterable[Row], apis: frozenset[str], gateway: str, source: str) -
         key = (api, endpoint, str(row.body.get("model")) if api == "openai" else "")
         part = open_parts.get(key)
         if part is None or len(part.rows) >= most_rows or part.size + cost > most_bytes:
-            part = open_parts[key] = Part(api, endpoint, size=frame)
+            part = open_parts[key] = Part(api, endpoint, store(), size=frame)
             result.parts.append(part)
+        part.add(data)
         part.rows.append((row.line, row.custom_id))
-        part.chunks.append(data)
         part.size += cost
     for part in result.parts:  # the last comma of an Anthropic body is not sent
         if part.api == "anthropic":

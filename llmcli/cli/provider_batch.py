@@ -9,9 +9,11 @@ goes to the API its manifest names, or that its shape says (``msgbatch_…``: An
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -161,7 +163,8 @@ def submit(
     from llmcli.batch import lines, manifests, outcomes, runner, submission
 
     options = {"max_tokens": max_tokens, "temperature": temperature}
-    with open_client(conn, require_key=not conn.dry_run) as client:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(open_client(conn, require_key=not conn.dry_run))
         apis = _apis(client)
         defaults = lines.Defaults(
             model=client.model,
@@ -172,8 +175,13 @@ def submit(
         )
         name = file if file not in (None, "-") else "<stdin>"
         source = open_input(file)
+        spool = stack  # each batch's payload in a file of its own
         plan = submission.plan(
-            runner.rows_of(input_texts(source, name), defaults), apis, client.gateway.name, name
+            runner.rows_of(input_texts(source, name), defaults),
+            apis,
+            client.gateway.name,
+            name,
+            store=lambda: spool.enter_context(tempfile.TemporaryFile()),
         )
         out = output()
         for _, _, problem in plan.invalid:

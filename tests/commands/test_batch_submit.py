@@ -291,3 +291,18 @@ def test_dry_run_sends_nothing_and_a_repeated_id_counts_once(
     twice = llmcli("batch", "fetch", batch["id"], batch["id"], "--wait", *conn, env=env)
     assert twice.code == 0
     assert [r["custom_id"] for r in rows(twice.out)] == ["1"]
+
+
+@pytest.mark.parametrize(("status", "code", "sent"), [(500, 69, 1), (503, 0, 2)])
+def test_creating_a_batch_is_retried_only_when_the_server_surely_did_not(
+    store: offline.RunningGateway, tmp_path: Path, status: int, code: int, sent: int
+) -> None:
+    line = b'{"custom_id": "a", "params": {"messages": [{"role": "user", "content": "x"}]}}\n'
+    fault = ("-H", f"X-Mock-Fault: status={status};times=1;retry_after=0.1")
+    r = llmcli(
+        "batch", "submit", "-", "--base-url", store.base_url, "-m", "echo", *fault,
+        stdin=line, env=state(tmp_path),
+    )  # fmt: skip
+    assert r.code == code, r.err
+    creates = [q for q in store.requests if q.method == "POST"]
+    assert len(creates) == sent  # a 500 may have made the batch: never a second one
