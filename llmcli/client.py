@@ -120,7 +120,7 @@ class Client:
             # Serves from a daemon thread until this process exits; stopping it would
             # only add the server's shutdown poll to every run.
             # its batches live on disk, so `batch fetch` in the next process finds them
-            from llmcli.batch.manifests import state_dir
+            from llmcli.state import state_dir
 
             running = mock.start(batch_dir=state_dir() / "mock-batches")
             moved = dataclasses.replace(self.gateway, base_url=running.base_url)
@@ -261,8 +261,8 @@ class Client:
 
     def _no_key(self) -> str | None:
         """Where a key would come from, when none is sent (a 401 then says so)."""
-        if self._key or self.gateway.auth == "none":
-            return None
+        if self._key or self.gateway.auth == "none" or self._reroute is not None:
+            return None  # (a replay needs no key: its 401s read as recorded)
         from llmcli.config.keys import describe_sources
 
         return describe_sources(self.gateway)

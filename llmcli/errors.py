@@ -130,6 +130,11 @@ def error_for_status(status: int) -> type[LlmcliError]:
     return ProtocolError
 
 
+class ReplayMiss(UnavailableError):
+    """A replayed run asked for something its cassette has no recording of: the run
+    stops (a batch run too: every row after it would miss as well)."""
+
+
 class NotJsonError(LlmcliError):
     """The reply to ``--json``/``--schema`` does not parse as JSON, or breaks the schema
     (its text is on stdout)."""

@@ -24,12 +24,12 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from llmcli.errors import DataError, InputFileError, OutputFileError, UnavailableError
+from llmcli.errors import DataError, InputFileError, OutputFileError, ReplayMiss, UnavailableError
 from llmcli.mock.cassette import encode, make_line, path_of
 from llmcli.redaction import is_credential_header, redact
 from llmcli.request import Body
@@ -69,9 +69,15 @@ class Recorder:
     ) -> None:
         """Append the line of one exchange, every secret of ``request`` as ``***``."""
         body = request.body.to_bytes() if isinstance(request.body, Body) else request.body
+        secrets = sorted({s for s in request.secrets if s}, key=len, reverse=True)
+        body, answer = _scrub(body, secrets), _scrub(answer, secrets)  # before any base64
         sent = [(n, v) for n, v in request.headers.items() if not is_credential_header(n)]
-        line = make_line(request.method, request.url, sent, body, status, headers, answer, cut=cut)
-        data = redact(encode(line), request.secrets).encode()
+        url = _scrub(request.url.encode(), secrets).decode()
+        line = make_line(request.method, url, sent, body, status, headers, answer, cut=cut)
+        text = redact(encode(line), request.secrets)
+        for secret in secrets:  # any length here: a cassette is meant to be shared
+            text = text.replace(secret, "***")
+        data = text.encode()
         with self._lock:
             fd = self._open()
             try:
@@ -86,6 +92,15 @@ class Recorder:
 
     def tee(self, request: Request, response: httpx.Response) -> Tee:
         return Tee(self, request, response.status_code, response.headers.multi_items())
+
+
+def _scrub(data: bytes | None, secrets: list[str]) -> Any:
+    """``data`` with every secret, as its bytes, replaced by ``***``."""
+    if data is None:
+        return None
+    for secret in secrets:
+        data = data.replace(secret.encode(), b"***")
+    return data
 
 
 class Tee:
@@ -149,7 +164,7 @@ def replay_gateway(path: str | os.PathLike[str]) -> RunningGateway:
         raise InputFileError(f"cannot read cassette {os.fspath(path)}: {e.strerror}") from None
 
 
-def miss(body: bytes, request: Request) -> UnavailableError:
+def miss(body: bytes, request: Request) -> ReplayMiss:
     """The error of a request the replaying gateway has no recording of (exit 69)."""
     try:
         message = orjson.loads(body)["error"]["message"]
@@ -157,4 +172,4 @@ def miss(body: bytes, request: Request) -> UnavailableError:
         message = None
     if not isinstance(message, str):
         message = f"no recording of {request.method} {path_of(request.url)} in the cassette"
-    return UnavailableError(redact(message, request.secrets))
+    return ReplayMiss(redact(message, request.secrets))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from llmcli.errors import DataError
 
@@ -40,7 +41,37 @@ def check(schema: Any, source: str) -> Any:
         kind.check_schema(schema)
     except jsonschema.exceptions.SchemaError as e:
         raise DataError(f"--schema {source}: not a valid JSON Schema: {e.message}") from None
+    for ref in _refs(schema):
+        if not _resolves(schema, ref):
+            raise DataError(f"--schema {source}: $ref {ref!r} points at nothing in the file")
     return kind
+
+
+def _refs(node: Any) -> list[str]:
+    """Every ``$ref`` in a schema."""
+    if isinstance(node, Mapping):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def _resolves(schema: Any, ref: str) -> bool:
+    """Whether a ``$ref`` is a JSON pointer into the schema itself that leads somewhere
+    (nothing is fetched: a remote ``$ref`` is refused before anything is sent)."""
+    if not ref.startswith("#"):
+        return False
+    node = schema
+    for token in [t for t in ref[1:].split("/") if t]:
+        token = unquote(token).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
 
 
 def problem(value: Any, schema: Any, source: str) -> str | None:

@@ -21,17 +21,11 @@ from typing import Any
 import orjson
 
 from llmcli.errors import OutputFileError
+from llmcli.state import state_dir
 
 JSON = dict[str, Any]
 #: what a batch id may look like to name a file (and to go into a URL path)
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
-
-
-def state_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_STATE_HOME/llmcli`` (``~/.local/state/llmcli`` when it is unset)."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "llmcli"
 
 
 def origin(name: str, base_url: str, named: bool) -> str:

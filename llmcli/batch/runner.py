@@ -22,6 +22,7 @@ from llmcli.errors import (
     LlmcliError,
     NotAllowedError,
     ProtocolError,
+    ReplayMiss,
     TemporaryError,
     UnavailableError,
 )
@@ -104,6 +105,8 @@ def answer(client: Client, row: Row, limits: Limits | None = None) -> JSON:
     try:
         request = client.request("POST", row.endpoint, row.body)
         reply = client.http.send(request)
+    except ReplayMiss:
+        raise  # a replay without this recording: the run stops (exit 69)
     except LlmcliError as e:
         if e.status in (401, 402, 403):
             raise Stopped(e.message) from None

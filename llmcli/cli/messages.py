@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import anthropic, conversation, inputs, outputs, schemas
+from llmcli import anthropic, conversation, inputs, outputs
 from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import tool_files, tools_from
 from llmcli.cli.client import dry_run, open_client, output, report_usage
@@ -109,6 +109,8 @@ def build_body(
     if params.json_mode and params.schema:
         raise UsageError("--json and --schema both set the reply format: pick one")
     if params.schema is not None:  # Anthropic's structured outputs (generally available)
+        from llmcli import schemas  # jsonschema only when a schema is given
+
         schema = schemas.unwrap(inputs.load_json(params.schema, stdin))
         schemas.check(schema, params.schema)
         config = body.setdefault("output_config", {})

@@ -82,21 +82,23 @@ def _server(
     batch_seconds: float,
     replay: str | os.PathLike[str] | None = None,
 ) -> GatewayServer:
-    from .batches import Batches
     from .faults import parse
     from .profiles import resolve
-    from .replay import Replay
     from .server import GatewayServer
 
     answers, spec = resolve(profile), parse(faults)
     if not batch_seconds > 0:
         raise ValueError(f"batch_seconds: must be above 0, got {batch_seconds}")
-    cassette = Replay.load(replay) if replay is not None else None
+    cassette = None
+    if replay is not None:  # loaded only then: start-up of -g mock stays light
+        from .replay import Replay
+
+        cassette = Replay.load(replay)
     try:
         server = GatewayServer((host, port), answers, spec)
     except OSError as e:
         raise ListenError(host, port, e) from e
-    server.batches = Batches(answers, batch_dir, batch_seconds)
+    server.batch_dir, server.batch_seconds = batch_dir, batch_seconds
     server.replay = cassette
     return server
 
@@ -155,7 +157,7 @@ class RunningGateway:
         self._server.close_connections()
         self._server.server_close()
         self._thread.join(timeout=1.0)
-        self._server.batches.close()
+        self._server.close_batches()
 
     def __enter__(self) -> RunningGateway:
         return self
@@ -229,4 +231,4 @@ def serve_forever(
     finally:
         server.close_connections()
         server.server_close()
-        server.batches.close()
+        server.close_batches()

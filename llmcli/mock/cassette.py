@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -54,7 +54,6 @@ __all__ = [
 
 #: the header of a replay's answer to a request it has no recording of (value "miss")
 MISS_HEADER = "x-llmcli-replay"
-SKIPPED = frozenset({"host", "content-length", "accept-encoding", "user-agent", "connection"})
 KEPT = frozenset(
     {"content-type", "x-request-id", "request-id", "retry-after", "retry-after-ms", "location"}
 )
@@ -86,10 +85,29 @@ class Recording:
         return (self.method, self.path, self.body)
 
 
+_CREDENTIAL_QUERY = re.compile(
+    r"(?i)([?&][^=&]*(?:key|token|secret|password|passwd|auth|sig|credential)[^=&]*=)[^&]*"
+)
+#: request headers a cassette keeps (matching never uses them: they only explain)
+REQUEST_HEADERS = frozenset(
+    {"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta", "x-mock-fault"}
+)
+#: headers that frame a body: a replay writes its own, never a recorded one
+FRAMING = frozenset({"content-length", "transfer-encoding", "content-encoding", "connection"})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def path_of(url: str) -> str:
-    """A URL's path and query: what a cassette keeps of where a request went."""
+    """A URL's path and query: what a cassette keeps of where a request went, the value
+    of any query parameter named like a credential (``?key=…``) as ``***``."""
     parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _normal((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+
+
+def _normal(path: str) -> str:
+    """A path as it goes on the wire (non-ASCII percent-encoded, as httpx sends it), its
+    credential-like query values as ``***``: the same for a recording and a live request."""
+    return _CREDENTIAL_QUERY.sub(r"\1***", quote(path, safe="/%:@!$&'()*+,;=?-._~"))
 
 
 def _body_field(body: bytes, name: str = "body") -> dict[str, Any]:
@@ -114,7 +132,7 @@ def make_line(
     request: dict[str, Any] = {
         "method": method.upper(),
         "path": path_of(url),
-        "headers": {n.lower(): v for n, v in headers if n.lower() not in SKIPPED},
+        "headers": {n.lower(): v for n, v in headers if n.lower() in REQUEST_HEADERS},
     }
     value = _json(body) if body else None
     if isinstance(value, dict | list):
@@ -166,7 +184,7 @@ def match_key(method: str, path: str, headers: Mapping[str, str], body: bytes) -
     """What a live request is matched by: method, path, body (see ``_canonical``)."""
     content_type = next((v for n, v in headers.items() if n.lower() == "content-type"), "")
     value = _json(body) if body else None
-    return (method.upper(), path, _canonical(body, value, content_type))
+    return (method.upper(), _normal(path), _canonical(body, value, content_type))
 
 
 def parse(lines: Iterable[str], name: str) -> list[Recording]:
@@ -190,14 +208,21 @@ def _recording(line: Any) -> Recording:
         raise ValueError('expected {"request": {...}, "response": {...}}')
     method, path, status = request.get("method"), request.get("path"), response.get("status")
     headers, answer_headers = request.get("headers") or {}, response.get("headers") or {}
-    if not (isinstance(method, str) and isinstance(path, str) and path.startswith("/")):
-        raise ValueError("request needs a method and a path starting with /")
-    if not (isinstance(status, int) and 100 <= status <= 599):
-        raise ValueError("response needs a status from 100 to 599")
+    if not (isinstance(method, str) and _TOKEN.fullmatch(method)):
+        raise ValueError("request needs a method (a token: POST, GET …)")
+    if not (isinstance(path, str) and path.startswith("/")) or any(
+        c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in path
+    ):
+        raise ValueError("request needs a path starting with /, without spaces or controls")
+    if not (isinstance(status, int) and 200 <= status <= 599):
+        raise ValueError("response needs a status from 200 to 599")
     if not (isinstance(headers, dict) and isinstance(answer_headers, dict)) or not all(
         isinstance(v, str) for v in (*headers.values(), *answer_headers.values())
     ):
         raise ValueError("headers must be objects of strings")
+    for name, value in answer_headers.items():
+        if not _TOKEN.fullmatch(str(name)) or any(c in value for c in "\r\n\x00"):
+            raise ValueError(f"response header {str(name)[:40]!r} cannot be sent as it is")
     body: Any = request.get("body")
     raw = _bytes(request, "body") if not isinstance(body, dict | list) else None
     content_type = str(headers.get("content-type", ""))
@@ -207,7 +232,7 @@ def _recording(line: Any) -> Recording:
         path,
         canonical,
         status,
-        tuple((str(n), v) for n, v in answer_headers.items()),
+        tuple((str(n), v) for n, v in answer_headers.items() if n.lower() not in FRAMING),
         _bytes(response, "body") or b"",
         bool(response.get("cut")),
     )

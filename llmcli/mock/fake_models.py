@@ -157,9 +157,8 @@ def reply(ask: Ask) -> Reply:
     reasoning: tuple[str, ...] = ()
     if model == "think":
         count = _words(ask.prompt)
-        thought = (
-            f"The user wrote {count} word{'' if count == 1 else 's'}. I will repeat them back."
-        )
+        words, them = ("word", "it") if count == 1 else ("words", "them")
+        thought = f"The user wrote {count} {words}. I will repeat {them} back."
         reasoning = tuple(pieces(thought))
     tokens = _words(text) + sum(_words(p) for p in reasoning)
     return Reply(ask, _fixed(pieces(text)), reasoning, (), "stop", tokens)

@@ -22,18 +22,17 @@ batch APIs' paths). Errors come in the profile's ``errors`` style
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from . import hostile
-from .batch_store import route as batch_route
-from .batches import Batches
 from .budget import Budgets
 from .endpoints import METHODS, answer, authorize
 from .error_bodies import RequestError, error_body, html_page, openai_error
@@ -41,9 +40,12 @@ from .faults import NO_FAULTS, FaultError, Faults
 from .faults import parse as parse_faults
 from .gates import Counters
 from .profiles import Profile, RecordedRequest
-from .replay import Replay
 from .request_log import log_line
 from .writer import Writer
+
+if TYPE_CHECKING:  # the replay and batch machinery load only when asked for
+    from .batches import Batches
+    from .replay import Replay
 
 __all__ = ["GatewayServer", "Handler"]
 
@@ -68,9 +70,25 @@ class GatewayServer(ThreadingHTTPServer):
         self.requests_made = 0  # for the profile's rate-limit countdown
         self.requests_read = 0  # numbers the requests: x-request-id, jitter
         self.log: Callable[[str], None] | None = None  # one line per request, if set
-        self.batches = Batches(profile)  # the batch APIs' objects; start() may replace it
+        self.batch_dir: str | os.PathLike[str] | None = None  # start() sets these two
+        self.batch_seconds = 3.0
+        self._batches: Batches | None = None  # made at the first batch request
         self.replay: Replay | None = None  # set: every API request is answered from it
         super().__init__(address, Handler)
+
+    @property
+    def batches(self) -> Batches:
+        """The batch APIs' objects, made when first asked for (start-up stays light)."""
+        with self.lock:
+            if self._batches is None:
+                from .batches import Batches
+
+                self._batches = Batches(self.profile, self.batch_dir, self.batch_seconds)
+            return self._batches
+
+    def close_batches(self) -> None:
+        if self._batches is not None:
+            self._batches.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay silent: a client that hung up is not an error worth a traceback."""
@@ -222,7 +240,11 @@ class Handler(BaseHTTPRequestHandler):
         writer.headers += self.server.rate_limit_headers()
         writer.processing = profile.processing_comment
         endpoint = profile.endpoint(path)
-        batch = None if endpoint else batch_route(profile, self.command, path)
+        batch = None
+        if endpoint is None:
+            from .batch_store import route as batch_route
+
+            batch = batch_route(profile, self.command, path)
         style = self._style(path) if batch is None else batch.style
         endpoint = endpoint if batch is None else batch.endpoint
         if endpoint is None:

@@ -38,7 +38,7 @@ def test_embed_on_a_gateway_without_embeddings_says_so_before_asking_for_a_model
 def test_the_mock_reasoning_counts_one_word_in_the_singular(url: str) -> None:
     r = llmcli("chat", "--base-url", url, "-m", "think", "--reasoning", "hi")
     assert (r.code, r.out) == (0, b"hi\n")
-    assert r.err == "The user wrote 1 word. I will repeat them back.\n"
+    assert r.err == "The user wrote 1 word. I will repeat it back.\n"
 
 
 def test_ecosystem_base_url_variables_move_the_gateway_in_the_listing() -> None:

@@ -302,3 +302,61 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
         "check.jsonl; the nearest recorded body differs at character 30: sent "
     )
     assert done.returncode == 69
+
+
+def test_secrets_in_base64_bodies_queries_and_short_keys_stay_out(tmp_path: Path) -> None:
+    cassette = tmp_path / "c.jsonl"
+    with offline.start() as gateway:
+        base = gateway.base_url
+        env = {"OPENAI_API_KEY": "abc"}  # a key shorter than 4 characters
+        # an echo of the headers with a byte that is not UTF-8: the body goes in base64
+        bad_utf8 = "X-Mock-Fault: echo_headers"
+        asks = [
+            ("--base-url", base, "-H", bad_utf8, "-H", f"Authorization: Bearer {KEY}", "\xff"),
+            ("--base-url", base + "?api_key=sk-query-secret-77", "hi"),
+            ("--base-url", base, "-H", "X-Custom-Sub: sk-custom-header-55", "hi"),
+            ("--base-url", base, "-H", "X-Mock-Fault: echo_headers", "short"),
+        ]
+        for ask in asks:
+            llmcli("chat", "-m", "echo", *ask, "--record", str(cassette), env=env)
+    data = cassette.read_bytes()
+    decoded = b"".join(
+        base64.b64decode(part[field])
+        for line in lines(cassette)
+        for part in (line["request"], line["response"])
+        for field in ("body_base64",)
+        if field in part
+    )
+    for secret in (KEY, "sk-query-secret-77", "sk-custom-header-55", "Bearer abc"):
+        assert secret.encode() not in data + decoded, secret
+    assert "api_key=***" in lines(cassette)[1]["request"]["path"]
+
+
+@pytest.mark.parametrize(
+    ("response", "why"),
+    [
+        ({"status": 100, "headers": {}, "body": ""}, "response needs a status from 200 to 599"),
+        (
+            {"status": 200, "headers": {"bad name": "x"}, "body": ""},
+            "response header 'bad name' cannot be sent as it is",
+        ),
+    ],
+)
+def test_a_cassette_that_would_hang_or_break_the_answer_is_65(
+    tmp_path: Path, response: dict, why: str
+) -> None:
+    bad = tmp_path / "c.jsonl"
+    line = {"request": {"method": "GET", "path": "/v1/models", "headers": {}}, "response": response}
+    bad.write_bytes(orjson.dumps(line) + b"\n")
+    r = llmcli("models", "-g", "mock", "--replay", str(bad), timeout=10)
+    assert (r.code, r.out) == (65, b"")
+    assert r.err == f"llmcli: {bad}:1: not a cassette line: {why}\n"
+
+
+def test_a_replay_miss_stops_a_batch_run_with_69(tmp_path: Path) -> None:
+    cassette = str(tmp_path / "c.jsonl")
+    rec = llmcli("batch", "run", "-g", "mock", "-m", "echo", "--record", cassette, stdin=b"a\n")
+    assert rec.code == 0
+    r = llmcli("batch", "run", "-g", "mock", "-m", "echo", "--replay", cassette, stdin=b"a\nb\n")
+    assert r.code == 69
+    assert r.err.startswith("llmcli: no recording of POST /v1/chat/completions with this body")

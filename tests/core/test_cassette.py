@@ -3,6 +3,8 @@ what a request is matched by, and the message of a request with no recording."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from hypothesis import given
@@ -186,11 +188,12 @@ def test_a_multipart_boundary_is_set_aside() -> None:
         ),
         (
             '{"request": {"method": "GET", "path": "v1"}, "response": {"status": 200}}',
-            "c.jsonl:2: not a cassette line: request needs a method and a path starting with /",
+            "c.jsonl:2: not a cassette line: request needs a path starting with /, without spaces "
+            "or controls",
         ),
         (
             '{"request": {"method": "GET", "path": "/"}, "response": {"status": 700}}',
-            "c.jsonl:2: not a cassette line: response needs a status from 100 to 599",
+            "c.jsonl:2: not a cassette line: response needs a status from 200 to 599",
         ),
         (
             '{"request": {"method": "GET", "path": "/"}, "response": {"status": 200, "body": 1}}',
@@ -258,3 +261,25 @@ def test_the_message_of_a_miss_names_the_request_and_the_nearest() -> None:
     assert miss_message(short, BODIES[3], "c").endswith(
         'differs at character 1: sent (no body), recorded {"input":["a"]}'
     )
+
+
+def test_a_recorder_masks_secrets_before_a_body_goes_to_base64(tmp_path: Path) -> None:
+    import base64 as b64
+
+    from llmcli.recording import Recorder
+    from llmcli.request import Request
+
+    path = tmp_path / "c.jsonl"
+    request = Request(
+        "POST",
+        "http://h/v1/chat?token=sk-in-query",
+        {},
+        b"\xfe sk-secret-1 ab",
+        secrets=("sk-secret-1", "ab"),
+    )
+    Recorder(path).write(request, 200, [("content-type", "text/plain")], b"\xff sk-secret-1 ab")
+    line = orjson.loads(path.read_bytes())
+    sent = b64.b64decode(line["request"]["body_base64"])
+    got = b64.b64decode(line["response"]["body_base64"])
+    assert (sent, got) == (b"\xfe *** ***", b"\xff *** ***")
+    assert line["request"]["path"] == "/v1/chat?token=***"
