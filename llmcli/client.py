@@ -28,7 +28,7 @@ from llmcli.errors import ConfigError, UsageError
 from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
 from llmcli.openai import Piece
 from llmcli.redaction import header_secrets, url_secrets
-from llmcli.request import Blob, Request, header_problem, parse_reply, serialize
+from llmcli.request import Blob, Body, Request, header_problem, parse_reply, serialize
 from llmcli.version import __version__
 
 if TYPE_CHECKING:
@@ -213,18 +213,7 @@ class Client:
         url = self.gateway.url(endpoint)
         headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
         data = serialize(body, blobs) if body is not None else None
-        secrets = self.secrets
-        if "@" in url:  # a whole-URL endpoint may carry a password of its own
-            secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
-        return Request(
-            method,
-            url,
-            headers,
-            data,
-            gateway=self.gateway.name,
-            secrets=secrets,
-            no_key=self._no_key(),
-        )
+        return self._request(method, url, headers, data)
 
     def api_request(
         self,
@@ -244,8 +233,18 @@ class Client:
             defaults = {"Content-Type": content_type, **defaults}
         headers = self.headers(json_body=False, defaults=defaults)
         url = self.gateway.at(path)
+        return self._request(method, url, headers, data, once=once, bounded=bounded)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | Body | None,
+        **flags: bool,
+    ) -> Request:
         secrets = self.secrets
-        if "@" in url:
+        if "@" in url:  # a whole-URL endpoint may carry a password of its own
             secrets = tuple(dict.fromkeys((*secrets, *url_secrets(url))))
         return Request(
             method,
@@ -255,8 +254,7 @@ class Client:
             gateway=self.gateway.name,
             secrets=secrets,
             no_key=self._no_key(),
-            once=once,
-            bounded=bounded,
+            **flags,
         )
 
     def _no_key(self) -> str | None:

@@ -75,6 +75,15 @@ def input_texts(source: IO[bytes], name: str) -> Any:
         yield raw.decode("utf-8", "replace")
 
 
+# the request flags every batch command that reads input lines takes
+System = Annotated[
+    str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
+]
+MaxTokens = Annotated[
+    int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
+]
+
+
 @app.command("run", short_help="Send JSONL rows, N in flight; one result line each.")
 @grouped
 def run(
@@ -114,12 +123,8 @@ def run(
         str | None,
         typer.Option("--shard", metavar="K/N", help="Only rows whose custom_id hashes to K of N."),
     ] = None,
-    system: Annotated[
-        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
-    ] = None,
+    system: System = None,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     param: Param = None,
 ) -> None:

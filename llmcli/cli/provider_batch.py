@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from llmcli import inputs
-from llmcli.cli.batch import app, input_texts, open_input
+from llmcli.cli.batch import MaxTokens, System, app, input_texts, open_input
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
 from llmcli.errors import ConfigError, DataError, LlmcliError, ProtocolError, UsageError
@@ -137,12 +137,8 @@ def submit(
         typer.Argument(metavar="[FILE]", help="JSONL input, as batch run takes; stdin when '-'."),
     ] = None,
     conn: Connection = Connection(),
-    system: Annotated[
-        str | None, typer.Option("-s", "--system", metavar="TEXT", help="System prompt.")
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Most tokens to generate.")
-    ] = None,
+    system: System = None,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     param: Param = None,
 ) -> None:
