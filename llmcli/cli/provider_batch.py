@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
@@ -156,6 +155,8 @@ def submit(
       cut -f2 q.tsv | llmcli batch submit - -g anthropic -m claude-sonnet-4-5 | jq -c .
       llmcli batch submit rows.jsonl -g openai --dry-run | jq -s 'map(.rows) | add'
     """
+    import tempfile
+
     from llmcli.batch import lines, manifests, outcomes, runner, submission
 
     options = {"max_tokens": max_tokens, "temperature": temperature}
