@@ -36,6 +36,8 @@ ANTHROPIC_STATUS = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+#: why OpenAI fails a whole batch for a while, not for what its lines say
+PASSING_FAILURES = frozenset({"token_limit_exceeded", "rate_limit_exceeded", "server_error"})
 EXPIRED = "This request could not be executed before the completion window expired."
 CANCELLED = "This request was cancelled before it was executed."
 
@@ -135,9 +137,9 @@ def not_answered(cid: str, api: str, batch: JSON) -> JSON:
         first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         message = str(first.get("message") or "the batch failed validation")
         line = f" (line {first['line']})" if first.get("line") is not None else ""
-        return results.failed(
-            cid, "invalid_request", f"batch {batch.get('id')} failed{line}: {message}"
-        )
+        # a limit of the account (token_limit_exceeded …) passes: the row may be sent again
+        code = "batch_failed" if first.get("code") in PASSING_FAILURES else "invalid_request"
+        return results.failed(cid, code, f"batch {batch.get('id')} failed{line}: {message}")
     if _status(api, batch) in ("expired",):
         return results.failed(cid, "batch_expired", EXPIRED)
     if _status(api, batch) in ("cancelled",):

@@ -4,7 +4,8 @@ go to the files the caller gives.
 
 - OpenAI (Files + Batches): one JSONL file per batch, each line ``{"custom_id", "method":
   "POST", "url", "body"}``; one batch per endpoint (``/v1/chat/completions``,
-  ``/v1/embeddings``) and model (a batch file holds one), split at 50,000 lines or 200 MB.
+  ``/v1/embeddings``) and model (a batch file holds one), split at 50,000 lines or 200 MB
+  (and, for embeddings, 50,000 inputs in all).
 - Anthropic (Message Batches): one ``{"requests": [{"custom_id", "params"}, …]}`` body per
   batch, split at 100,000 requests or 256 MB; ``custom_id`` must match
   ``^[a-zA-Z0-9_-]{1,64}$``.
@@ -33,6 +34,8 @@ OPENAI_URLS = {"chat": "/v1/chat/completions", "embeddings": "/v1/embeddings"}
 MESSAGES_URL = "/v1/messages"
 #: (most rows, most bytes) of one batch; sizes in bytes as the providers count them (MB)
 LIMITS = {"openai": (50_000, 200_000_000), "anthropic": (100_000, 256_000_000)}
+#: most embedding inputs in one OpenAI batch, all its requests together
+EMBEDDING_INPUTS = 50_000
 ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _OPEN, _CLOSE = b'{"requests":[', b"]}"
 
@@ -47,6 +50,7 @@ class Part:
     store: IO[bytes]
     rows: list[tuple[int, str]] = field(default_factory=list)
     size: int = 0  # bytes of the payload as sent
+    inputs: int = 0  # embedding inputs, all requests together
 
     def add(self, data: bytes) -> None:
         if self.api == "anthropic" and self.rows:
@@ -126,13 +130,21 @@ def plan(
             )
         # OpenAI takes one model per batch file; Anthropic, any mix
         key = (api, endpoint, str(row.body.get("model")) if api == "openai" else "")
+        given = row.body.get("input") if row.endpoint == "embeddings" else None
+        inputs = len(given) if isinstance(given, list) else int(given is not None)
         part = open_parts.get(key)
-        if part is None or len(part.rows) >= most_rows or part.size + cost > most_bytes:
+        if (
+            part is None
+            or len(part.rows) >= most_rows
+            or part.size + cost > most_bytes
+            or part.inputs + inputs > EMBEDDING_INPUTS
+        ):
             part = open_parts[key] = Part(api, endpoint, store(), size=frame)
             result.parts.append(part)
         part.add(data)
         part.rows.append((row.line, row.custom_id))
         part.size += cost
+        part.inputs += inputs
     for part in result.parts:  # the last comma of an Anthropic body is not sent
         if part.api == "anthropic":
             part.size -= 1

@@ -227,3 +227,25 @@ def test_a_row_missing_from_a_failed_batch_is_rejected_with_the_first_error() ->
         "code": "invalid_request",
         "message": "batch batch_9 failed (line 2): bad url",
     }
+
+
+def test_a_batch_failed_by_an_account_limit_is_temporary_not_rejected() -> None:
+    errors = {"data": [{"code": "token_limit_exceeded", "message": "Enqueued token limit reached"}]}
+    batch = {"id": "batch_7", "status": "failed", "errors": errors}
+    row = strip_id(outcomes.not_answered("x", "openai", batch))
+    assert row["error"] == {
+        "code": "batch_failed",
+        "message": "batch batch_7 failed: Enqueued token limit reached",
+    }
+
+
+def test_embedding_batches_split_at_their_total_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(submission, "EMBEDDING_INPUTS", 5)
+    lines = [
+        '{"url": "/v1/embeddings", "body": {"input": ["a", "b", "c"]}}',
+        '{"url": "/v1/embeddings", "body": {"input": ["d", "e"]}}',
+        '{"url": "/v1/embeddings", "body": {"input": "f"}}',
+    ]
+    plan = submission.plan(rows(*lines), BOTH, "g", "f")
+    assert [[n for n, _ in p.rows] for p in plan.parts] == [[1, 2], [3]]
+    assert [p.inputs for p in plan.parts] == [5, 1]
