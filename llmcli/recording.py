@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from llmcli.decoding import MAX_BODY
 from llmcli.errors import DataError, InputFileError, OutputFileError, ReplayMiss, UnavailableError
 from llmcli.mock.cassette import encode, make_line, path_of
 from llmcli.redaction import is_credential_header, redact
@@ -105,7 +106,9 @@ def _scrub(data: bytes | None, secrets: list[str]) -> Any:
 
 class Tee:
     """The chunks of one body as they pass, kept; ``close`` writes the exchange once,
-    marked ``cut`` unless the body arrived to its end."""
+    marked ``cut`` unless the body arrived to its end. At most ``MAX_BODY`` (256 MiB) is
+    kept, as much as a body read whole may be: a longer stream is recorded that far, cut
+    (memory stays bounded however long the stream)."""
 
     def __init__(
         self,
@@ -123,10 +126,14 @@ class Tee:
         self._closed = False
 
     def chunks(self, source: Iterator[bytes]) -> Iterator[bytes]:
+        over = False
         for chunk in source:
-            self._kept += chunk
+            if not over:
+                room = MAX_BODY - len(self._kept)
+                self._kept += chunk[:room]
+                over = len(chunk) > room
             yield chunk
-        self._whole = True
+        self._whole = not over
 
     def close(self) -> None:
         if self._closed:

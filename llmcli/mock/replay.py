@@ -18,11 +18,21 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from .cassette import MISS_HEADER, Key, Recording, match_key, miss_message, nearest, parse
+from .cassette import (
+    MISS_HEADER,
+    CassetteError,
+    Key,
+    Recording,
+    match_key,
+    miss_message,
+    nearest,
+    parse,
+)
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
@@ -50,7 +60,7 @@ class Replay:
         ``ValueError``) naming its first bad line."""
         name = os.fspath(path)
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return cls(parse(f, name), name)
+            return cls(parse(_bounded(f, name), name), name)
 
     def take(self, key: Key) -> Recording | None:
         """The next recording of ``key`` (the last one again once all were used)."""
@@ -76,6 +86,20 @@ class Replay:
 
     def __repr__(self) -> str:
         return f"Replay({self.name!r}, {len(self.recordings)} recordings)"
+
+
+#: the longest cassette line read: a body of 256 MiB (what a recording keeps at most),
+#: escaped or in base64, and its request; /dev/zero is not a cassette
+MAX_LINE = 1 << 30
+
+
+def _bounded(f: TextIO, name: str) -> Iterator[str]:
+    number = 0
+    while line := f.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise CassetteError(f"{name}:{number}: not a cassette line: longer than 1 GiB")
+        yield line
 
 
 def _write(

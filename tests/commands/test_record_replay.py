@@ -304,32 +304,26 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
     assert done.returncode == 69
 
 
-def test_secrets_in_base64_bodies_queries_and_short_keys_stay_out(tmp_path: Path) -> None:
+def test_secrets_in_queries_custom_headers_and_short_keys_stay_out(tmp_path: Path) -> None:
+    # (a secret inside a body recorded in base64: tests/core/test_cassette.py)
     cassette = tmp_path / "c.jsonl"
     with offline.start() as gateway:
         base = gateway.base_url
         env = {"OPENAI_API_KEY": "abc"}  # a key shorter than 4 characters
-        # an echo of the headers with a byte that is not UTF-8: the body goes in base64
-        bad_utf8 = "X-Mock-Fault: echo_headers"
         asks = [
-            ("--base-url", base, "-H", bad_utf8, "-H", f"Authorization: Bearer {KEY}", "\xff"),
             ("--base-url", base + "?api_key=sk-query-secret-77", "hi"),
             ("--base-url", base, "-H", "X-Custom-Sub: sk-custom-header-55", "hi"),
             ("--base-url", base, "-H", "X-Mock-Fault: echo_headers", "short"),
         ]
         for ask in asks:
             llmcli("chat", "-m", "echo", *ask, "--record", str(cassette), env=env)
+        sent = [r.headers.get("authorization") for r in gateway.requests]
+    assert sent == ["Bearer abc"] * 3  # the short key did go out
     data = cassette.read_bytes()
-    decoded = b"".join(
-        base64.b64decode(part[field])
-        for line in lines(cassette)
-        for part in (line["request"], line["response"])
-        for field in ("body_base64",)
-        if field in part
-    )
-    for secret in (KEY, "sk-query-secret-77", "sk-custom-header-55", "Bearer abc"):
-        assert secret.encode() not in data + decoded, secret
-    assert "api_key=***" in lines(cassette)[1]["request"]["path"]
+    for secret in ("sk-query-secret-77", "sk-custom-header-55", "Bearer abc"):
+        assert secret.encode() not in data, secret
+    assert lines(cassette)[0]["request"]["path"].endswith("?api_key=***")
+    assert "***" in lines(cassette)[2]["response"]["body"]  # the echo, masked
 
 
 @pytest.mark.parametrize(

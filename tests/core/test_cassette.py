@@ -283,3 +283,31 @@ def test_a_recorder_masks_secrets_before_a_body_goes_to_base64(tmp_path: Path) -
     got = b64.b64decode(line["response"]["body_base64"])
     assert (sent, got) == (b"\xfe *** ***", b"\xff *** ***")
     assert line["request"]["path"] == "/v1/chat?token=***"
+
+
+def test_a_recording_keeps_at_most_max_body_and_then_says_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcli import recording
+    from llmcli.request import Request
+
+    monkeypatch.setattr(recording, "MAX_BODY", 10)
+    path = tmp_path / "c.jsonl"
+    tee = recording.Tee(recording.Recorder(path), Request("GET", "http://h/v1/x", {}), 200, [])
+    assert list(tee.chunks(iter([b"abcdef", b"ghijkl", b"mn"]))) == [b"abcdef", b"ghijkl", b"mn"]
+    tee.close()
+    response = orjson.loads(path.read_bytes())["response"]
+    assert (response["body"], response["cut"]) == ("abcdefghij", True)
+
+
+def test_a_cassette_line_without_end_is_refused_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcli.mock import replay
+
+    monkeypatch.setattr(replay, "MAX_LINE", 50)
+    path = tmp_path / "c.jsonl"
+    path.write_text("x" * 200)
+    with pytest.raises(CassetteError) as caught:
+        replay.Replay.load(path)
+    assert str(caught.value) == f"{path}:1: not a cassette line: longer than 1 GiB"
