@@ -173,8 +173,15 @@ class Exchange:
                             )
                     lines: list[Any] = []
                     pieces: list[Piece] = []
-                    for event in decoder.feed(chunk):
-                        self._event(assembly, event.event, event.data, lines, pieces)
+                    good = 0  # where the events handled so far end in the chunk
+                    try:
+                        for event in decoder.feed(chunk):
+                            self._event(assembly, event.event, event.data, lines, pieces)
+                            good = event.end
+                    except LlmcliError:  # what came before the failing event still goes out
+                        if good:
+                            yield Read(chunk[:good], lines, pieces)
+                        raise
                     yield Read(chunk, lines, pieces)
             except TooLarge as e:
                 raise ProtocolError(

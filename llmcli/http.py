@@ -40,6 +40,8 @@ from llmcli.watchdog import Watchdog
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
+from llmcli.transport import Transport  # noqa: E402
+
 if TYPE_CHECKING:
     from llmcli.governor import Governor
     from llmcli.recording import Recorder
@@ -90,35 +92,10 @@ class _Retry(Exception):
         self.status = status
 
 
-#: h11 writes a request's headers and body in two sends; with Nagle's algorithm the body
-#: then waits for the server's delayed ACK of the headers (up to 40 ms on Linux) — asyncio,
-#: and so the async SDKs, turn it off for every connection; so does llmcli
+#: with Nagle's algorithm a request's body can wait for the server's delayed ACK of its
+#: headers (up to 40 ms on Linux) — asyncio, and so the async SDKs, turn it off for every
+#: connection; so does llmcli
 _NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-class _LazyTransport(httpx.BaseTransport):
-    """httpx's transports, made on first use, one per scheme.
-
-    A verifying transport loads the CA bundle when it is built (~30 ms), which a run that
-    talks plain http to a local gateway never needs: plain http never uses TLS, so its
-    transport is built without a CA bundle; https gets httpx's verifying default.
-    """
-
-    def __init__(self) -> None:
-        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        scheme = request.url.scheme
-        transport = self._by_scheme.get(scheme)
-        if transport is None:
-            plain = scheme == "http"
-            transport = httpx.HTTPTransport(verify=not plain, socket_options=_NODELAY)
-            self._by_scheme[scheme] = transport
-        return transport.handle_request(request)
-
-    def close(self) -> None:
-        for transport in self._by_scheme.values():
-            transport.close()
 
 
 def _proxy_in_environment() -> bool:
@@ -154,7 +131,7 @@ class Client:
             follow_redirects=True,
             trust_env=reroute is None,
             # with a proxy in the environment, httpx's own transport honours it
-            transport=None if _proxy_in_environment() and not reroute else _LazyTransport(),
+            transport=None if _proxy_in_environment() and not reroute else Transport(_NODELAY),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0

@@ -20,8 +20,6 @@ Not in the spec, but in DESIGN.md ("Limits"): a line or an event's data over ``m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = ["MAX_SIZE", "Event", "SSEDecoder", "TooLarge"]
 
 _BOM = b"\xef\xbb\xbf"
@@ -32,14 +30,44 @@ class TooLarge(ValueError):
     """A line or an event over the decoder's ``max_size``."""
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """One dispatched event (spec 9.2.6, "dispatch the event")."""
+    """One dispatched event (spec 9.2.6, "dispatch the event").
 
-    data: str
-    event: str = "message"
-    id: str = ""
-    retry: int | None = None
+    ``end`` is where the event's blank line ends in the chunk that completed it, so
+    ``chunk[:end]`` is what came up to the event; when the event began in an earlier
+    chunk or a line of its chunk ends in CR, it is the chunk's length. It is not part of
+    the event's value (``==`` ignores it).
+    """
+
+    __slots__ = ("data", "end", "event", "id", "retry")
+
+    def __init__(
+        self,
+        data: str,
+        event: str = "message",
+        id: str = "",
+        retry: int | None = None,
+        end: int = 0,
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+        self.end = end
+
+    def _key(self) -> tuple[str, str, str, int | None]:
+        return (self.data, self.event, self.id, self.retry)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(data={self.data!r}, event={self.event!r}, id={self.id!r}, retry={self.retry!r})"
+        )
 
 
 class SSEDecoder:
@@ -78,17 +106,37 @@ class SSEDecoder:
             raise RuntimeError("SSEDecoder.feed() called after close()")
         if not chunk:
             return []
-        if (  # the common read: exactly one "data: …" event, nothing pending
-            chunk[:6] == b"data: "
-            and chunk[-2:] == b"\n\n"
+        if (  # the common read: whole events, LF line ends, nothing pending
+            b"\r" not in chunk
             and not (self._tail or self._data or self._event or self._skip_lf)
-            and chunk.count(b"\n") == 2
-            and b"\r" not in chunk
             and not self._bom_pending
             and self._retry is None
-            and len(chunk) <= self.max_size
         ):
-            return [Event(chunk[6:-2].decode("utf-8", "replace"), "message", self._id, None)]
+            return self._blocks(chunk)
+        return self._lines(chunk, len(chunk))
+
+    def _blocks(self, chunk: bytes) -> list[Event]:
+        """Events split on their blank lines; a one-line ``data: …`` event is made at once,
+        any other goes through the line path; what follows the last one is held there."""
+        parts = chunk.split(b"\n\n")
+        rest = parts.pop()
+        events: list[Event] = []
+        end = 0
+        limit = self.max_size
+        for part in parts:
+            end += len(part) + 2
+            if part[:6] == b"data: " and b"\n" not in part and len(part) <= limit:
+                events.append(
+                    Event(part[6:].decode("utf-8", "replace"), "message", self._id, None, end)
+                )
+            else:
+                events += self._lines(part + b"\n\n", end)
+        if rest:
+            events += self._lines(rest, len(chunk))
+        return events
+
+    def _lines(self, chunk: bytes, end: int) -> list[Event]:
+        """The general path, line by line; events it completes end at ``end``."""
         if self._bom_pending:
             head = b"".join(self._tail) + chunk
             if len(head) < len(_BOM) and _BOM.startswith(head):
@@ -122,7 +170,7 @@ class SSEDecoder:
             self._tail_size = len(self._tail[0])
         events: list[Event] = []
         for line in lines:
-            self._interpret(line.decode("utf-8", "replace"), events)
+            self._interpret(line.decode("utf-8", "replace"), events, end)
         return events
 
     def close(self) -> list[Event]:
@@ -138,11 +186,13 @@ class SSEDecoder:
         """Whether bytes of an unfinished line or event are held (a cut stream)."""
         return bool(self._tail or self._data)
 
-    def _interpret(self, line: str, events: list[Event]) -> None:
+    def _interpret(self, line: str, events: list[Event], end: int) -> None:
         if not line:
             if self._data:
                 events.append(
-                    Event("\n".join(self._data), self._event or "message", self._id, self._retry)
+                    Event(
+                        "\n".join(self._data), self._event or "message", self._id, self._retry, end
+                    )
                 )
                 self._data = []
                 self._data_size = 0
