@@ -215,6 +215,7 @@ class Exchange:
                 f"malformed JSON in stream event {self._events} from {self.where}: "
                 f"{e.msg}: {data[:80]!r}"
             ) from None
+        line = self.dialect.event_line(name, parsed) if self.lines else None
+        pieces.extend(self.dialect.add(assembly, name, parsed))  # an error event raises
         if self.lines:
-            lines.append(self.dialect.event_line(name, parsed))
-        pieces.extend(self.dialect.add(assembly, name, parsed))
+            lines.append(line)

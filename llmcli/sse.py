@@ -106,22 +106,27 @@ class SSEDecoder:
             raise RuntimeError("SSEDecoder.feed() called after close()")
         if not chunk:
             return []
+        start = 0
+        if self._bom_pending and not self._tail and len(chunk) >= len(_BOM):
+            self._bom_pending = False
+            if chunk.startswith(_BOM):
+                start = len(_BOM)
         if (  # the common read: whole events, LF line ends, nothing pending
             b"\r" not in chunk
             and not (self._tail or self._data or self._event or self._skip_lf)
             and not self._bom_pending
             and self._retry is None
         ):
-            return self._blocks(chunk)
-        return self._lines(chunk, len(chunk))
+            return self._blocks(chunk, start)
+        return self._lines(chunk[start:] if start else chunk, len(chunk))
 
-    def _blocks(self, chunk: bytes) -> list[Event]:
+    def _blocks(self, chunk: bytes, start: int) -> list[Event]:
         """Events split on their blank lines; a one-line ``data: …`` event is made at once,
         any other goes through the line path; what follows the last one is held there."""
-        parts = chunk.split(b"\n\n")
+        parts = (chunk[start:] if start else chunk).split(b"\n\n")
         rest = parts.pop()
         events: list[Event] = []
-        end = 0
+        end = start
         limit = self.max_size
         for part in parts:
             end += len(part) + 2

@@ -63,6 +63,8 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("empty_data", "empty data: events between stream events"),
     ("no_final_blank", "the last event lacks the blank line ending it"),
     ("done_first", "a stream of only [DONE] / message_stop"),
+    ("burst", "write a stream's events all at once, at its end"),
+    ("hangup", "close the connection after the answer, unannounced"),
 )
 
 

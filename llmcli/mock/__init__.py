@@ -142,6 +142,12 @@ class RunningGateway:
         """How many requests carried the gated spec ``spec`` (``times``/``every``) so far."""
         return self._server.counters.count(spec)
 
+    @property
+    def connections_accepted(self) -> int:
+        """How many connections clients have opened so far (keep-alive reuses one)."""
+        with self._server.lock:
+            return self._server.accepted
+
     def clear(self) -> None:
         """Forget the recorded requests."""
         with self._server.lock:

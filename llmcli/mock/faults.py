@@ -63,7 +63,9 @@ parallel answers finish out of order, the same way every run; ``slow=BYTES:MS`` 
 of BYTES bytes MS ms apart; ``split_utf8`` splits writes inside UTF-8 characters;
 ``hang_after=SIZE`` sends SIZE bytes of the body, then stalls; ``hold=SECONDS`` (default
 120) bounds how long ``silent`` and ``hang_after`` hold a connection the client keeps
-open.
+open; ``burst`` writes a stream's events (each its own chunk) in one go at its end, so a
+client reads many in one read; ``hangup`` closes the connection after the answer
+without saying so (``Connection: close``), as a server whose keep-alive ran out does.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ class Faults:
     empty_data: bool = False
     no_final_blank: bool = False
     done_first: bool = False
+    burst: bool = False
+    hangup: bool = False
 
     @property
     def gated(self) -> bool:
@@ -210,6 +214,8 @@ SYNTAX: dict[str, str] = {
     "empty_data": "",
     "no_final_blank": "",
     "done_first": "",
+    "burst": "",
+    "hangup": "",
 }
 _COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after"}
 _TRUE = {"", "1", "true", "yes", "on"}

@@ -67,6 +67,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.records: list[RecordedRequest] = []
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
+        self.accepted = 0  # connections ever opened: whether clients keep theirs alive
         self.requests_made = 0  # for the profile's rate-limit countdown
         self.requests_read = 0  # numbers the requests: x-request-id, jitter
         self.log: Callable[[str], None] | None = None  # one line per request, if set
@@ -147,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.lock:
             self.server.connections.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         with self.server.lock:
@@ -198,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
         """Route and answer; the writer that answered (a new one after a gateway bug)."""
         try:
             self._route(body, writer)
+            if writer.faults.hangup:  # no Connection: close said
+                self.close_connection = True
         except OSError:  # the client hung up
             self.close_connection = True
         except Exception:

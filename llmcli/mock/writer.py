@@ -214,6 +214,7 @@ class Writer:
             headers.append(("Connection", "close"))
         self._status(200, headers)
         self.chunked = True
+        self.flush = not f.burst  # burst: the buffered chunks go out with the last one
         nl = b"\r\n" if f.crlf else b"\n"
         comment = COMMENT + nl + nl if f.comment else b""
         if self.processing:
@@ -230,6 +231,7 @@ class Writer:
                 break
             if f.error_after is not None and count >= f.error_after:
                 self.write(comment + self._frame(error, nl))
+                self.handler.wfile.flush()
                 self.abort()
                 break
             count += 1

@@ -465,3 +465,44 @@ def test_random_chunking(case: tuple[bytes, list[Event]], data: st.DataObject) -
     bounds = [0, *cuts, len(stream)]
     chunks = [stream[a:b] for a, b in pairwise(bounds)]
     assert decode(chunks) == expected
+
+
+# Where events end in their chunk (what goes out before a failing event)
+
+
+def test_events_of_one_chunk_know_where_they_end() -> None:
+    chunk = b"data: a\n\n: note\n\nevent: e\ndata: b\n\ndata: c\n\ndata: d"
+    events = SSEDecoder().feed(chunk)
+    assert events == [Event("a"), Event("b", "e"), Event("c")]
+    assert [chunk[: e.end] for e in events] == [
+        b"data: a\n\n",
+        b"data: a\n\n: note\n\nevent: e\ndata: b\n\n",
+        b"data: a\n\n: note\n\nevent: e\ndata: b\n\ndata: c\n\n",
+    ]
+
+
+def test_a_leading_bom_counts_in_the_ends() -> None:
+    chunk = b"\xef\xbb\xbfdata: a\n\ndata: b\n\n"
+    assert [e.end for e in SSEDecoder().feed(chunk)] == [12, 21]
+
+
+def test_an_event_begun_in_an_earlier_chunk_ends_with_its_chunk() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b") == [Event("a")]
+    events = decoder.feed(b"c\n\ndata: d\n\n")
+    assert events == [Event("bc"), Event("d")]
+    assert [e.end for e in events] == [12, 12]  # not known exactly: the whole chunk
+
+
+def test_cr_line_ends_end_with_their_chunk() -> None:
+    chunk = b"data: a\r\n\r\ndata: b\r\n\r\n"
+    assert [e.end for e in SSEDecoder().feed(chunk)] == [len(chunk)] * 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"data: x", b"data: y\ndata: z", b": c", b"id: 7\ndata: w"])))
+def test_an_end_is_always_just_after_a_blank_line(blocks: list[bytes]) -> None:
+    chunk = b"".join(block + b"\n\n" for block in blocks)
+    for event in SSEDecoder().feed(chunk):
+        assert chunk[: event.end].endswith(b"\n\n")
+    assert len(SSEDecoder().feed(chunk)) == sum(b"data" in block for block in blocks)
