@@ -67,8 +67,10 @@ class ChunkedDecoder:
             elif state == _SIZE:
                 nl = data.find(b"\n", pos)
                 if nl < 0:
-                    self._hold(data, pos)
+                    self._hold(data, pos, state)
                     break
+                if nl - pos > MAX_LINE:
+                    raise ChunkError(f"a chunk-size line longer than {MAX_LINE >> 10} KiB")
                 left = _size(data[pos:nl])
                 pos = nl + 1
                 state = _DATA if left else _TRAILER
@@ -86,7 +88,7 @@ class ChunkedDecoder:
             else:  # _TRAILER: field lines, then an empty line
                 nl = data.find(b"\n", pos)
                 if nl < 0:
-                    self._hold(data, pos)
+                    self._hold(data, pos, state)
                     break
                 line = data[pos:nl]
                 pos = nl + 1
@@ -102,10 +104,10 @@ class ChunkedDecoder:
             return out[0]
         return b"".join(out)
 
-    def _hold(self, data: bytes, pos: int) -> None:
+    def _hold(self, data: bytes, pos: int, state: int) -> None:
         held = data[pos:]
-        if len(held) + (self._trailer if self._state == _TRAILER else 0) > MAX_LINE:
-            what = "trailer fields" if self._state == _TRAILER else "a chunk-size line"
+        if len(held) + (self._trailer if state == _TRAILER else 0) > MAX_LINE:
+            what = "trailer fields" if state == _TRAILER else "a chunk-size line"
             raise ChunkError(f"{what} longer than {MAX_LINE >> 10} KiB")
         self._held = held
 
@@ -114,6 +116,6 @@ def _size(line: bytes) -> int:
     """The size a chunk-size line states: hex digits, then optional extensions."""
     digits = line.split(b";", 1)[0].strip(b" \t\r")
     if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
-        shown = line[:40].decode("ascii", "replace")
+        shown = line[:40].rstrip(b"\r").decode("ascii", "replace")
         raise ChunkError(f"a chunk-size line that is not hex: {shown!r}")
     return int(digits, 16)
