@@ -443,7 +443,7 @@ def test_a_trailer_line_without_its_end_raises_once_past_the_limit() -> None:
         decoder.feed(b"x")
 
 
-# Known bugs (see the report): the limits depend on where the blocks are cut.
+# The limits hold wherever the blocks are cut, a whole line in one block included.
 
 
 def test_a_whole_size_line_over_the_limit_raises() -> None:
