@@ -227,6 +227,9 @@ class Client:
                 headers=headers,
                 content=content,
                 timeout=self._timeout(deadline),
+                # a pooled connection the server closed as this went out: sent again on a
+                # new one at once, unless it may have been acted on and must go once
+                extensions={"llmcli.replayable": not request.once},
             )
             response = self._http.send(built, stream=True)
             response.extensions[_DEADLINE] = deadline
@@ -389,6 +392,8 @@ class Client:
                     self.timing.mark_first_byte()
                     self.received += len(chunk)
                     yield chunk
+            if deadline is not None and time.perf_counter() > deadline:
+                raise TemporaryError(self._late(request))  # the watchdog ended a read-to-close
         except decoding.DecodingError as e:
             raise ProtocolError(
                 redact(

@@ -8,10 +8,17 @@ from the socket in blocks of up to 64 KiB and its chunk framing undone a block a
 block, not per token. httpx above it still follows redirects, applies timeouts and
 decodes content; its exceptions are raised here with the messages httpcore gives.
 
+Where http.client is lenient, the head is checked as h11 checked it: a head cut short,
+a line that is no header, a transfer coding other than chunked alone and a Content-Length
+that is not one number are ``RemoteProtocolError``; a 1xx (103 Early Hints) is skipped.
+http.client's own limits stay: 100 header lines of 64 KiB at most.
+
 Connections are kept alive and pooled per origin (at most ``MAX_IDLE`` idle, each for
 ``KEEP_ALIVE`` seconds): a batch of requests does not reconnect for each. A connection
-is reused only after its body was read to the end with nothing after it, and never once
-the server has closed it. The CA bundle is loaded on the first https request only
+is reused only after its body was read to the end, and never once the server has closed
+it; a request that meets a pooled connection the server closed as it went out is sent
+again on a new one only when that is harmless (an idempotent method, or a request the
+caller marks ``llmcli.replayable``). The CA bundle is loaded on the first https request only
 (~30 ms a run to a local gateway never needs). With a proxy in the environment
 ``llmcli.http`` uses httpx's own transport instead, which honours it.
 """
@@ -27,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -41,6 +48,8 @@ MAX_IDLE = 20  # idle connections kept per origin (httpx's default, for all orig
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\r\n\x00]")
 _VERSIONS = {10: b"HTTP/1.0", 11: b"HTTP/1.1"}
+_DIGITS = re.compile(r"[0-9]{1,20}")  # a Content-Length, as h11 bounds it
+_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 Key = tuple[str, str, int]
 
@@ -62,6 +71,7 @@ class _Pool:
     def __init__(self) -> None:
         self._idle: dict[Key, list[tuple[float, socket.socket]]] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def take(self, key: Key) -> socket.socket | None:
         now = time.monotonic()
@@ -77,16 +87,20 @@ class _Pool:
 
     def give(self, key: Key, sock: socket.socket) -> None:
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            idle.append((time.monotonic(), sock))
-            dropped = idle[:-MAX_IDLE]
-            del idle[:-MAX_IDLE]
+            if self._closed:  # a body closed after the client was
+                dropped = [(0.0, sock)]
+            else:
+                idle = self._idle.setdefault(key, [])
+                idle.append((time.monotonic(), sock))
+                dropped = idle[:-MAX_IDLE]
+                del idle[:-MAX_IDLE]
         for _, old in dropped:
             old.close()
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, {}
+            self._closed = True
         for socks in idle.values():
             for _, sock in socks:
                 sock.close()
@@ -131,7 +145,12 @@ class Transport(httpx.BaseTransport):
             try:
                 return self._exchange(key, sock, request, head, timeouts, reused=True)
             except _Stale:  # closed by the server as the request went out: a new one
-                if not isinstance(request.stream, httpx.ByteStream):
+                # ... or after it acted on it: sent again only if that does no harm
+                # (RFC 9110, 9.2.2), as httpcore never sends a request twice
+                replayable = request.method in _REPLAYABLE or request.extensions.get(
+                    "llmcli.replayable", False
+                )
+                if not (replayable and isinstance(request.stream, httpx.ByteStream)):
                     raise httpx.RemoteProtocolError(
                         "Server disconnected without sending a response.", request=request
                     ) from None
@@ -182,7 +201,7 @@ class Transport(httpx.BaseTransport):
             sock.settimeout(timeouts.get("write"))
             write_error = _send(sock, request, head)
             sock.settimeout(timeouts.get("read"))
-            response = http.client.HTTPResponse(sock, method=request.method)
+            response = _Response(sock, request.method)
             try:
                 response.begin()
             except http.client.RemoteDisconnected as e:
@@ -190,6 +209,10 @@ class Transport(httpx.BaseTransport):
                     raise _Stale from e
                 if write_error is not None:
                     raise write_error from None
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from e
+            except _CutHead as e:
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 ) from e
@@ -203,6 +226,9 @@ class Transport(httpx.BaseTransport):
                 if reused and isinstance(e, ConnectionResetError):
                     raise _Stale from e
                 raise httpx.ReadError(str(e), request=request) from e
+            problem = _framing_problem(response)
+            if problem is not None:
+                raise httpx.RemoteProtocolError(problem, request=request)
         except BaseException:
             sock.close()
             raise
@@ -218,6 +244,73 @@ class Transport(httpx.BaseTransport):
                 "network_stream": _NetworkStream(sock),
             },
         )
+
+
+class _CutHead(http.client.HTTPException):
+    """The connection ended inside the response's head."""
+
+
+class _HeadFile:
+    """The response's file while its head is read: a line cut short by the connection's
+    end is an error, where http.client would take it for the end of the head."""
+
+    def __init__(self, fp: IO[bytes]) -> None:
+        self._fp = fp
+        self._lines = 0
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._fp.readline(limit)
+        # b"" before any line is http.client's RemoteDisconnected; a line of ``limit``
+        # bytes its LineTooLong
+        if not line.endswith(b"\n") and (line or self._lines) and len(line) != limit:
+            raise _CutHead("incomplete response head")
+        self._lines += 1
+        return line
+
+    def close(self) -> None:
+        self._fp.close()
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's head parser, strict where it is lenient: the head must end in its
+    blank line, and every 1xx (103 Early Hints …) is skipped as 100 is (RFC 9110, 15.2)."""
+
+    def __init__(self, sock: socket.socket, method: str) -> None:
+        super().__init__(sock, method=method)
+        self._file = self.fp
+        self.fp = _HeadFile(self._file)  # type: ignore[assignment]
+
+    def begin(self) -> None:
+        try:
+            super().begin()
+        finally:
+            if self.fp is not None:  # None: http.client closed it (a bad status line)
+                self.fp = self._file
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()  # type: ignore[misc]
+        if 101 < status < 200:  # begin() skips a 100 and its headers
+            status = http.client.CONTINUE
+        return version, status, reason
+
+
+def _framing_problem(response: http.client.HTTPResponse) -> str | None:
+    """Why a head http.client accepted cannot frame a body, as h11 rejected it: a line
+    that is no header (the email parser takes it and all after it, Transfer-Encoding
+    among them, for a body), a coding other than chunked alone, a Content-Length that
+    is not one number (http.client would read to the close, or take "1_0" for 10)."""
+    msg = response.msg
+    if msg.defects or msg.get_payload():
+        return "illegal header line"
+    codings = msg.get_all("transfer-encoding")
+    if codings is not None:
+        if len(codings) > 1 or not response.chunked:
+            return "Only Transfer-Encoding: chunked is supported"
+        return None
+    lengths = msg.get_all("content-length")
+    if lengths is not None and (len(lengths) > 1 or not _DIGITS.fullmatch(lengths[0].strip())):
+        return "bad Content-Length"
+    return None
 
 
 class _Stale(Exception):
@@ -241,6 +334,8 @@ def _send(sock: socket.socket, request: httpx.Request, head: bytes) -> httpx.Tra
     """Head and body out. A server may answer (413 …) and close before the body is all
     sent: that write error is returned, and the answer read, as httpcore does."""
     chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+    declared = request.headers.get("content-length")
+    left = int(declared) if declared and declared.isdigit() and not chunked else None
     pending = head
     try:
         stream = request.stream
@@ -248,6 +343,12 @@ def _send(sock: socket.socket, request: httpx.Request, head: bytes) -> httpx.Tra
         for part in stream:
             if not part:
                 continue
+            if left is not None:
+                left -= len(part)
+                if left < 0:
+                    raise httpx.LocalProtocolError(
+                        "Too much data for declared Content-Length", request=request
+                    )
             if chunked:
                 part = b"%x\r\n%s\r\n" % (len(part), part)
             if pending:
@@ -257,6 +358,10 @@ def _send(sock: socket.socket, request: httpx.Request, head: bytes) -> httpx.Tra
                 sock.sendall(pending)
                 pending = b""
             sock.sendall(part)
+        if left:
+            raise httpx.LocalProtocolError(
+                "Too little data for declared Content-Length", request=request
+            )
         if chunked:
             pending += b"0\r\n\r\n"
         if pending:
@@ -290,7 +395,7 @@ class _Body(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         response, request = self._response, self._request
         fp = response.fp
-        if fp is None:  # no body (HEAD, 204, 304): http.client closed it already
+        if fp is None or response.length == 0:  # HEAD, 204, 304 (chunked or not): no body
             self._reusable = not response.will_close
             return
         try:

@@ -80,7 +80,8 @@ def _interrupt(response: httpx.Response) -> None:
     stream = response.extensions.get("network_stream")
     try:
         sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+        if sock is not None:  # the plain socket's: SSLSocket.shutdown() would drop its
+            # TLS state, and the read it wakes would return raw TLS bytes as the body
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except (OSError, AttributeError):
         pass

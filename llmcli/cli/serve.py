@@ -65,6 +65,7 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("done_first", "a stream of only [DONE] / message_stop"),
     ("burst", "write a stream's events all at once, at its end"),
     ("hangup", "close the connection after the answer, unannounced"),
+    ("raw=TEXT", "send TEXT (percent-decoded) as it is, then hang up"),
 )
 
 

@@ -41,7 +41,9 @@ Content-Length); ``huge_body=SIZE`` a whole chat completion (a message on ``/mes
 whose content is SIZE bytes; ``gzip_bomb=SIZE`` a ``Content-Encoding: gzip`` body that
 inflates to SIZE bytes (a reply opened, then spaces); ``error_body=SIZE`` an error of
 status ``status=`` (default 400) whose message is SIZE bytes; ``silent`` reads the
-request and never answers. ``status=`` also replaces the 200 of the others.
+request and never answers; ``raw=TEXT`` sends TEXT (percent-decoded to bytes) as it is,
+status line and headers included or not, and closes the connection: any framing a broken
+server could send. ``status=`` also replaces the 200 of the others.
 
 Stream faults (streamed replies only): ``cut=N`` closes the connection after N events
 (non-streamed: half the body); ``eof=N`` ends the stream cleanly after N events;
@@ -72,7 +74,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from .fault_values import FaultError, integer, number, share, size
 
@@ -127,6 +129,7 @@ class Faults:
     done_first: bool = False
     burst: bool = False
     hangup: bool = False
+    raw: bytes | None = None
 
     @property
     def gated(self) -> bool:
@@ -139,6 +142,7 @@ class Faults:
         return (
             self.echo_headers
             or self.silent
+            or self.raw is not None
             or any(
                 size is not None
                 for size in (self.endless, self.huge_body, self.gzip_bomb, self.error_body)
@@ -216,6 +220,7 @@ SYNTAX: dict[str, str] = {
     "done_first": "",
     "burst": "",
     "hangup": "",
+    "raw": "TEXT",
 }
 _COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after"}
 _TRUE = {"", "1", "true", "yes", "on"}
@@ -252,6 +257,8 @@ def _item(key: str, eq: str, value: str) -> dict[str, object]:
         return {key: seconds if key == "hold" else value}
     if key in {"body", "content_type", "redirect"}:
         return {key: unquote(value)}
+    if key == "raw":
+        return {key: unquote_to_bytes(value)}
     if key == "slow":
         bytes_, colon, ms = value.partition(":")
         return {"slow_bytes": integer(key, bytes_, 1), "slow_ms": number(key, ms) if colon else 0.0}

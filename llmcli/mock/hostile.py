@@ -251,6 +251,8 @@ def answer(writer: Writer, faults: Faults, ask: Asked) -> None:
     kind = "text/event-stream" if ask.stream else "application/json"
     if f.silent:
         writer.stall()
+    elif f.raw is not None:
+        writer.verbatim(f.raw)
     elif f.echo_headers:
         _echo(writer, f, ask)
     elif f.error_body is not None:

@@ -139,6 +139,13 @@ class Writer:
             self.wrote = True
             start = end
 
+    def verbatim(self, data: bytes) -> None:
+        """``data`` instead of a response, whatever it frames; then hang up."""
+        self.started = True
+        self.handler.wfile.write(data)
+        self.handler.wfile.flush()
+        self.abort()
+
     def abort(self) -> None:
         """Drop the connection without finishing the response."""
         self.handler.close_connection = True
