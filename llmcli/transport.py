@@ -8,115 +8,38 @@ from the socket in blocks of up to 64 KiB and its chunk framing undone a block a
 block, not per token. httpx above it still follows redirects, applies timeouts and
 decodes content; its exceptions are raised here with the messages httpcore gives.
 
-Where http.client is lenient, the head is checked as h11 checked it: a head cut short,
-a line that is no header, a transfer coding other than chunked alone and a Content-Length
-that is not one number are ``RemoteProtocolError``; a 1xx (103 Early Hints) is skipped.
-http.client's own limits stay: 100 header lines of 64 KiB at most.
-
-Connections are kept alive and pooled per origin (at most ``MAX_IDLE`` idle, each for
-``KEEP_ALIVE`` seconds): a batch of requests does not reconnect for each. A connection
-is reused only after its body was read to the end, and never once the server has closed
-it; a request that meets a pooled connection the server closed as it went out is sent
-again on a new one only when that is harmless (an idempotent method, or a request the
-caller marks ``llmcli.replayable``). The CA bundle is loaded on the first https request only
-(~30 ms a run to a local gateway never needs). With a proxy in the environment
-``llmcli.http`` uses httpx's own transport instead, which honours it.
+The head is checked as h11 checked it (``llmcli.response_head``). Connections are kept
+alive and pooled per origin (``llmcli.connections``), so a batch of requests does not
+reconnect for each; one is reused only after its body was read to the end. A request
+that meets a pooled connection the server closed as it went out is sent again on a new
+one only when that is harmless: an idempotent method, or a request the caller marks
+``llmcli.replayable``. The CA bundle is loaded on the first https request only (~30 ms a
+run to a local gateway never needs). With a proxy in the environment ``llmcli.http``
+uses httpx's own transport instead, which honours it.
 """
 
 from __future__ import annotations
 
 import http.client
 import re
-import select
 import socket
 import ssl
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from typing import IO, Any
 
 import httpx
 
 from llmcli.chunked import ChunkedDecoder, ChunkError
+from llmcli.connections import Key, NetworkStream, Pool
+from llmcli.response_head import CutHead, Response, framing_problem
 
-__all__ = ["BLOCK", "KEEP_ALIVE", "MAX_IDLE", "Transport"]
+__all__ = ["BLOCK", "Transport"]
 
 BLOCK = 64 << 10  # bytes asked of the socket per read
-KEEP_ALIVE = 5.0  # seconds an idle connection is kept (httpx's default)
-MAX_IDLE = 20  # idle connections kept per origin (httpx's default, for all origins)
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\r\n\x00]")
 _VERSIONS = {10: b"HTTP/1.0", 11: b"HTTP/1.1"}
-_DIGITS = re.compile(r"[0-9]{1,20}")  # a Content-Length, as h11 bounds it
 _REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
-Key = tuple[str, str, int]
-
-
-class _NetworkStream:
-    """What ``response.extensions["network_stream"]`` holds: the socket, for the
-    watchdog that shuts it down at a deadline (``llmcli.watchdog``)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def get_extra_info(self, name: str) -> Any:
-        return self._sock if name == "socket" else None
-
-
-class _Pool:
-    """Idle keep-alive connections per origin, newest last."""
-
-    def __init__(self) -> None:
-        self._idle: dict[Key, list[tuple[float, socket.socket]]] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def take(self, key: Key) -> socket.socket | None:
-        now = time.monotonic()
-        while True:
-            with self._lock:
-                idle = self._idle.get(key)
-                if not idle:
-                    return None
-                since, sock = idle.pop()
-            if now - since < KEEP_ALIVE and not _readable(sock):
-                return sock
-            sock.close()  # expired, or the server closed it (or sent what it should not)
-
-    def give(self, key: Key, sock: socket.socket) -> None:
-        with self._lock:
-            if self._closed:  # a body closed after the client was
-                dropped = [(0.0, sock)]
-            else:
-                idle = self._idle.setdefault(key, [])
-                idle.append((time.monotonic(), sock))
-                dropped = idle[:-MAX_IDLE]
-                del idle[:-MAX_IDLE]
-        for _, old in dropped:
-            old.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, {}
-            self._closed = True
-        for socks in idle.values():
-            for _, sock in socks:
-                sock.close()
-
-
-def _readable(sock: socket.socket) -> bool:
-    """An idle connection with something to read has been closed (or spoiled) by the
-    server; httpcore makes the same check."""
-    try:
-        if sys.platform == "win32" or not hasattr(select, "poll"):
-            return bool(select.select([sock], [], [], 0)[0])
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        return bool(poll.poll(0))
-    except (OSError, ValueError):
-        return True
 
 
 class Transport(httpx.BaseTransport):
@@ -124,7 +47,7 @@ class Transport(httpx.BaseTransport):
 
     def __init__(self, socket_options: list[tuple[int, int, int]] | None = None) -> None:
         self._options = socket_options or []
-        self._pool = _Pool()
+        self._pool = Pool()
         self._tls: ssl.SSLContext | None = None
         self._tls_lock = threading.Lock()
 
@@ -201,7 +124,7 @@ class Transport(httpx.BaseTransport):
             sock.settimeout(timeouts.get("write"))
             write_error = _send(sock, request, head)
             sock.settimeout(timeouts.get("read"))
-            response = _Response(sock, request.method)
+            response = Response(sock, request.method)
             try:
                 response.begin()
             except http.client.RemoteDisconnected as e:
@@ -212,7 +135,7 @@ class Transport(httpx.BaseTransport):
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 ) from e
-            except _CutHead as e:
+            except CutHead as e:
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 ) from e
@@ -226,7 +149,7 @@ class Transport(httpx.BaseTransport):
                 if reused and isinstance(e, ConnectionResetError):
                     raise _Stale from e
                 raise httpx.ReadError(str(e), request=request) from e
-            problem = _framing_problem(response)
+            problem = framing_problem(response)
             if problem is not None:
                 raise httpx.RemoteProtocolError(problem, request=request)
         except BaseException:
@@ -241,76 +164,9 @@ class Transport(httpx.BaseTransport):
             extensions={
                 "http_version": version,
                 "reason_phrase": response.reason.encode("latin-1", "replace"),
-                "network_stream": _NetworkStream(sock),
+                "network_stream": NetworkStream(sock),
             },
         )
-
-
-class _CutHead(http.client.HTTPException):
-    """The connection ended inside the response's head."""
-
-
-class _HeadFile:
-    """The response's file while its head is read: a line cut short by the connection's
-    end is an error, where http.client would take it for the end of the head."""
-
-    def __init__(self, fp: IO[bytes]) -> None:
-        self._fp = fp
-        self._lines = 0
-
-    def readline(self, limit: int = -1) -> bytes:
-        line = self._fp.readline(limit)
-        # b"" before any line is http.client's RemoteDisconnected; a line of ``limit``
-        # bytes its LineTooLong
-        if not line.endswith(b"\n") and (line or self._lines) and len(line) != limit:
-            raise _CutHead("incomplete response head")
-        self._lines += 1
-        return line
-
-    def close(self) -> None:
-        self._fp.close()
-
-
-class _Response(http.client.HTTPResponse):
-    """http.client's head parser, strict where it is lenient: the head must end in its
-    blank line, and every 1xx (103 Early Hints …) is skipped as 100 is (RFC 9110, 15.2)."""
-
-    def __init__(self, sock: socket.socket, method: str) -> None:
-        super().__init__(sock, method=method)
-        self._file = self.fp
-        self.fp = _HeadFile(self._file)  # type: ignore[assignment]
-
-    def begin(self) -> None:
-        try:
-            super().begin()
-        finally:
-            if self.fp is not None:  # None: http.client closed it (a bad status line)
-                self.fp = self._file
-
-    def _read_status(self) -> tuple[str, int, str]:
-        version, status, reason = super()._read_status()  # type: ignore[misc]
-        if 101 < status < 200:  # begin() skips a 100 and its headers
-            status = http.client.CONTINUE
-        return version, status, reason
-
-
-def _framing_problem(response: http.client.HTTPResponse) -> str | None:
-    """Why a head http.client accepted cannot frame a body, as h11 rejected it: a line
-    that is no header (the email parser takes it and all after it, Transfer-Encoding
-    among them, for a body), a coding other than chunked alone, a Content-Length that
-    is not one number (http.client would read to the close, or take "1_0" for 10)."""
-    msg = response.msg
-    if msg.defects or msg.get_payload():
-        return "illegal header line"
-    codings = msg.get_all("transfer-encoding")
-    if codings is not None:
-        if len(codings) > 1 or not response.chunked:
-            return "Only Transfer-Encoding: chunked is supported"
-        return None
-    lengths = msg.get_all("content-length")
-    if lengths is not None and (len(lengths) > 1 or not _DIGITS.fullmatch(lengths[0].strip())):
-        return "bad Content-Length"
-    return None
 
 
 class _Stale(Exception):
@@ -379,7 +235,7 @@ class _Body(httpx.SyncByteStream):
 
     def __init__(
         self,
-        pool: _Pool,
+        pool: Pool,
         key: Key,
         sock: socket.socket,
         response: http.client.HTTPResponse,
