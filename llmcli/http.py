@@ -392,8 +392,8 @@ class Client:
                     self.timing.mark_first_byte()
                     self.received += len(chunk)
                     yield chunk
-            if deadline is not None and time.perf_counter() > deadline:
-                raise TemporaryError(self._late(request))  # the watchdog ended a read-to-close
+            if deadline is not None and time.perf_counter() > deadline and _to_close(response):
+                raise TemporaryError(self._late(request))  # the watchdog ended it: cut, not whole
         except decoding.DecodingError as e:
             raise ProtocolError(
                 redact(
@@ -438,6 +438,15 @@ class _TooLarge(ProtocolError):
 def _ratelimited(headers: httpx.Headers) -> bool:
     """Whether an answer says anything of its rate limit (one pass over raw headers)."""
     return any(name[:11] in (b"x-ratelimit", b"anthropic-r") for name, _ in headers.raw)
+
+
+def _to_close(response: httpx.Response) -> bool:
+    """Whether the body ends only where the connection does (no length, not chunked)."""
+    headers = response.headers
+    return (
+        "content-length" not in headers
+        and "chunked" not in headers.get("transfer-encoding", "").lower()
+    )
 
 
 def request_id(headers: httpx.Headers) -> str:

@@ -33,10 +33,10 @@ class TooLarge(ValueError):
 class Event:
     """One dispatched event (spec 9.2.6, "dispatch the event").
 
-    ``end`` is where the event's blank line ends in the chunk that completed it, so
-    ``chunk[:end]`` is what came up to the event; when the event began in an earlier
-    chunk or a line of its chunk ends in CR, it is the chunk's length. It is not part of
-    the event's value (``==`` ignores it).
+    ``end`` is where the line end of the event's blank line ends in the chunk that
+    completed it, so ``chunk[:end]`` is what came up to and with the event, and no more
+    (a CR whose LF comes in the next chunk ends the line). It is not part of the event's
+    value (``==`` ignores it).
     """
 
     __slots__ = ("data", "end", "event", "id", "retry")
@@ -118,7 +118,7 @@ class SSEDecoder:
             and self._retry is None
         ):
             return self._blocks(chunk, start)
-        return self._lines(chunk[start:] if start else chunk, len(chunk))
+        return self._lines(chunk[start:] if start else chunk, start)
 
     def _blocks(self, chunk: bytes, start: int) -> list[Event]:
         """Events split on their blank lines; a one-line ``data: …`` event is made at once,
@@ -130,30 +130,36 @@ class SSEDecoder:
         limit = self.max_size
         for part in parts:
             end += len(part) + 2
-            if part[:6] == b"data: " and b"\n" not in part and len(part) <= limit:
+            if part[:6] == b"data: " and b"\n" not in part and len(part) + 58 <= limit:
                 events.append(
                     Event(part[6:].decode("utf-8", "replace"), "message", self._id, None, end)
                 )
             else:
-                events += self._lines(part + b"\n\n", end)
+                events += self._lines(part + b"\n\n", end - len(part) - 2)
         if rest:
-            events += self._lines(rest, len(chunk))
+            events += self._lines(rest, len(chunk) - len(rest))
         return events
 
-    def _lines(self, chunk: bytes, end: int) -> list[Event]:
-        """The general path, line by line; events it completes end at ``end``."""
+    def _lines(self, chunk: bytes, base: int) -> list[Event]:
+        """The general path, line by line; ``chunk`` begins at ``base`` in the chunk fed,
+        and an event ends where the line end of its blank line does."""
         if self._bom_pending:
-            head = b"".join(self._tail) + chunk
+            held = b"".join(self._tail)
+            head = held + chunk
             if len(head) < len(_BOM) and _BOM.startswith(head):
                 self._tail = [head]
                 return []
             self._tail = []
             self._bom_pending = False
-            chunk = head[len(_BOM) :] if head.startswith(_BOM) else head
+            base -= len(held)
+            if head.startswith(_BOM):
+                chunk, base = head[len(_BOM) :], base + len(_BOM)
+            else:
+                chunk = head
         if self._skip_lf:
             self._skip_lf = False
             if chunk.startswith(b"\n"):
-                chunk = chunk[1:]
+                chunk, base = chunk[1:], base + 1
         if b"\n" not in chunk and b"\r" not in chunk:
             if chunk:
                 self._tail.append(chunk)
@@ -162,20 +168,28 @@ class SSEDecoder:
                     raise TooLarge(f"an SSE line longer than {self.max_size >> 20} MiB")
             return []
         if self._tail:
+            base -= self._tail_size
             self._tail.append(chunk)
             chunk = b"".join(self._tail)
             self._tail = []
             self._tail_size = 0
-        lines = chunk.splitlines()
+        lines = chunk.splitlines(keepends=True)
         last = chunk[-1]
         if last == 0x0D:
             self._skip_lf = True
         elif last != 0x0A:
             self._tail.append(lines.pop())
             self._tail_size = len(self._tail[0])
+        limit = self.max_size
+        if self._tail_size > limit or (
+            len(chunk) > limit and any(len(line.rstrip(b"\r\n")) > limit for line in lines)
+        ):
+            raise TooLarge(f"an SSE line longer than {self.max_size >> 20} MiB")
         events: list[Event] = []
+        end = base
         for line in lines:
-            self._interpret(line.decode("utf-8", "replace"), events, end)
+            end += len(line)
+            self._interpret(line.rstrip(b"\r\n").decode("utf-8", "replace"), events, end)
         return events
 
     def close(self) -> list[Event]:

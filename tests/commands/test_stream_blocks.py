@@ -106,3 +106,16 @@ def test_a_batch_keeps_its_connection_and_replaces_one_the_server_closed(
     assert (r.code, r.err) == (0, "")  # no retry note: a closed idle connection is no failure
     assert r.out.count(b'"status_code":200') == 3
     assert gw.connections_accepted == connections
+
+
+@pytest.mark.parametrize("spec", ["malformed=1500", "crlf;malformed=1500", "crlf;error_after=1500"])
+def test_sse_output_before_a_failing_event_is_the_same_however_it_is_read(
+    url: str, spec: str
+) -> None:
+    args = ("stream", "-o", "sse", "--base-url", url, "-m", "lorem", "--max-tokens", "3000")
+    trickled = llmcli(*args, *fault(spec), "x")
+    burst = llmcli(*args, *fault("burst;" + spec), "x")
+    assert trickled.code == burst.code != 0
+    assert burst.out == trickled.out
+    good = 1499 if "malformed" in spec else 1500  # the failing event is never among them
+    assert trickled.out.count(b"chat.completion.chunk") == good

@@ -486,17 +486,42 @@ def test_a_leading_bom_counts_in_the_ends() -> None:
     assert [e.end for e in SSEDecoder().feed(chunk)] == [12, 21]
 
 
-def test_an_event_begun_in_an_earlier_chunk_ends_with_its_chunk() -> None:
+def test_an_event_begun_in_an_earlier_chunk_ends_at_its_blank_line() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\n\ndata: b") == [Event("a")]
     events = decoder.feed(b"c\n\ndata: d\n\n")
     assert events == [Event("bc"), Event("d")]
-    assert [e.end for e in events] == [12, 12]  # not known exactly: the whole chunk
+    assert [e.end for e in events] == [3, 12]
 
 
-def test_cr_line_ends_end_with_their_chunk() -> None:
+def test_cr_line_ends_count_in_the_ends() -> None:
     chunk = b"data: a\r\n\r\ndata: b\r\n\r\n"
-    assert [e.end for e in SSEDecoder().feed(chunk)] == [len(chunk)] * 2
+    assert [e.end for e in SSEDecoder().feed(chunk)] == [11, 22]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"data: x", b"data: y\ndata: z", b": c", b"event: e\ndata: w"])),
+    st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    st.lists(st.integers(0, 200), max_size=6),
+)
+def test_any_chunking_ends_each_event_after_its_blank_line(
+    blocks: list[bytes], eol: bytes, cuts: list[int]
+) -> None:
+    stream = b"".join(block.replace(b"\n", eol) + eol + eol for block in blocks)
+    bounds = sorted({min(c, len(stream)) for c in cuts} | {0, len(stream)})
+    decoder = SSEDecoder()
+    seen = []
+    for a, b in pairwise(bounds):
+        chunk = stream[a:b]
+        for event in decoder.feed(chunk):
+            seen.append(a + event.end)
+    whole = [event.end for event in SSEDecoder().feed(stream)]
+    assert len(whole) == sum(b"data" in block for block in blocks)
+    assert all(stream[:e].endswith(eol + eol) for e in whole)
+    assert len(seen) == len(whole)
+    for got, exact in zip(seen, whole, strict=True):  # a CR cut from its LF ends the line
+        assert got == exact or (eol == b"\r\n" and got == exact - 1 and got in bounds)
 
 
 @settings(max_examples=200, deadline=None)
