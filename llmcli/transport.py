@@ -140,8 +140,9 @@ class Transport(httpx.BaseTransport):
                     "Server disconnected without sending a response.", request=request
                 ) from e
             except (http.client.HTTPException, ValueError) as e:
+                shown = " ".join(str(e).split())[:300]  # the server's words: one line, bounded
                 raise httpx.RemoteProtocolError(
-                    f"malformed response head: {e}", request=request
+                    f"malformed response head: {shown}", request=request
                 ) from e
             except TimeoutError as e:
                 raise httpx.ReadTimeout(str(e) or "timed out", request=request) from e

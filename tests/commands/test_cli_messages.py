@@ -217,7 +217,8 @@ def test_seed_004_messages_end_to_end(stream) -> None:
     assert request["headers"]["Authorization"] == "Bearer ***"
 
 
-def test_overloaded_error_mid_stream_keeps_what_arrived(url: str) -> None:
+@pytest.mark.parametrize("read", ["", "burst;"])  # burst: all the events in one read
+def test_overloaded_error_mid_stream_keeps_what_arrived(url: str, read: str) -> None:
     r = llmcli(
         "messages",
         "--stream",
@@ -227,7 +228,7 @@ def test_overloaded_error_mid_stream_keeps_what_arrived(url: str) -> None:
         "lorem",
         "--max-tokens",
         "50",
-        *fault("error_after=6"),
+        *fault(read + "error_after=6"),
         "x",
     )
     assert r.code == 69

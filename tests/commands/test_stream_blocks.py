@@ -1,7 +1,8 @@
 """Streams read in blocks: many events in one network read (the offline gateway's
 ``burst`` writes them all at once) give the same output as one event per read, and the
-events before a failing one in the same read still go out. Connections are kept alive
-between requests, and one the server closed while idle is replaced without a word."""
+events before a failing one in the same read still go out (Anthropic's stream: in
+test_cli_messages). Connections are kept alive between requests, and one the server
+closed while idle is replaced without a word."""
 
 from __future__ import annotations
 
@@ -45,23 +46,6 @@ def test_events_before_an_error_event_in_the_same_read_go_out(url: str, fmt: str
     else:  # three events, the error event not among them
         assert burst.out.count(b"chat.completion.chunk") == 3
         assert b"upstream error" not in burst.out
-
-
-def test_anthropic_events_before_an_error_in_the_same_read_go_out(url: str) -> None:
-    r = llmcli(
-        "messages",
-        "--stream",
-        "--base-url",
-        url,
-        "-m",
-        "lorem",
-        "--max-tokens",
-        "50",
-        *fault("burst;error_after=6"),
-        "x",
-    )
-    assert r.code == 69
-    assert r.out == b"lorem ipsum dolor "  # message_start, block start, ping, 3 deltas
 
 
 def test_malformed_event_after_good_ones_in_one_read(url: str) -> None:
