@@ -68,6 +68,15 @@ of BYTES bytes MS ms apart; ``split_utf8`` splits writes inside UTF-8 characters
 open; ``burst`` writes a stream's events (each its own chunk) in one go at its end, so a
 client reads many in one read; ``hangup`` closes the connection after the answer
 without saying so (``Connection: close``), as a server whose keep-alive ran out does.
+
+Heads (``writer``, ``heads``): ``slow_head=MS`` writes status lines and headers a byte
+at a time, MS ms apart (0: no pause), so a client's deadline must hold while a head
+trickles in; ``interim=N`` sends N interim responses (``100 Continue``, ``103 Early
+Hints``, alternating) before the answer and its ``delay``, or before ``silent``'s
+silence; ``drop`` reads the request and closes the connection without a byte (after
+``delay``), e.g. the second request of a keep-alive connection with ``every=2``.
+``redirect=`` carries the body of ``body=``, ``huge_body=``, ``gzip_bomb=`` or
+``endless=``, paced by ``slow=``.
 """
 
 from __future__ import annotations
@@ -130,6 +139,9 @@ class Faults:
     burst: bool = False
     hangup: bool = False
     raw: bytes | None = None
+    slow_head_ms: float | None = None
+    interim: int = 0
+    drop: bool = False
 
     @property
     def gated(self) -> bool:
@@ -139,15 +151,19 @@ class Faults:
     @property
     def hostile(self) -> bool:
         """Whether the response is one of the hostile replies of ``hostile.answer``."""
-        return (
-            self.echo_headers
-            or self.silent
-            or self.raw is not None
-            or any(
-                size is not None
-                for size in (self.endless, self.huge_body, self.gzip_bomb, self.error_body)
-            )
-        )
+        simple = self.echo_headers or self.silent or self.raw is not None
+        return simple or self.big_body or self.error_body is not None
+
+    @property
+    def big_body(self) -> bool:
+        """Whether a generated body is asked for, which a redirect carries too."""
+        return any(size is not None for size in (self.endless, self.huge_body, self.gzip_bomb))
+
+    @property
+    def redirect_status(self) -> int:
+        """The status of ``redirect=``: ``status=`` when it is a 3xx, else 307."""
+        status = self.status
+        return status if status is not None and 300 <= status < 400 else 307
 
     @property
     def replaces_body(self) -> bool:
@@ -221,8 +237,11 @@ SYNTAX: dict[str, str] = {
     "burst": "",
     "hangup": "",
     "raw": "TEXT",
+    "slow_head": "MS",
+    "interim": "N",
+    "drop": "",
 }
-_COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after"}
+_COUNTS = {"times", "every", "cut", "eof", "malformed", "error_after", "interim"}
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -270,7 +289,7 @@ def _item(key: str, eq: str, value: str) -> dict[str, object]:
         if not window:
             raise FaultError(f"budget: expected N:SECONDS, SECONDS above 0, got {value!r}")
         return {key: (integer(key, n, 1), window)}
-    return {f"{key}_ms": number(key, value)}  # delay, jitter
+    return {f"{key}_ms": number(key, value)}  # delay, jitter, slow_head
 
 
 def parse(spec: str | None) -> Faults:

@@ -10,6 +10,11 @@ bomb cost one CRC-32 pass (~0.2 s) instead of compressing 1 GiB (~4 s).
 
 ``echo_headers`` repeats every request header, credentials included, inside an error
 message: the client must redact what it shows. ``silent`` never answers.
+
+Under ``redirect=URL`` the generated bodies (``huge_body``, ``gzip_bomb``, ``endless``)
+come with the redirect's 3xx and ``Location`` instead of a 200: a client that does not
+follow the redirect must still not read, inflate or keep an unbounded body, and with
+``slow=`` (``redirect=URL;endless=1G;slow=1:100``) must give up on one that never ends.
 """
 
 from __future__ import annotations
@@ -246,10 +251,12 @@ def _echo(writer: Writer, faults: Faults, ask: Asked) -> None:
 
 
 def answer(writer: Writer, faults: Faults, ask: Asked) -> None:
-    """Send the hostile reply ``faults`` asks for (``Faults.hostile``)."""
+    """Send the hostile reply ``faults`` asks for (``Faults.hostile``); under ``redirect=``
+    only a generated body (``Faults.big_body``), with the redirect's status."""
     f = faults
-    kind = "text/event-stream" if ask.stream else "application/json"
-    if f.silent:
+    if f.redirect is not None:
+        _big(writer, f, ask, f.redirect_status, [("Location", f.redirect)])
+    elif f.silent:
         writer.stall()
     elif f.raw is not None:
         writer.verbatim(f.raw)
@@ -259,15 +266,24 @@ def answer(writer: Writer, faults: Faults, ask: Asked) -> None:
         head, tail = _split(error_body(ask.style, f.status or 400, MARK))
         size = len(head) + f.error_body + len(tail)
         writer.send_parts(f.status or 400, around(head, f.error_body, tail), size)
-    elif f.gzip_bomb is not None:
+    else:
+        _big(writer, f, ask, f.status or 200, [])
+
+
+def _big(
+    writer: Writer, f: Faults, ask: Asked, status: int, headers: list[tuple[str, str]]
+) -> None:
+    """The body of ``gzip_bomb``, ``huge_body`` or ``endless`` (the first of them asked for)."""
+    kind = "text/event-stream" if ask.stream else "application/json"
+    if f.gzip_bomb is not None:
         bomb = gzip_bomb(f.gzip_bomb, ask.stream)
-        gzip = [("Content-Encoding", "gzip")]
-        writer.send_parts(f.status or 200, bomb.chunks(), bomb.length, kind, gzip)
+        gzip = [("Content-Encoding", "gzip"), *headers]
+        writer.send_parts(status, bomb.chunks(), bomb.length, kind, gzip)
     elif f.huge_body is not None:
         head, tail = _split(_whole(ask, f.huge_body))
         size = len(head) + f.huge_body + len(tail)
-        writer.send_parts(f.status or 200, around(head, f.huge_body, tail), size)
+        writer.send_parts(status, around(head, f.huge_body, tail), size, headers=headers)
     elif f.endless is not None:
         prefix = b"data: " + CHAT_DELTA if ask.stream else CHAT_MESSAGE
         body = around(prefix[: f.endless], f.endless - len(prefix), b"")
-        writer.send_parts(f.status or 200, body, None, kind)
+        writer.send_parts(status, body, None, kind, headers)

@@ -12,10 +12,10 @@ Every answer carries ``x-request-id`` (OpenAI's name) and ``request-id`` (Anthro
 
 Order for an API request: record it; with a cassette (``replay``), its answer and nothing
 else; 404 for a path the profile does not serve, 405 for a wrong method; the fault
-spec's ``budget`` (429 when used up); the rest of the spec when its gates let it (an
-injected or hostile reply, or a redirect, skips the rest); the profile's auth check
-(``endpoints.authorize``); the answer (``endpoints.answer``, or ``batches`` for the
-batch APIs' paths). Errors come in the profile's ``errors`` style
+spec's ``budget`` (429 when used up); the rest of the spec when its gates let it (a
+``drop``, an injected or hostile reply, or a redirect, skips the rest); the profile's
+auth check (``endpoints.authorize``); the answer (``endpoints.answer``, or ``batches``
+for the batch APIs' paths). Errors come in the profile's ``errors`` style
 (Anthropic's on its batch paths); seed 004's rate-limit headers go on every one.
 """
 
@@ -278,7 +278,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
         faults = faults if self.server.counters.applies(faults) else NO_FAULTS
         writer.faults = faults
-        if faults.hostile and faults.redirect is None:
+        if faults.drop:
+            writer.drop()
+            return
+        if faults.hostile and (faults.redirect is None or faults.big_body):
             ask = hostile.asked(self.headers.items(), body, endpoint, style)
             hostile.answer(writer, faults, ask)
             return
@@ -296,8 +299,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _fault_body(self, writer: Writer, style: str, faults: Faults) -> None:
         if faults.redirect is not None:
-            status = faults.status if faults.status and 300 <= faults.status < 400 else 307
-            writer.send(status, b"", "text/plain; charset=utf-8", [("Location", faults.redirect)])
+            kind = faults.content_type or "text/plain; charset=utf-8"
+            body = (faults.body or "").encode()
+            writer.send(faults.redirect_status, body, kind, [("Location", faults.redirect)])
             return
         status = faults.status or 200
         if faults.html:

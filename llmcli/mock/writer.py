@@ -1,13 +1,20 @@
 """Writing responses with the transport faults applied.
 
-``Writer`` owns the status line, headers and body bytes of one response: ``delay``
-before the status line; ``slow`` and ``split_utf8`` cut the body into separate flushed
-writes; ``cut`` closes early; ``hang_after`` stops writing after so many body bytes and
-``stall`` holds the connection open without a word. ``send_stream`` frames SSE events
-(``comment``, ``crlf``) and applies the event-level faults (``cut``, ``eof``,
-``error_after``, ``malformed``, ``no_done``, ``done_first``, ``empty_data``,
-``no_final_blank``, and the big event of ``huge_line``/``huge_event``). Streams, and
-bodies of unknown length, use HTTP/1.1 chunked transfer encoding, one chunk per write.
+``Writer`` owns the bytes of one response: the ``interim`` responses, then ``delay``,
+then the status line and headers, all of which ``slow_head`` writes a byte at a time,
+each flushed, MS ms apart (``heads``; the body then comes at its own pace); ``slow`` and
+``split_utf8`` cut the body into separate flushed writes; ``cut`` closes early;
+``hang_after`` stops writing after so many body bytes and ``stall`` holds the
+connection open without a word (``silent``: after the interim responses); ``drop``
+closes it without one. A client that hangs up ends the answer at the next write (an
+``OSError``, which the handler takes for the end of the connection) or during a head's
+pause.
+
+``send_stream`` frames SSE events (``comment``, ``crlf``) and applies the event-level
+faults (``cut``, ``eof``, ``error_after``, ``malformed``, ``no_done``, ``done_first``,
+``empty_data``, ``no_final_blank``, and the big event of ``huge_line``/``huge_event``).
+Streams, and bodies of unknown length, use HTTP/1.1 chunked transfer encoding, one chunk
+per write.
 
 A profile adds its own headers (``headers``), a ``budget`` its rate-limit headers
 (``limits``); of two headers of the same name the fault's wins, then the budget's. Like
@@ -22,10 +29,12 @@ so streams and pauses reach the client when they are written.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from . import heads
 from .error_bodies import reason
 from .gates import jitter_ms
 from .hostile import big_event
@@ -44,12 +53,14 @@ COMMENT = b": OPENROUTER PROCESSING"
 KEEPALIVES = (b"data:", b"data: ")  # empty_data: events whose data is empty
 
 
-def _boundaries(data: bytes, faults: Faults) -> list[int]:
-    cuts: set[int] = set()
-    if faults.slow_bytes is not None:
-        cuts.update(range(faults.slow_bytes, len(data), faults.slow_bytes))
-    if faults.split_utf8:
-        cuts.update(i + 1 for i, b in enumerate(data) if b >= 0xC0 and i + 1 < len(data))
+def _boundaries(data: bytes, faults: Faults) -> Iterable[int]:
+    """Where ``slow``/``split_utf8`` cut ``data``; ``slow`` alone lazily, so ``slow=1:MS``
+    on a 1 MiB piece of a big body holds no million offsets."""
+    steps = range(faults.slow_bytes, len(data), faults.slow_bytes) if faults.slow_bytes else ()
+    if not faults.split_utf8:
+        return steps
+    cuts = set(steps)
+    cuts.update(i + 1 for i, b in enumerate(data) if b >= 0xC0 and i + 1 < len(data))
     return sorted(cuts)
 
 
@@ -83,23 +94,48 @@ class Writer:
         self.number = 0  # the request's number (x-request-id), which seeds its jitter
         self.status: int | None = None  # the status sent, for the request log
         self.flush = True  # flush each write (False: the handler flushes at the end)
+        self.trickled = False  # slow_head: a head byte is out, so the next one waits
 
     # ---- low level ----------------------------------------------------------------------
 
-    def _status(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
+    def _delay(self) -> None:
         f = self.faults
         pause = f.delay_ms + jitter_ms(self.number, f.jitter_ms)
         if pause:
             time.sleep(pause / 1000)
+
+    def _status(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
+        f = self.faults
+        self._interim()
+        self._delay()
         self.started = True
         self.status = status
         h = self.handler
-        h.send_response(status, reason(status))
-        for name, value in (*headers, *_merge(self.headers, self.limits, f.headers())):
-            h.send_header(name, value)
-        h.end_headers()
+        every = (*headers, *_merge(self.headers, self.limits, f.headers()))
+        self._head(heads.head(h, status, reason(status), every))
         if self.flush:
             h.wfile.flush()
+
+    def _interim(self) -> None:
+        """The ``interim`` responses, each flushed; a client that hangs up ends them."""
+        for data in heads.interim(self.faults.interim):
+            self.started = True
+            self._head(data)
+            self.handler.wfile.flush()
+
+    def _head(self, data: bytes) -> None:
+        """Head bytes: as they are, or under ``slow_head`` one flushed byte at a time."""
+        ms = self.faults.slow_head_ms
+        out = self.handler.wfile
+        if ms is None:
+            out.write(data)
+            return
+        for i in range(len(data)):
+            if self.trickled and ms:
+                heads.pause(self.handler.connection, ms / 1000)
+            out.write(data[i : i + 1])
+            out.flush()
+            self.trickled = True
 
     def _raw(self, data: bytes) -> None:
         if self.chunked:
@@ -132,7 +168,7 @@ class Writer:
             return
         pause = f.pause_ms / 1000
         start = 0
-        for end in [*_boundaries(data, f), len(data)]:
+        for end in itertools.chain(_boundaries(data, f), (len(data),)):
             if self.wrote and pause:
                 time.sleep(pause)
             self._raw(data[start:end])
@@ -150,9 +186,16 @@ class Writer:
         """Drop the connection without finishing the response."""
         self.handler.close_connection = True
 
+    def drop(self) -> None:
+        """Close the connection without a byte (after ``delay``), the request read."""
+        self._delay()
+        self.abort()
+
     def stall(self) -> None:
-        """Send nothing more: hold the connection until the client hangs up or ``hold``
-        seconds pass, then drop it."""
+        """Send nothing more (the ``interim`` responses, if nothing was sent yet): hold
+        the connection until the client hangs up or ``hold`` seconds pass, then drop it."""
+        if not self.started:
+            self._interim()
         self.abort()
         self.handler.wfile.flush()
         conn = self.handler.connection

@@ -373,4 +373,4 @@ def test_unknown_fault_lists_the_known_ones() -> None:
     with pytest.raises(FaultError) as info:
         parse("bogus=1")
     assert str(info.value).startswith("unknown fault 'bogus' (known: status, times, every,")
-    assert "gzip_bomb" in str(info.value) and "raw)" in str(info.value)
+    assert "gzip_bomb" in str(info.value) and "drop)" in str(info.value)
