@@ -44,14 +44,21 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
     wbits = 31 if gzip else 15
     inflater = zlib.decompressobj(wbits)
     started = False
+    early = b""  # deflate's first bytes, until there are two to tell its framing by
     for data in chunks:
+        if not gzip and not started:
+            early += data
+            if len(early) < 2:
+                continue
+            data, early = early, b""
+            if not _zlib_header(data):  # raw deflate (RFC 1951), as some servers send
+                inflater, wbits = zlib.decompressobj(-15), -15
         while data:
             try:
                 out = inflater.decompress(data, STEP)
             except zlib.error as e:
-                if not gzip and not started:  # deflate without its zlib header (raw)
+                if wbits == 15 and not started:  # raw deflate that looked like a header
                     inflater, wbits = zlib.decompressobj(-15), -15
-                    started = True
                     continue
                 name = "gzip" if gzip else "deflate"
                 raise DecodingError(f"body does not decode as {name}: {e}") from None
@@ -71,10 +78,20 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
                     yield more
             else:
                 data = b""
+    if early:
+        raise DecodingError("body does not decode as deflate: one byte")
     if started and not inflater.eof:
         tail = inflater.flush()
         if tail:
             yield tail
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether a deflate body starts with its zlib header: method 8, and the two bytes a
+    multiple of 31 (RFC 1950, 2.2) — ``Content-Encoding: deflate`` is zlib by the spec
+    (RFC 9110, 8.4.1.2), raw deflate from some servers; httpx tells them apart the same
+    way, but by the first read, which may hold one byte."""
+    return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 def head(chunks: Iterable[bytes], limit: int) -> bytes:

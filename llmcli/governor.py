@@ -19,6 +19,10 @@ from contextlib import contextmanager
 MAX_WAIT = 600.0
 
 
+class Halted(Exception):
+    """The run was stopped (``Governor.halt``): no request may start any more."""
+
+
 class Governor:
     """Pauses and concurrency shared by threads; ``slot()`` around every attempt."""
 
@@ -37,7 +41,15 @@ class Governor:
         self.pauses = 0
         self._clock = clock
         self._successes = 0
+        self._halted = False
         self._cond = threading.Condition()
+
+    def halt(self) -> None:
+        """No request starts from now on: every ``slot()`` raises ``Halted`` (a 401/402/403
+        stopped a batch run; the workers waiting out a pause or a backoff send nothing)."""
+        with self._cond:
+            self._halted = True
+            self._cond.notify_all()
 
     @contextmanager
     def slot(self) -> Iterator[int]:
@@ -46,6 +58,8 @@ class Governor:
         with self._cond:
             while True:
                 wait = self.resume_at - self._clock()
+                if self._halted:
+                    raise Halted
                 if wait > 0:
                     self._cond.wait(wait)
                 elif self.in_flight >= self.limit:

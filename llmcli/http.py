@@ -32,7 +32,7 @@ from llmcli.redaction import is_credential_header, redact, redacted_headers
 from llmcli.request import Body, Request
 from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
 from llmcli.status import advice, error_text, status_line
-from llmcli.watchdog import Watchdog
+from llmcli.watchdog import Watch, Watchdog
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -40,7 +40,7 @@ from llmcli.watchdog import Watchdog
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
-from llmcli.transport import Transport  # noqa: E402
+from llmcli.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
 
 if TYPE_CHECKING:
     from llmcli.governor import Governor
@@ -53,7 +53,7 @@ MAX_ERROR_BODY = decoding.MAX_ERROR_BODY
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
 _ORIGIN = "llmcli.origin"
-_DEADLINE = "llmcli.deadline"
+_WATCH = "llmcli.watch"
 _T = TypeVar("_T")
 
 
@@ -126,17 +126,19 @@ class Client:
         self.reroute = reroute
         self.timing = Timing()
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
+        self._watchdog = Watchdog()
+        # with a proxy in the environment, httpx's own transport honours it; ours watches
+        # each connection's deadline from the request's first byte to the body's last
+        self._proxied = _proxy_in_environment() and not reroute
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
             trust_env=reroute is None,
-            # with a proxy in the environment, httpx's own transport honours it
-            transport=None if _proxy_in_environment() and not reroute else Transport(_NODELAY),
+            transport=None if self._proxied else Transport(_NODELAY, self._watchdog),
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0
         self._secrets: tuple[str, ...] = ()
-        self._watchdog = Watchdog()
 
     def __enter__(self) -> Client:
         return self
@@ -162,6 +164,12 @@ class Client:
             for name, value in redacted_headers(response.headers, self._secrets).items():
                 self.log(f"< {name}: {value}")
             self.log(f"* headers after {elapsed:.0f} ms")
+        if response.has_redirect_location:
+            # httpx reads a redirect's body whole before it follows (a 1 GiB body, a
+            # gzip bomb): nobody needs it, so it is not read at all, and the connection
+            # is closed rather than drained
+            response.close()
+            response._content = b""
 
     def _fail(self, request: Request, response: httpx.Response, body: bytes) -> LlmcliError:
         status = response.status_code
@@ -182,12 +190,11 @@ class Client:
         self, request: Request, e: httpx.TransportError, deadline: float | None
     ) -> LlmcliError:
         where = f"({request.method} {request.url})"
-        if isinstance(e, httpx.TimeoutException):
-            if deadline is not None and time.perf_counter() >= deadline - 0.01:
-                error: LlmcliError = TemporaryError(self._late(request))
-            else:
-                what = "connect timeout" if isinstance(e, httpx.ConnectTimeout) else "timed out"
-                error = TemporaryError(f"{what} talking to {request.gateway} {where}")
+        if deadline is not None and time.perf_counter() >= deadline - 0.01:
+            error: LlmcliError = TemporaryError(self._late(request))  # whatever it broke
+        elif isinstance(e, httpx.TimeoutException):
+            what = "connect timeout" if isinstance(e, httpx.ConnectTimeout) else "timed out"
+            error = TemporaryError(f"{what} talking to {request.gateway} {where}")
         elif isinstance(e, httpx.ConnectError):
             error = UnavailableError(f"cannot connect to {request.gateway}: {e} {where}")
         else:
@@ -227,12 +234,11 @@ class Client:
                 headers=headers,
                 content=content,
                 timeout=self._timeout(deadline),
-                # a pooled connection the server closed as this went out: sent again on a
-                # new one at once, unless it may have been acted on and must go once
-                extensions={"llmcli.replayable": not request.once},
+                extensions={DEADLINE: deadline},
             )
             response = self._http.send(built, stream=True)
-            response.extensions[_DEADLINE] = deadline
+            if self._proxied and deadline is not None:
+                response.extensions[_WATCH] = _watch(self._watchdog, response, deadline)
         except httpx.TooManyRedirects as e:
             raise ProtocolError(
                 redact(
@@ -259,7 +265,9 @@ class Client:
             failure = self._transport_error(request, e, deadline)
             if request.once and not isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise failure from e  # it may have been acted on: never twice
-            raise _Retry(failure, None) from e
+            # a kept-alive connection that died under the request: a retry (counted: the
+            # server may have read it), but no reason to wait before it
+            raise _Retry(failure, 0.0 if isinstance(e, StaleConnection) else None) from e
         if response.status_code < 400:
             if self.governor is not None and _ratelimited(response.headers):
                 hint = slow_down(response.headers, self.governor.in_flight)
@@ -268,10 +276,12 @@ class Client:
             return response
         try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits")
             body = decoding.head(_decoded(response), MAX_ERROR_BODY)
-        except (httpx.HTTPError, decoding.DecodingError):
+        except (httpx.HTTPError, decoding.DecodingError) as e:
+            if deadline is not None and time.perf_counter() >= deadline - 0.01:
+                raise TemporaryError(self._late(request)) from e
             body = b""
         finally:
-            response.close()
+            _close(self._watchdog, response)
         if response.headers.get("x-llmcli-replay") == "miss":  # never retried
             from llmcli.recording import miss
 
@@ -334,21 +344,16 @@ class Client:
     def open(self, request: Request) -> Iterator[httpx.Response]:
         """A 2xx response, its body not yet read, for streaming; retried as needed."""
         response = self._with_retries(request, lambda deadline: self._attempt(request, deadline))
-        deadline = response.extensions.get(_DEADLINE)
-        entry = self._watchdog.watch(deadline, response) if deadline is not None else None
         try:
             yield response
         finally:
-            if entry is not None:
-                self._watchdog.cancel(entry)
-            response.close()
+            _close(self._watchdog, response)
 
     def send(self, request: Request) -> Reply:
         """The whole response of a non-streaming request, retried while nothing is out."""
 
         def attempt(deadline: float | None) -> Reply:
             response = self._attempt(request, deadline)
-            entry = self._watchdog.watch(deadline, response) if deadline is not None else None
             try:
                 body = self.read_whole(request, self.iter_bytes(request, response))
             except (TemporaryError, ProtocolError) as e:
@@ -358,9 +363,7 @@ class Client:
                     raise
                 raise _Retry(e, None) from e
             finally:
-                if entry is not None:
-                    self._watchdog.cancel(entry)
-                response.close()
+                _close(self._watchdog, response)
             return Reply(response.status_code, response.headers, body)
 
         return self._with_retries(request, attempt)
@@ -382,7 +385,7 @@ class Client:
 
     def iter_bytes(self, request: Request, response: httpx.Response) -> Iterator[bytes]:
         """The body as it arrives, decompressed in bounded steps; errors typed."""
-        deadline = response.extensions.get(_DEADLINE)
+        deadline = response.request.extensions.get(DEADLINE)
         tee = self.recorder.tee(request, response) if self.recorder is not None else None
         try:
             for chunk in _decoded(response) if tee is None else tee.chunks(_decoded(response)):
@@ -433,6 +436,21 @@ class Client:
 
 class _TooLarge(ProtocolError):
     """A body over its cap: never retried (it would only come again)."""
+
+
+def _watch(watchdog: Watchdog, response: httpx.Response, deadline: float) -> Watch | None:
+    """Through a proxy (httpx's transport) the deadline holds from the head on: the
+    socket of the response, as httpcore hands it out."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    return watchdog.watch(deadline, sock) if sock is not None else None
+
+
+def _close(watchdog: Watchdog, response: httpx.Response) -> None:
+    watch = response.extensions.get(_WATCH)
+    if watch is not None:
+        watchdog.cancel(watch)
+    response.close()
 
 
 def _ratelimited(headers: httpx.Headers) -> bool:

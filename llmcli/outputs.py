@@ -81,9 +81,12 @@ class Output:
     # stdout -------------------------------------------------------------------------
 
     def data(self, chunk: bytes) -> None:
-        """Raw bytes; they reach the reader at the next ``flush()``."""
+        """Raw bytes; they reach the reader at the next ``flush()``. Every byte: a
+        buffered writer returns after a short write (a pipe whose reader left took part
+        of it), and what it did not take is written again, which then fails (EPIPE:
+        ``BrokenPipeError``, exit 141) or goes on."""
         if chunk:
-            self.stdout.write(chunk)
+            write_all(self.stdout, chunk)
             self._last = chunk[-1:]
 
     def flush(self) -> None:
@@ -184,6 +187,16 @@ class Output:
 
     def usage_line(self, value: Any) -> None:
         self.note(orjson.dumps(value).decode())
+
+
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """``data`` written whole to ``stream``, a short write continued."""
+    view = memoryview(data)
+    while view:
+        n = stream.write(view)
+        if not n:  # None (non-blocking, nothing taken) or 0: it will take no more
+            raise BrokenPipeError(32, "the output took no more bytes")
+        view = view[n:]
 
 
 def silence_stdout() -> None:

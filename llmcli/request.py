@@ -94,12 +94,21 @@ def serialize(value: Any, blobs: Sequence[Blob] = ()) -> bytes | Body:
     return Body(tuple(parts))
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def body_json(body: bytes) -> Any:
+    """A response body's JSON. A UTF-8 byte order mark before it is ignored (RFC 8259,
+    8.1 lets a parser do so; the openai SDK's does); ``orjson.JSONDecodeError`` else."""
+    return orjson.loads(body[3:] if body[:3] == BOM else body)
+
+
 def parse_reply(body: bytes, request: Request) -> Any:
     """An answer's JSON; malformed JSON is a protocol error naming where it came from."""
     from llmcli.errors import ProtocolError
 
     try:
-        return orjson.loads(body)
+        return body_json(body)
     except orjson.JSONDecodeError as e:
         raise ProtocolError(
             redact(

@@ -4,7 +4,8 @@ http.client is lenient where a hostile or broken server could exploit it: it tak
 connection's end for the end of the head, a line that is no header (and every line after
 it, Transfer-Encoding among them) for the start of the body, and "1_0" for a
 Content-Length of 10; and it returns a 103 Early Hints as the answer. Here a head cut
-short is ``CutHead``, every 1xx is skipped as 100 is (RFC 9110, 15.2), and
+short is ``CutHead``, every 1xx is skipped as 100 is (RFC 9110, 15.2), at most
+``MAX_INTERIM`` of them (http.client would read an endless run of ``100 Continue``), and
 ``framing_problem`` names what cannot frame a body. Its own limits stay: 100 header
 lines of 64 KiB at most.
 """
@@ -16,7 +17,10 @@ import re
 import socket
 from typing import IO
 
-__all__ = ["CutHead", "Response", "framing_problem"]
+__all__ = ["MAX_INTERIM", "CutHead", "Response", "framing_problem"]
+
+#: interim (1xx) responses taken before the answer: a real server sends one or two
+MAX_INTERIM = 100
 
 _DIGITS = re.compile(r"[0-9]{1,20}")  # a Content-Length, as h11 bounds it
 
@@ -54,6 +58,7 @@ class Response(http.client.HTTPResponse):
         super().__init__(sock, method=method)
         self._file = self.fp
         self.fp = _HeadFile(self._file)  # type: ignore[assignment]
+        self._interim = 0
 
     def begin(self) -> None:
         try:
@@ -64,8 +69,13 @@ class Response(http.client.HTTPResponse):
 
     def _read_status(self) -> tuple[str, int, str]:
         version, status, reason = super()._read_status()  # type: ignore[misc]
-        if 101 < status < 200:  # begin() skips a 100 and its headers
-            status = http.client.CONTINUE
+        if 100 <= status < 200 and status != http.client.SWITCHING_PROTOCOLS:
+            self._interim += 1
+            if self._interim > MAX_INTERIM:
+                raise http.client.HTTPException(
+                    f"more than {MAX_INTERIM} interim (1xx) responses before the answer"
+                )
+            status = http.client.CONTINUE  # begin() skips a 100 and its headers
         return version, status, reason
 
 

@@ -55,8 +55,10 @@ def error_text(body: bytes, content_type: str) -> str:
     """
     import orjson
 
+    from llmcli.request import body_json
+
     try:
-        data = orjson.loads(body)
+        data = body_json(body)
     except orjson.JSONDecodeError:
         data = None
     if isinstance(data, dict):

@@ -32,21 +32,36 @@ import httpx
 from llmcli.chunked import ChunkedDecoder, ChunkError
 from llmcli.connections import Key, NetworkStream, Pool
 from llmcli.response_head import CutHead, Response, framing_problem
+from llmcli.watchdog import Watch, Watchdog
 
-__all__ = ["BLOCK", "Transport"]
+__all__ = ["BLOCK", "DEADLINE", "StaleConnection", "Transport"]
 
 BLOCK = 64 << 10  # bytes asked of the socket per read
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\r\n\x00]")
 _VERSIONS = {10: b"HTTP/1.0", 11: b"HTTP/1.1"}
-_REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NO_ANSWER = "Server disconnected without sending a response."
+_LATE = "the request's deadline passed"
+#: the request extension that carries its deadline (``time.perf_counter()``), or None
+DEADLINE = "llmcli.deadline"
+
+
+class StaleConnection(httpx.RemoteProtocolError):
+    """A kept-alive connection ended before any of the answer arrived: the server closed
+    it as the request went out, or after it read (and maybe acted on) the request.
+    Sending again is a retry like any other, counted and only where allowed."""
 
 
 class Transport(httpx.BaseTransport):
     """HTTP/1.1 over http.client, pooled; for ``httpx.Client(transport=…)``."""
 
-    def __init__(self, socket_options: list[tuple[int, int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        socket_options: list[tuple[int, int, int]] | None = None,
+        watchdog: Watchdog | None = None,
+    ) -> None:
         self._options = socket_options or []
+        self._watchdog = watchdog or Watchdog()
         self._pool = Pool()
         self._tls: ssl.SSLContext | None = None
         self._tls_lock = threading.Lock()
@@ -62,25 +77,31 @@ class Transport(httpx.BaseTransport):
             )
         key: Key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
+        deadline: float | None = request.extensions.get(DEADLINE)
         head = _head(request)
         sock = self._pool.take(key)
-        if sock is not None:
-            try:
-                return self._exchange(key, sock, request, head, timeouts, reused=True)
-            except _Stale:  # closed by the server as the request went out: a new one
-                # ... or after it acted on it: sent again only if that does no harm
-                # (RFC 9110, 9.2.2), as httpcore never sends a request twice
-                replayable = request.method in _REPLAYABLE or request.extensions.get(
-                    "llmcli.replayable", False
-                )
-                if not (replayable and isinstance(request.stream, httpx.ByteStream)):
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response.", request=request
-                    ) from None
-        sock = self._connect(key, request, timeouts.get("connect"))
-        return self._exchange(key, sock, request, head, timeouts, reused=False)
+        reused = sock is not None
+        if sock is None:
+            sock, watch = self._connect(key, request, timeouts.get("connect"), deadline)
+        else:
+            watch = self._watch(deadline, sock)
+        try:
+            return self._exchange(key, sock, request, head, timeouts, watch, reused=reused)
+        except BaseException as e:
+            sock.close()
+            self._watchdog.cancel(watch)
+            if watch.fired and isinstance(e, (httpx.TransportError, OSError)):
+                raise httpx.ReadTimeout(_LATE, request=request) from e
+            raise
 
-    def _connect(self, key: Key, request: httpx.Request, timeout: float | None) -> socket.socket:
+    def _watch(self, deadline: float | None, sock: socket.socket) -> Watch:
+        """From the moment a connection is taken until its body is closed, the request's
+        deadline holds (``llmcli.watchdog``): request, head, interim answers, body."""
+        return Watch(None) if deadline is None else self._watchdog.watch(deadline, sock)
+
+    def _connect(
+        self, key: Key, request: httpx.Request, timeout: float | None, deadline: float | None
+    ) -> tuple[socket.socket, Watch]:
         scheme, host, port = key
         try:
             sock = socket.create_connection((host, port), timeout)
@@ -88,19 +109,23 @@ class Transport(httpx.BaseTransport):
             raise httpx.ConnectTimeout(str(e) or "timed out", request=request) from e
         except OSError as e:
             raise httpx.ConnectError(str(e), request=request) from e
+        watch = self._watch(deadline, sock)
         try:
             for option in self._options:
                 sock.setsockopt(*option)
             if scheme == "https":
                 sni = request.extensions.get("sni_hostname") or host
                 sock = self._context().wrap_socket(sock, server_hostname=sni)
-        except TimeoutError as e:
+                self._watchdog.move(watch, sock)
+        except OSError as e:  # ssl.SSLError and TimeoutError among them
             sock.close()
-            raise httpx.ConnectTimeout(str(e) or "timed out", request=request) from e
-        except OSError as e:  # ssl.SSLError among them
-            sock.close()
+            self._watchdog.cancel(watch)
+            if watch.fired:
+                raise httpx.ReadTimeout(_LATE, request=request) from e
+            if isinstance(e, TimeoutError):
+                raise httpx.ConnectTimeout(str(e) or "timed out", request=request) from e
             raise httpx.ConnectError(str(e), request=request) from e
-        return sock
+        return sock, watch
 
     def _context(self) -> ssl.SSLContext:
         with self._tls_lock:
@@ -117,61 +142,50 @@ class Transport(httpx.BaseTransport):
         request: httpx.Request,
         head: bytes,
         timeouts: dict[str, float | None],
+        watch: Watch,
         *,
         reused: bool,
     ) -> httpx.Response:
+        sock.settimeout(timeouts.get("write"))
+        write_error = _send(sock, request, head)
+        sock.settimeout(timeouts.get("read"))
+        response = Response(sock, request.method)
         try:
-            sock.settimeout(timeouts.get("write"))
-            write_error = _send(sock, request, head)
-            sock.settimeout(timeouts.get("read"))
-            response = Response(sock, request.method)
-            try:
-                response.begin()
-            except http.client.RemoteDisconnected as e:
-                if reused:
-                    raise _Stale from e
-                if write_error is not None:
-                    raise write_error from None
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from e
-            except CutHead as e:
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                ) from e
-            except (http.client.HTTPException, ValueError) as e:
-                shown = " ".join(str(e).split())[:300]  # the server's words: one line, bounded
-                raise httpx.RemoteProtocolError(
-                    f"malformed response head: {shown}", request=request
-                ) from e
-            except TimeoutError as e:
-                raise httpx.ReadTimeout(str(e) or "timed out", request=request) from e
-            except OSError as e:
-                if reused and isinstance(e, ConnectionResetError):
-                    raise _Stale from e
-                raise httpx.ReadError(str(e), request=request) from e
-            problem = framing_problem(response)
-            if problem is not None:
-                raise httpx.RemoteProtocolError(problem, request=request)
-        except BaseException:
-            sock.close()
-            raise
+            response.begin()
+        except http.client.RemoteDisconnected as e:
+            if reused and not watch.fired:
+                raise StaleConnection(_NO_ANSWER, request=request) from e
+            if write_error is not None:
+                raise write_error from None
+            raise httpx.RemoteProtocolError(_NO_ANSWER, request=request) from e
+        except CutHead as e:
+            raise httpx.RemoteProtocolError(_NO_ANSWER, request=request) from e
+        except (http.client.HTTPException, ValueError) as e:
+            shown = " ".join(str(e).split())[:300]  # the server's words: one line, bounded
+            raise httpx.RemoteProtocolError(
+                f"malformed response head: {shown}", request=request
+            ) from e
+        except TimeoutError as e:
+            raise httpx.ReadTimeout(str(e) or "timed out", request=request) from e
+        except OSError as e:
+            if reused and isinstance(e, ConnectionResetError) and not watch.fired:
+                raise StaleConnection(_NO_ANSWER, request=request) from e
+            raise httpx.ReadError(str(e), request=request) from e
+        problem = framing_problem(response)
+        if problem is not None:
+            raise httpx.RemoteProtocolError(problem, request=request)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()]
         version = _VERSIONS.get(response.version, b"HTTP/1.1")
         return httpx.Response(
             response.status,
             headers=headers,
-            stream=_Body(self._pool, key, sock, response, request),
+            stream=_Body(self._pool, key, sock, response, request, self._watchdog, watch),
             extensions={
                 "http_version": version,
                 "reason_phrase": response.reason.encode("latin-1", "replace"),
                 "network_stream": NetworkStream(sock),
             },
         )
-
-
-class _Stale(Exception):
-    """A pooled connection the server had closed: the request goes on a new one."""
 
 
 def _head(request: httpx.Request) -> bytes:
@@ -241,8 +255,12 @@ class _Body(httpx.SyncByteStream):
         sock: socket.socket,
         response: http.client.HTTPResponse,
         request: httpx.Request,
+        watchdog: Watchdog,
+        watch: Watch,
     ) -> None:
         self._pool = pool
+        self._watchdog = watchdog
+        self._watch = watch
         self._key = key
         self._sock: socket.socket | None = sock
         self._response = response
@@ -288,15 +306,20 @@ class _Body(httpx.SyncByteStream):
                     yield data
         except ChunkError as e:
             raise httpx.RemoteProtocolError(str(e), request=request) from e
-        except TimeoutError as e:
-            raise httpx.ReadTimeout(str(e) or "timed out", request=request) from e
+        except (TimeoutError, httpx.RemoteProtocolError) as e:
+            if isinstance(e, TimeoutError) or self._watch.fired:  # an end the deadline made
+                raise httpx.ReadTimeout(str(e) or "timed out", request=request) from e
+            raise
         except OSError as e:
+            if self._watch.fired:
+                raise httpx.ReadTimeout(_LATE, request=request) from e
             raise httpx.ReadError(str(e), request=request) from e
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
         if sock is None:
             return
+        self._watchdog.cancel(self._watch)  # before the socket can go back to the pool
         self._response.close()
         if self._reusable:
             self._pool.give(self._key, sock)

@@ -1,51 +1,53 @@
-"""Deadlines that hold while a read is blocked: one thread for every response of a run.
+"""Deadlines that hold while a read or a write is blocked: one thread for a whole run.
 
-httpx's read timeout bounds one read, not a whole body (see ``Watchdog``); this module
-makes ``--timeout`` the deadline of the whole request (DESIGN.md, the ``--timeout`` row).
+A socket timeout bounds one read, not a whole answer: a server that sends its head or
+its body a byte now and then, or an endless run of ``100 Continue``, would hold a request
+long past ``--timeout``. Here every connection a request uses is watched from the moment
+it is taken until its body is closed (``llmcli.transport``), so the deadline covers the
+request going out, the response head, interim responses, an error body, a redirect and
+the body (DESIGN.md, "Limits": ``--timeout`` is the deadline of the whole answer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import httpx
+__all__ = ["Watch", "Watchdog"]
+
+
+class Watch:
+    """One watched socket. ``fired``: the deadline passed and the socket was shut down,
+    so whatever its reader saw next (an end, an error) is the deadline's doing."""
+
+    __slots__ = ("fired", "sock")
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+        self.fired = False
 
 
 class Watchdog:
-    """One thread that ends the reads of responses whose deadline has passed.
+    """One thread that shuts down the sockets whose deadline has passed.
 
-    httpx's read timeout bounds one read, not a whole body: a server that sends a byte
-    now and then, or stalls after its headers, would hold a request long past
-    ``--timeout``. At the deadline the watchdog shuts the response's socket down, which
-    wakes a read blocked on it at once; the reader then reports the deadline.
+    Shutting a socket down wakes a read or write blocked on it at once; the reader then
+    reports the deadline. Cancelled entries are dropped in bulk once they are half the
+    heap, so a run of a million requests holds no million entries.
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, list[httpx.Response | None]]] = []
+        self._heap: list[tuple[float, int, Watch]] = []
         self._count = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._cancelled = 0
 
-    def cancel(self, entry: list[httpx.Response | None]) -> None:
-        """The response is done. Cancelled entries are dropped in bulk once they are
-        half the heap, so a run of a million requests holds no million entries."""
-        with self._cond:
-            entry[0] = None
-            self._cancelled += 1
-            if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
-                self._heap = [e for e in self._heap if e[2][0] is not None]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
-
-    def watch(self, deadline: float, response: httpx.Response) -> list[httpx.Response | None]:
-        entry: list[httpx.Response | None] = [response]
+    def watch(self, deadline: float, sock: socket.socket) -> Watch:
+        entry = Watch(sock)
         with self._cond:
             earliest = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._count), entry))
@@ -56,10 +58,29 @@ class Watchdog:
                 self._cond.notify()
         return entry
 
+    def move(self, entry: Watch, sock: socket.socket) -> None:
+        """The connection's socket is now ``sock`` (wrapped in TLS): shut that one down."""
+        with self._cond:
+            if entry.sock is not None:
+                entry.sock = sock
+
+    def cancel(self, entry: Watch) -> None:
+        """The socket is done with (back in the pool, or closed). Once this returns, the
+        watchdog will not touch it: shutdown happens only under the same lock."""
+        with self._cond:
+            if entry.sock is None:
+                return
+            entry.sock = None
+            self._cancelled += 1
+            if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
+                self._heap = [e for e in self._heap if e[2].sock is not None]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap or self._heap[0][2][0] is None:
+                while not self._heap or self._heap[0][2].sock is None:
                     if self._heap:
                         heapq.heappop(self._heap)  # cancelled
                         self._cancelled = max(self._cancelled - 1, 0)
@@ -69,19 +90,15 @@ class Watchdog:
                 if due > 0:
                     self._cond.wait(due)
                     continue
-                response = heapq.heappop(self._heap)[2][0]
-                # under the lock: once cancel() returns, no socket of a response that went
-                # back to the pool can still be shut down (shutdown() does not block)
-                if response is not None:
-                    _interrupt(response)
+                entry = heapq.heappop(self._heap)[2]
+                sock, entry.sock = entry.sock, None
+                if sock is not None:
+                    entry.fired = True
+                    _shut(sock)
 
 
-def _interrupt(response: httpx.Response) -> None:
-    stream = response.extensions.get("network_stream")
-    try:
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:  # the plain socket's: SSLSocket.shutdown() would drop its
-            # TLS state, and the read it wakes would return raw TLS bytes as the body
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except (OSError, AttributeError):
-        pass
+def _shut(sock: socket.socket) -> None:
+    # the plain socket's shutdown: SSLSocket.shutdown() would drop its TLS state, and the
+    # read it wakes would return raw TLS bytes as the body
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)

@@ -12,7 +12,7 @@ it is answered with an error row and never sent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,6 +141,17 @@ def _set_default(body: JSON, path: list[str], value: Any) -> None:
             child = node[key] = {}
         node = child
     node.setdefault(path[-1], value)
+
+
+def repeated_id(rows: Iterable[Row]) -> tuple[str, int, int] | None:
+    """The first custom_id given twice: the id, the line it was first on, the line it
+    came again on (None when each is once)."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        first = seen.setdefault(row.custom_id, row.line)
+        if first != row.line:
+            return row.custom_id, first, row.line
+    return None
 
 
 def shard_of(custom_id: str, count: int) -> int:

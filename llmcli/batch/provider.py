@@ -18,6 +18,7 @@ import orjson
 
 from llmcli.batch.submission import Part, multipart
 from llmcli.errors import ProtocolError
+from llmcli.request import body_json
 
 if TYPE_CHECKING:
     from llmcli.client import Client
@@ -51,7 +52,7 @@ class Provider:
         )
         reply = client.http.send(request)
         try:
-            value = orjson.loads(reply.body)
+            value = body_json(reply.body)
         except orjson.JSONDecodeError:
             value = None
         if not isinstance(value, dict):

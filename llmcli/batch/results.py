@@ -1,4 +1,4 @@
-"""Batch output lines, and what an output file already holds (for ``--resume``).
+"""Batch output lines, and whether one holds a success (``--resume`` keeps those).
 
 Output lines have OpenAI's batch output shape, the same OpenAI's Batch API and vLLM
 write, so one downstream reader serves all three::
@@ -17,11 +17,11 @@ from a cassette (``--replay``) prints what the recorded run printed.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
+
+from llmcli.request import body_json
 
 JSON = dict[str, Any]
 
@@ -63,47 +63,6 @@ def succeeded(row: Any) -> bool:
 def body_of(raw: bytes) -> Any:
     """An answer's body as the output line holds it: its JSON, or its text."""
     try:
-        return orjson.loads(raw)
+        return body_json(raw)
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
-
-
-def done_ids(path: str) -> set[str]:
-    """``--resume``: the custom_ids that already have a 2xx answer in ``path``.
-
-    The file is rewritten (atomically: a temporary file, fsync, rename) without what the
-    run will send again: a torn last line (the run was killed mid-write) and every row
-    that did not succeed. So each row is answered exactly once in the file, however
-    often the run was killed.
-    """
-    if not os.path.exists(path):
-        return set()
-    done: set[str] = set()
-    dropped = False
-    folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.llmcli-resume.tmp")
-    with open(path, "rb") as source, open(temporary, "wb") as kept:
-        for line in _lines(source):
-            try:
-                row = orjson.loads(line) if line.endswith(b"\n") else None
-            except orjson.JSONDecodeError:
-                row = None
-            custom_id = row.get("custom_id") if isinstance(row, dict) else None
-            if succeeded(row) and isinstance(custom_id, str) and custom_id not in done:
-                done.add(custom_id)
-                kept.write(line)
-            else:
-                dropped = True
-        if dropped:
-            kept.flush()
-            os.fsync(kept.fileno())
-    if dropped:
-        os.replace(temporary, path)
-    else:
-        os.unlink(temporary)
-    return done
-
-
-def _lines(source: Any) -> Iterator[bytes]:
-    while line := source.readline():
-        yield line

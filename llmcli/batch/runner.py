@@ -26,6 +26,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
+from llmcli.governor import Halted
 
 if TYPE_CHECKING:
     from llmcli.client import Client
@@ -96,19 +97,47 @@ def rows_of(
         yield row
 
 
-def answer(client: Client, row: Row, limits: Limits | None = None) -> JSON:
-    """One row's output line. Raises ``Stopped`` on 401/402/403."""
+class _Stop:
+    """Whether a 401/402/403 stopped the run, shared by its workers: once one has, no
+    row is sent any more, even one waiting out a pause or a backoff (``Governor.halt``)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.message: str | None = None
+
+    def check(self) -> None:
+        if self.message is not None:
+            raise Stopped(self.message)
+
+    def stop(self, message: str) -> None:
+        if self.message is None:
+            self.message = message
+        if self.client.governor is not None:
+            self.client.governor.halt()
+
+
+def answer(
+    client: Client, row: Row, limits: Limits | None = None, stop: _Stop | None = None
+) -> JSON:
+    """One row's output line. Raises ``Stopped`` on 401/402/403, and for every row
+    whose turn came after one of them (``stop``)."""
     if row.problem is not None:
         return results.failed(row.custom_id, "invalid_request", row.problem)
     if limits is not None:
         limits.acquire(estimate_tokens(row))
+    if stop is not None:
+        stop.check()
     try:
         request = client.request("POST", row.endpoint, row.body)
         reply = client.http.send(request)
+    except Halted:
+        raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
     except ReplayMiss:
         raise  # a replay without this recording: the run stops (exit 69)
     except LlmcliError as e:
         if e.status in (401, 402, 403):
+            if stop is not None:
+                stop.stop(e.message)
             raise Stopped(e.message) from None
         if e.status is not None:
             body = results.body_of(e.body or b"")
@@ -151,5 +180,6 @@ def run(
         defaults = dataclasses.replace(defaults, model=client.model)
     mapper = ordered_map if ordered else unordered_map
     todo = rows_of(rows, defaults)
-    for _, line in mapper(lambda row: answer(client, row, limits), todo, workers=parallel):
+    stop = _Stop(client)
+    for _, line in mapper(lambda row: answer(client, row, limits, stop), todo, workers=parallel):
         yield line

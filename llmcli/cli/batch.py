@@ -16,7 +16,7 @@ import typer
 from llmcli import inputs
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
-from llmcli.errors import DataError, InputFileError, OutputFileError, TemporaryError, UsageError
+from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
 
 if TYPE_CHECKING:
     from llmcli.batch.runner import Tally
@@ -143,7 +143,8 @@ def run(
       git ls-files '*.py' | llmcli batch run -g mock -m echo -s 'Review this path.' | jq -c .
       llmcli batch run rows.jsonl --shard "$SLURM_ARRAY_TASK_ID/8" -o "out.$SLURM_ARRAY_TASK_ID"
     """
-    from llmcli.batch import lines, results, runner
+    from llmcli.batch import lines, runner
+    from llmcli.batch.results_file import ResultsFile
     from llmcli.governor import Governor
 
     where = _shard(shard)
@@ -163,11 +164,13 @@ def run(
         params=[inputs.parse_param(item) for item in param or []],
         options={k: v for k, v in options.items() if v is not None},
     )
-    # the file is rewritten without the rows to send again before it is opened to append
-    done = results.done_ids(out_file) if resume and out_file and not conn.dry_run else set()
-    sink = _open_output(out_file) if out_file and not conn.dry_run else None
     source = open_input(file)
     name = file if file not in (None, "-") else "<stdin>"
+    if resume:  # a repeated custom_id would make --resume drop or resend answered rows
+        source = _check_ids(source, name, defaults)
+    # locked, and rewritten without the rows to send again, before anything is sent
+    sink = ResultsFile(out_file, resume=resume) if out_file and not conn.dry_run else None
+    done = sink.done if sink is not None else set()
     rows = runner.rows_of(input_texts(source, name), defaults, where, done.__contains__)
     if conn.dry_run:
         _plan(rows, where, len(done))
@@ -187,9 +190,7 @@ def run(
         try:
             for row in answered:
                 write(orjson.dumps(row) + b"\n")
-                if sink is not None:
-                    sink.flush()
-                else:
+                if sink is None:
                     out.flush()
                 tally.count(row)
                 _progress(out, tally, started, total)
@@ -207,12 +208,29 @@ def run(
         raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
 
 
-def _open_output(path: str) -> IO[bytes]:
-    """The output file, opened for appending before anything is sent (exit 73 if not)."""
-    try:
-        return open(path, "ab")
-    except OSError as e:
-        raise OutputFileError(f"cannot write {path}: {e.strerror or e}") from None
+def _check_ids(source: IO[bytes], name: str, defaults: Any) -> IO[bytes]:
+    """The input, read once to check that no custom_id repeats (exit 65 naming both
+    lines), then from its start again: stdin is kept in a temporary file for that."""
+    from llmcli.batch import lines, runner
+
+    if not source.seekable():
+        import shutil
+        import tempfile
+
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (returned open)
+        shutil.copyfileobj(source, spool, 1 << 20)
+        spool.seek(0)
+        source = spool
+    start = source.tell()
+    repeat = lines.repeated_id(runner.rows_of(input_texts(source, name), defaults))
+    if repeat is not None:
+        custom_id, first, again = repeat
+        raise DataError(
+            f"{name}:{again}: custom_id {custom_id!r} is also on line {first}; --resume "
+            "needs each custom_id once (nothing was sent)"
+        )
+    source.seek(start)
+    return source
 
 
 def _plan(rows: Any, where: tuple[int, int] | None, skipped: int) -> None:

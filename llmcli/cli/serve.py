@@ -66,6 +66,9 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("burst", "write a stream's events all at once, at its end"),
     ("hangup", "close the connection after the answer, unannounced"),
     ("raw=TEXT", "send TEXT (percent-decoded) as it is, then hang up"),
+    ("slow_head=MS", "write the head a byte at a time, MS milliseconds apart"),
+    ("interim=N", "send N interim responses (100, 103) before the answer"),
+    ("drop", "read the request, then close without a byte"),
 )
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from conftest import clean_env, llmcli
 from reading import read_until
 
@@ -27,6 +28,39 @@ def test_reader_closing_stdout_exits_141_quietly(url: str) -> None:
     )
     done = subprocess.run(["bash", "-c", script], capture_output=True, env=clean_env(), timeout=30)
     assert done.stdout == b"lorem"
+    assert done.stderr == b"status=141\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "chat -o json",
+        "chat -o jsonl",
+        "chat -o text",
+        "stream -o sse",
+        "stream -o json",
+        "messages -o json",
+    ],
+)
+def test_a_reader_gone_mid_write_is_141_in_every_mode(url: str, command: str) -> None:
+    # one write of ~1 MB: the pipe takes 64 KiB of it, the reader leaves, the write
+    # returns short; what it did not take must be written again (EPIPE), not dropped
+    script = (
+        f'"{sys.executable}" -m llmcli {command} --base-url {url} -m lorem --max-tokens 150000 '
+        'go | head -c 5; echo "status=${PIPESTATUS[0]}" >&2'
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=clean_env(), timeout=60)
+    assert len(done.stdout) == 5
+    assert done.stderr == b"status=141\n"
+
+
+def test_batch_rows_to_a_reader_gone_is_141(url: str) -> None:
+    script = (
+        f'printf "one\\ntwo\\n" | "{sys.executable}" -m llmcli batch run --base-url {url} '
+        '-m lorem --max-tokens 150000 | head -c 5; echo "status=${PIPESTATUS[1]}" >&2'
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=clean_env(), timeout=60)
+    assert done.stdout == b'{"id"'
     assert done.stderr == b"status=141\n"
 
 

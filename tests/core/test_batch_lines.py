@@ -135,23 +135,6 @@ def test_output_rows_have_the_openai_batch_shape() -> None:
     assert not results.succeeded(results.answered("e", 429, "", {}))
 
 
-def test_done_ids_keeps_successes_once_and_drops_the_rest(tmp_path) -> None:
-    path = tmp_path / "out.jsonl"
-    lines = [
-        results.answered("a", 200, "", {}),
-        results.answered("b", 500, "", {}),
-        results.failed("c", "timeout", "t"),
-        results.answered("a", 200, "", {}),  # a duplicate of a (an older bug, a hand edit)
-        results.answered("d", 201, "", {}),
-    ]
-    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines) + b'{"custom_id": "e", "resp')
-    assert results.done_ids(str(path)) == {"a", "d"}
-    kept = [orjson.loads(line)["custom_id"] for line in path.read_bytes().splitlines()]
-    assert kept == ["a", "d"]
-    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
-    assert results.done_ids(str(tmp_path / "missing.jsonl")) == set()
-
-
 def test_a_bucket_allows_a_minute_at_once_then_the_rate() -> None:
     now = [0.0]
     bucket = Bucket(60, clock=lambda: now[0])  # one a second

@@ -29,6 +29,21 @@ def test_raw_deflate_without_zlib_header() -> None:
     assert b"".join(decode([packed], ["deflate"])) == b"hello raw"
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=1, max_size=3000), st.integers(1, 400), st.integers(-15, -9))
+def test_raw_deflate_in_any_chunking(data: bytes, size: int, wbits: int) -> None:
+    # a first read of one byte cannot tell raw deflate from zlib: both bytes are waited for
+    squeeze = zlib.compressobj(wbits=wbits)
+    packed = squeeze.compress(data) + squeeze.flush()
+    assert b"".join(decode(chunked(packed, size), ["deflate"])) == data
+    assert b"".join(decode(chunked(packed, 1), ["deflate"])) == data
+
+
+def test_one_byte_of_deflate_is_a_decoding_error() -> None:
+    with pytest.raises(DecodingError, match="body does not decode as deflate: one byte"):
+        list(decode([b"x"], ["deflate"]))
+
+
 def test_several_gzip_members_are_one_body() -> None:
     packed = gzip.compress(b"one ") + gzip.compress(b"two")
     assert b"".join(decode(chunked(packed, 5), ["gzip"])) == b"one two"
