@@ -10,6 +10,8 @@ It also serves the providers' batch APIs (``batches``): OpenAI's ``/files`` +
 ``/batches`` and Anthropic's ``/messages/batches``. A batch runs for ``batch_seconds``
 and is kept in ``batch_dir`` (None: a temporary directory, removed when the gateway
 stops), so gateways given the same directory, in any process, share their batches.
+Batches and ``budget`` windows go by the gateway's clock (``clock``): real time, which a
+test moves on with ``RunningGateway.advance_clock`` rather than sleeping.
 
 With a cassette (``start(replay=FILE)``, ``llmcli serve --replay FILE``, and in-process
 for ``llmcli … --replay FILE``) it answers every request from the cassette instead
@@ -142,6 +144,22 @@ class RunningGateway:
         """How many requests carried the gated spec ``spec`` (``times``/``every``) so far."""
         return self._server.counters.count(spec)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the gateway's clock ``seconds`` on: its batches progress, and its ``budget``
+        windows pass, as if that much time had gone by (``delay`` and the other transport
+        faults still take real time). A test makes a batch with a long ``batch_seconds``
+        (sure to be running when it looks), then moves it to its end instead of sleeping;
+        a process polling over HTTP sees the batch end at its next poll. ``ValueError``
+        for a negative ``seconds``."""
+        self._server.clock.advance(seconds)
+
+    @property
+    def body_bytes_sent(self) -> int:
+        """Response body bytes written to clients so far (chunk framing included): what a
+        client that hangs up early has not been made to read stays far below a big body."""
+        with self._server.lock:
+            return self._server.body_bytes
+
     @property
     def connections_accepted(self) -> int:
         """How many connections clients have opened so far (keep-alive reuses one)."""
@@ -194,7 +212,8 @@ def start(
 
     The batch APIs keep their files and batches in ``batch_dir`` (created when first
     needed; None: a temporary directory, removed by ``stop``), and a batch created here
-    runs ``batch_seconds`` from ``validating``/``in_progress`` to its end.
+    runs ``batch_seconds`` from ``validating``/``in_progress`` to its end, on the
+    gateway's clock (``RunningGateway.advance_clock`` moves it on).
 
     ``replay`` names a cassette (see ``cassette``): every API request is then answered
     from it (``replay``), whatever the profile, faults and batches say.

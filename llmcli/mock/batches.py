@@ -103,15 +103,20 @@ def _required(body: Record, *fields: str) -> None:
 
 class Batches:
     """The batch objects of one gateway, kept in ``root`` (a temporary directory when
-    None); the batches created here run for ``seconds``."""
+    None); the batches created here run for ``seconds`` of ``clock`` (Unix time: the
+    gateway's ``Clock.wall``, which a test may move on)."""
 
     def __init__(
-        self, profile: Profile, root: str | os.PathLike[str] | None = None, seconds: float = 3.0
+        self,
+        profile: Profile,
+        root: str | os.PathLike[str] | None = None,
+        seconds: float = 3.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.profile = profile
         self.seconds = seconds
         self.store = Store(root)
-        self.clock: Callable[[], float] = time.time
+        self.clock = clock
 
     def close(self) -> None:
         """Remove the temporary directory, if there is one."""

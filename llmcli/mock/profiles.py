@@ -9,7 +9,7 @@ paths, auth, error shapes, extra fields and headers, so that ``llmcli chat -g NA
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .catalog import (
     ANTHROPIC_MODELS,
@@ -111,14 +111,17 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One request as received: header names lower-cased, body as raw bytes, and the
-    ``x-request-id`` its answer carried."""
+    """One request as received: header names lower-cased, body as raw bytes, the
+    ``x-request-id`` its answer carried, and when it was read (``time.monotonic()``,
+    real time: the gap between two requests is what the client waited, measured where
+    its start-up and the test's own pace do not count)."""
 
     method: str
     path: str  # as sent, query string included
     headers: dict[str, str]
     body: bytes
     request_id: str = ""
+    received: float = field(default=0.0, compare=False)
 
 
 PROFILES: dict[str, Profile] = {

@@ -34,6 +34,7 @@ import orjson
 
 from . import hostile
 from .budget import Budgets
+from .clock import Clock
 from .endpoints import METHODS, answer, authorize
 from .error_bodies import RequestError, error_body, html_page, openai_error
 from .faults import NO_FAULTS, FaultError, Faults
@@ -63,11 +64,13 @@ class GatewayServer(ThreadingHTTPServer):
         self.profile = profile
         self.faults = faults
         self.counters = Counters()
-        self.budgets = Budgets()
+        self.clock = Clock()  # batches and budget windows go by it; tests move it on
+        self.budgets = Budgets(self.clock.monotonic, self.clock.wall)
         self.records: list[RecordedRequest] = []
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         self.accepted = 0  # connections ever opened: whether clients keep theirs alive
+        self.body_bytes = 0  # response body bytes written for clients (flushed, or buffered)
         self.requests_made = 0  # for the profile's rate-limit countdown
         self.requests_read = 0  # numbers the requests: x-request-id, jitter
         self.log: Callable[[str], None] | None = None  # one line per request, if set
@@ -84,7 +87,9 @@ class GatewayServer(ThreadingHTTPServer):
             if self._batches is None:
                 from .batches import Batches
 
-                self._batches = Batches(self.profile, self.batch_dir, self.batch_seconds)
+                self._batches = Batches(
+                    self.profile, self.batch_dir, self.batch_seconds, self.clock.wall
+                )
             return self._batches
 
     def close_batches(self) -> None:
@@ -97,6 +102,11 @@ class GatewayServer(ThreadingHTTPServer):
     def record(self, request: RecordedRequest) -> None:
         with self.lock:
             self.records.append(request)
+
+    def sent(self, size: int) -> None:
+        """Count ``size`` more body bytes written to a client."""
+        with self.lock:
+            self.body_bytes += size
 
     def number(self) -> int:
         """The next request's number, from 1."""
@@ -183,6 +193,7 @@ class Handler(BaseHTTPRequestHandler):
         writer = Writer(self, NO_FAULTS)
         writer.number = number
         writer.headers = _request_ids(number)
+        writer.tally = self.server.sent
         body = b""
         try:
             body = self._read_body()
@@ -237,7 +248,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         request_id = f"req_{writer.number}"
-        self.server.record(RecordedRequest(self.command, self.path, headers, body, request_id))
+        self.server.record(
+            RecordedRequest(self.command, self.path, headers, body, request_id, time.monotonic())
+        )
         if self.server.replay is not None:
             self.server.replay.answer(self, writer, body)
             return

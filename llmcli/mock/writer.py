@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from . import heads
@@ -95,6 +95,7 @@ class Writer:
         self.status: int | None = None  # the status sent, for the request log
         self.flush = True  # flush each write (False: the handler flushes at the end)
         self.trickled = False  # slow_head: a head byte is out, so the next one waits
+        self.tally: Callable[[int], None] | None = None  # told of each body write done
 
     # ---- low level ----------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ class Writer:
         self.handler.wfile.write(data)
         if self.flush:
             self.handler.wfile.flush()
+        if self.tally is not None:
+            self.tally(len(data))
 
     def _last_chunk(self) -> None:
         self.handler.wfile.write(b"0\r\n\r\n")

@@ -3,7 +3,6 @@ shards: the real process against the offline gateway on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -211,14 +210,19 @@ def test_resume_after_kill_9_answers_each_row_exactly_once(tmp_path: Path) -> No
     lines = b"".join(b"row %d\n" % i for i in range(120))
     with offline.start(faults="delay=20") as gw:
         for _ in range(2):
+            # each run is killed once it has written 20 more lines (a state, not a time;
+            # on a machine slow enough to finish first, the kill finds nothing to stop)
+            target = (out.read_bytes().count(b"\n") if out.exists() else 0) + 20
             proc = _popen("batch", "run", "--base-url", gw.base_url, "-m", "echo", "-P", "4",
                           "-o", str(out), "--resume", stdin=lines)  # fmt: skip
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and (
-                not out.exists() or out.read_bytes().count(b"\n") < 20
+            while (
+                proc.poll() is None
+                and time.monotonic() < deadline
+                and (not out.exists() or out.read_bytes().count(b"\n") < target)
             ):
                 time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL)  # not once it has ended: its pid is not its own
             proc.wait(10)
         with out.open("ab") as f:
             f.write(b'{"id": "batch_req_torn", "custom_id": "3')  # a torn last line

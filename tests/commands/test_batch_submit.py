@@ -1,15 +1,23 @@
 """``llmcli batch submit|status|fetch|cancel|list``: the real process against the offline
-gateway's faithful fakes of OpenAI's Files + Batches and Anthropic's Message Batches."""
+gateway's faithful fakes of OpenAI's Files + Batches and Anthropic's Message Batches.
+
+The gateways here run a batch for an hour of their clock, so it is surely running when a
+test looks; the test then moves the clock past its end (``advance_clock``) instead of
+waiting, and ``fetch --wait`` finds it ended at its next look.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
-from conftest import SECRET, llmcli
+from conftest import SECRET, Result, clean_env, llmcli
 
 from llmcli import mock as offline
 
@@ -31,9 +39,13 @@ FORMS = [
 ]
 
 
+HOUR = 3600.0  # how long a batch runs on these gateways, on their clock
+LATER = 2 * HOUR  # past the end of every batch made so far, cancelled or not
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[offline.RunningGateway]:
-    with offline.start(batch_seconds=0.4, batch_dir=tmp_path / "store") as running:
+    with offline.start(batch_seconds=HOUR, batch_dir=tmp_path / "store") as running:
         yield running
 
 
@@ -43,6 +55,31 @@ def state(tmp_path: Path) -> dict[str, str]:
 
 def rows(out: bytes) -> list[dict]:
     return [orjson.loads(line) for line in out.splitlines()]
+
+
+def fetch_while_waiting(
+    gw: offline.RunningGateway, ident: str, *args: str, env: dict[str, str]
+) -> Result:
+    """``batch fetch IDENT --wait`` in a process of its own; the gateway's clock moves past
+    the batch's end only once the process has looked at it, so it ends only by polling."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmcli", "batch", "fetch", ident, "--wait", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(env),
+    )
+    deadline = time.monotonic() + 30  # a state to wait for, not a time to take
+    while polls(gw, ident) == 0 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gw.advance_clock(LATER)
+    out, err = proc.communicate(timeout=30)
+    return Result(proc.returncode, out, err.decode("utf-8", "replace"))
+
+
+def polls(gw: offline.RunningGateway, ident: str) -> int:
+    """How many times the gateway was asked how the batch ``ident`` is."""
+    return sum(r.method == "GET" and r.path.endswith(f"/{ident}") for r in list(gw.requests))
 
 
 def same(row: dict) -> dict:
@@ -80,6 +117,7 @@ def test_submit_then_fetch_gives_the_lines_batch_run_gives_in_input_order(
     assert early.code == 75
     assert early.err.startswith(f"llmcli: batch {ids[0]} is ")
     assert early.err.endswith(": fetch it again later, or add --wait\n")
+    store.advance_clock(LATER)
     out = tmp_path / "out.jsonl"
     fetched = llmcli(
         "batch", "fetch", *ids, "--wait", "-o", str(out), "--base-url", store.base_url, env=env
@@ -119,7 +157,7 @@ def test_mock_batches_outlive_the_process_that_submitted_them(tmp_path: Path) ->
 def test_anthropic_gateway_takes_prompts_as_messages_and_expired_rows_are_75(
     tmp_path: Path,
 ) -> None:
-    with offline.start("anthropic", batch_seconds=0.3, batch_dir=tmp_path / "s") as gw:
+    with offline.start("anthropic", batch_seconds=HOUR, batch_dir=tmp_path / "s") as gw:
         env = {**state(tmp_path), "ANTHROPIC_API_KEY": SECRET}
         lines = (
             b'hello\n{"custom_id": "expire-1", "messages": [{"role": "user", "content": "x"}]}\n'
@@ -130,7 +168,8 @@ def test_anthropic_gateway_takes_prompts_as_messages_and_expired_rows_are_75(
         (batch,) = rows(sub.out)
         assert batch["id"].startswith("msgbatch_")
         assert (batch["api"], batch["status"]) == ("anthropic", "in_progress")
-        fetched = llmcli("batch", "fetch", batch["id"], "--wait", *conn[:4], env=env)
+        fetched = fetch_while_waiting(gw, batch["id"], *conn[:4], env=env)
+        assert polls(gw, batch["id"]) >= 2  # it polled until the batch had ended
         assert fetched.code == 75
         assert fetched.err == (
             "llmcli: 1 of 2 rows failed for a temporary reason (expired, cancelled or not "
@@ -208,7 +247,7 @@ def test_a_gateway_without_a_batch_api_is_78_before_sending(tmp_path: Path) -> N
 def test_cancel_then_fetch_gives_cancelled_rows_and_list_shows_newest_first(
     tmp_path: Path,
 ) -> None:
-    with offline.start(batch_seconds=30, batch_dir=tmp_path / "s") as gw:
+    with offline.start(batch_seconds=HOUR, batch_dir=tmp_path / "s") as gw:
         env = state(tmp_path)
         conn = ("--base-url", gw.base_url, "-m", "echo")
         first = rows(llmcli("batch", "submit", "-", *conn, stdin=b"a\nb\n", env=env).out)
@@ -216,6 +255,7 @@ def test_cancel_then_fetch_gives_cancelled_rows_and_list_shows_newest_first(
         cancelled = llmcli("batch", "cancel", first[0]["id"], *conn[:2], env=env)
         assert cancelled.code == 0
         assert rows(cancelled.out)[0]["status"] == "cancelling"
+        gw.advance_clock(LATER)
         fetched = llmcli("batch", "fetch", first[0]["id"], "--wait", *conn[:2], env=env)
         assert fetched.code == 75
         assert [same(r) for r in rows(fetched.out)] == [
@@ -245,6 +285,7 @@ def test_fetch_to_a_file_that_cannot_be_written_is_73(
         "batch", "submit", "-", "--base-url", store.base_url, "-m", "echo", stdin=b"a\n", env=env
     )
     (batch,) = rows(sub.out)
+    store.advance_clock(LATER)
     target = tmp_path / "missing" / "out.jsonl"
     r = llmcli(
         "batch",
@@ -288,6 +329,7 @@ def test_dry_run_sends_nothing_and_a_repeated_id_counts_once(
         f"{store.base_url}/messages/batches?limit=3",
     ]
     assert store.requests == []
+    store.advance_clock(LATER)
     twice = llmcli("batch", "fetch", batch["id"], batch["id"], "--wait", *conn, env=env)
     assert twice.code == 0
     assert [r["custom_id"] for r in rows(twice.out)] == ["1"]

@@ -188,13 +188,15 @@ def test_parallel_runs_record_whole_lines_through_the_environment(tmp_path: Path
 def test_provider_batches_replay(tmp_path: Path) -> None:
     cassette = str(tmp_path / "c.jsonl")
     rows = b"first\nsecond\n"
-    with offline.start(batch_seconds=0.05) as gateway:
+    with offline.start(batch_seconds=3600) as gateway:
         where = ("--base-url", gateway.base_url, "-m", "echo", "--record", cassette)
         submitted = llmcli("batch", "submit", "-", *where, stdin=rows)
         batch = orjson.loads(submitted.out)["id"]
         status = llmcli("batch", "status", batch, *where)
+        gateway.advance_clock(3600)  # the batch has run its hour: no wait
         fetched = llmcli("batch", "fetch", batch, "--wait", *where)
     assert (submitted.code, status.code, fetched.code) == (0, 0, 0), fetched.err
+    assert orjson.loads(status.out)["status"] == "validating"
     where = (*where[:-2], "--replay", cassette)
     assert llmcli("batch", "submit", "-", *where, stdin=rows).out == submitted.out
     assert llmcli("batch", "status", batch, *where).out == status.out

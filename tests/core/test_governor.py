@@ -9,23 +9,25 @@ from llmcli.governor import Governor
 
 
 def test_a_pause_holds_every_worker_until_it_ends() -> None:
-    governor = Governor(4)
+    now = [100.0]  # the governor's clock: only this test moves it
+    governor = Governor(4, clock=lambda: now[0])
     assert governor.pause(0.3) is True
     assert governor.pause(0.1) is False  # inside the pause: no new pause, no new line
-    started = time.monotonic()
-    entered: list[float] = []
+    entered: list[float] = []  # the governor's time when each worker got its slot
 
     def work() -> None:
         with governor.slot():
-            entered.append(time.monotonic() - started)
+            entered.append(now[0])
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for thread in threads:
         thread.start()
+    time.sleep(0.5)  # more than the pause in real time: the governor's clock is what counts
+    assert entered == []
+    now[0] = 100.5  # the pause is over: each worker sees it when its wait times out
     for thread in threads:
-        thread.join(5)
-    assert len(entered) == 3
-    assert min(entered) >= 0.29
+        thread.join(10)
+    assert entered == [100.5] * 3
 
 
 def test_a_pause_halves_concurrency_and_successes_win_it_back() -> None:
@@ -51,20 +53,27 @@ def test_no_more_than_limit_in_flight() -> None:
     inside = [0]
     most = [0]
     lock = threading.Lock()
+    release = threading.Event()
 
     def work() -> None:
         with governor.slot():
             with lock:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
-            time.sleep(0.02)
+            release.wait(10)  # the first two hold their slots until the test has looked
             with lock:
                 inside[0] -= 1
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 10  # a state to wait for, not a time to take
+    while inside[0] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the other six had time to push in, had the governor let them
+    assert (governor.in_flight, inside[0]) == (2, 2)
+    release.set()
     for thread in threads:
-        thread.join(5)
+        thread.join(10)
     assert most[0] == 2
     assert governor.in_flight == 0

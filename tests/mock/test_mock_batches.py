@@ -1,14 +1,18 @@
 """The offline gateway's batch APIs over real HTTP: OpenAI's Files + Batches and
 Anthropic's Message Batches, their statuses over time, result files, validation, cancel,
-paging, the profiles that serve them, and batches kept in a directory across gateways."""
+paging, the profiles that serve them, and batches kept in a directory across gateways.
+
+Nothing here sleeps: a batch runs an hour of the gateway's clock, which the tests move on
+(``advance_clock``) to the moment they look at, so the statuses seen are exact and the
+same on a loaded machine as on an idle one.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +23,16 @@ from conftest import llmcli
 
 from llmcli import mock as offline
 
-SECONDS = 0.3  # how long a batch runs on these gateways
+SECONDS = 3600.0  # how long a batch runs on these gateways, on their clock
+TENTH = SECONDS / 10  # validating; and cancelling
 CHAT_URL = "/v1/chat/completions"
 
 
 @contextlib.contextmanager
-def serving(
-    batch_dir: Path, seconds: float = SECONDS
-) -> Iterator[tuple[offline.RunningGateway, httpx.Client]]:
+def serving(batch_dir: Path) -> Iterator[tuple[offline.RunningGateway, httpx.Client]]:
     """A gateway keeping its batches in ``batch_dir``, and a client of it."""
     with (
-        offline.start(batch_seconds=seconds, batch_dir=batch_dir) as running,
+        offline.start(batch_seconds=SECONDS, batch_dir=batch_dir) as running,
         httpx.Client(base_url=running.base_url, timeout=10) as c,
     ):
         yield running, c
@@ -71,20 +74,17 @@ def submit(c: httpx.Client, rows: list[Any], **extra: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
-def wait(
-    c: httpx.Client, path: str, done: Callable[[dict[str, Any]], bool], headers: Any = None
+def walk(
+    gw: offline.RunningGateway, c: httpx.Client, path: str, *steps: float
 ) -> tuple[dict[str, Any], list[str]]:
-    """Poll ``path`` until ``done``; the last object and every status seen."""
+    """The status of the batch at ``path`` now and after each step of the gateway's clock
+    (seconds more); the last object too."""
     seen: list[str] = []
-    deadline = time.monotonic() + 10
-    while True:
-        obj = c.get(path, headers=headers).json()
-        status = obj.get("status") or obj["processing_status"]
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if done(obj) or time.monotonic() > deadline:
-            return obj, seen
-        time.sleep(0.02)
+    for step in (0.0, *steps):
+        gw.advance_clock(step)
+        obj = c.get(path).json()
+        seen.append(obj.get("status") or obj["processing_status"])
+    return obj, seen
 
 
 def read_lines(data: bytes) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ def read_lines(data: bytes) -> list[dict[str, Any]]:
 
 
 def test_openai_batch_runs_to_completed_with_output_and_error_files(
-    client: httpx.Client,
+    gw: offline.RunningGateway, client: httpx.Client
 ) -> None:
     prompts = [f"row {i}" for i in range(12)]
     rows = [line(f"r{i}", chat(p)) for i, p in enumerate(prompts)]
@@ -143,13 +143,9 @@ def test_openai_batch_runs_to_completed_with_output_and_error_files(
         "model": "echo",
     }
 
-    batch, seen = wait(client, f"/batches/{created['id']}", lambda b: b["status"] == "completed")
-    assert seen[-1] == "completed" and set(seen) <= {
-        "validating",
-        "in_progress",
-        "finalizing",
-        "completed",
-    }
+    # a tenth validating, in progress to nine tenths, then finalizing: looked at mid-way
+    batch, seen = walk(gw, client, f"/batches/{created['id']}", 1800, 1620, 360)
+    assert seen == ["validating", "in_progress", "finalizing", "completed"]
     assert batch["request_counts"] == {"total": 14, "completed": 12, "failed": 2}
     for key in ("in_progress_at", "finalizing_at", "completed_at"):
         assert isinstance(batch[key], int)
@@ -201,7 +197,9 @@ def test_openai_batch_runs_to_completed_with_output_and_error_files(
     }
 
 
-def test_a_bad_input_file_fails_the_batch_with_line_numbers(client: httpx.Client) -> None:
+def test_a_bad_input_file_fails_the_batch_with_line_numbers(
+    gw: offline.RunningGateway, client: httpx.Client
+) -> None:
     data = b"\n".join(
         [
             orjson.dumps(line("a", chat("1"))),
@@ -215,8 +213,8 @@ def test_a_bad_input_file_fails_the_batch_with_line_numbers(client: httpx.Client
     file_id = upload(client, data).json()["id"]
     body = {"input_file_id": file_id, "endpoint": CHAT_URL, "completion_window": "24h"}
     batch_id = client.post("/batches", json=body).json()["id"]
-    batch, seen = wait(client, f"/batches/{batch_id}", lambda b: b["status"] == "failed")
-    assert seen == ["validating", "failed"]
+    batch, seen = walk(gw, client, f"/batches/{batch_id}", TENTH / 2, TENTH)
+    assert seen == ["validating", "validating", "failed"]
     assert isinstance(batch["failed_at"], int) and batch["in_progress_at"] is None
     assert (batch["output_file_id"], batch["error_file_id"]) == (None, None)
     assert batch["request_counts"] == {"total": 0, "completed": 0, "failed": 0}
@@ -267,14 +265,14 @@ def test_create_refusals_are_400_and_unknown_ids_404(client: httpx.Client) -> No
 
 
 def test_cancel_gives_cancelling_then_cancelled_rows_batch_cancelled(tmp_path: Path) -> None:
-    with serving(tmp_path, seconds=5) as (_, c):
+    with serving(tmp_path) as (gw, c):
         batch = submit(c, [line(f"r{i}", chat("x")) for i in range(3)])
         cancelling = c.post(f"/batches/{batch['id']}/cancel").json()
         assert cancelling["status"] == "cancelling"
         assert isinstance(cancelling["cancelling_at"], int)
-        time.sleep(0.6)  # a tenth of batch_seconds, and some
+        _, seen = walk(gw, c, f"/batches/{batch['id']}", TENTH / 2, TENTH)
+        assert seen == ["cancelling", "cancelling", "cancelled"]  # a tenth of batch_seconds
         done = c.get(f"/batches/{batch['id']}").json()
-        assert done["status"] == "cancelled"
         assert done["request_counts"] == {"total": 3, "completed": 0, "failed": 3}
         assert done["output_file_id"] is None
         errors = read_lines(c.get(f"/files/{done['error_file_id']}/content").content)
@@ -287,26 +285,32 @@ def test_cancel_gives_cancelling_then_cancelled_rows_batch_cancelled(tmp_path: P
 
 
 def test_a_cancel_midway_keeps_the_rows_done(tmp_path: Path) -> None:
-    with serving(tmp_path, seconds=1) as (_, c):
+    with serving(tmp_path) as (gw, c):
         batch = submit(c, [line(f"r{i}", chat(f"row {i}")) for i in range(10)])
-        time.sleep(0.5)  # about half the rows are done
+        # rows are done at an even pace from a tenth to nine tenths: half of them by now
+        gw.advance_clock(SECONDS / 2)
         c.post(f"/batches/{batch['id']}/cancel")
-        done, _ = wait(c, f"/batches/{batch['id']}", lambda b: b["status"] == "cancelled")
+        done, seen = walk(gw, c, f"/batches/{batch['id']}", 2 * TENTH)
+        assert seen == ["cancelling", "cancelled"]
         output = read_lines(c.get(f"/files/{done['output_file_id']}/content").content)
         errors = read_lines(c.get(f"/files/{done['error_file_id']}/content").content)
     counts = done["request_counts"]
-    assert 0 < counts["completed"] < 10
+    assert counts == {"total": 10, "completed": 5, "failed": 5}
     assert (len(output), len(errors)) == (counts["completed"], counts["failed"])
     assert sorted(r["custom_id"] for r in output + errors) == sorted(f"r{i}" for i in range(10))
     assert {e["error"]["code"] for e in errors} == {"batch_cancelled"}
 
 
-def test_mock_expire_ends_the_batch_expired(client: httpx.Client) -> None:
+def test_mock_expire_ends_the_batch_expired(
+    gw: offline.RunningGateway, client: httpx.Client
+) -> None:
     batch = submit(
         client, [line("a", chat("x")), line("b", chat("y"))], metadata={"mock_expire": "true"}
     )
-    done, seen = wait(client, f"/batches/{batch['id']}", lambda b: b["status"] == "expired")
-    assert "finalizing" not in seen and isinstance(done["expired_at"], int)
+    # at 95% of its time another batch would be finalizing: this one is still in progress
+    done, seen = walk(gw, client, f"/batches/{batch['id']}", 1800, 1620, 360)
+    assert seen == ["validating", "in_progress", "in_progress", "expired"]
+    assert isinstance(done["expired_at"], int)
     assert done["request_counts"] == {"total": 2, "completed": 0, "failed": 2}
     errors = read_lines(client.get(f"/files/{done['error_file_id']}/content").content)
     assert {e["error"]["code"] for e in errors} == {"batch_expired"}
@@ -376,8 +380,8 @@ def test_message_batch_ends_with_succeeded_errored_expired(
             "message": f"message batch {created['id']} has not ended yet: it is in_progress",
         },
     }
-    ended, seen = wait(client, path, lambda b: b["processing_status"] == "ended")
-    assert seen == ["in_progress", "ended"]
+    ended, seen = walk(gw, client, path, SECONDS * 0.95, SECONDS * 0.1)
+    assert seen == ["in_progress", "in_progress", "ended"]
     assert ended["request_counts"] == {
         "processing": 0,
         "succeeded": 2,
@@ -431,7 +435,7 @@ def test_message_batch_refusals_are_400(
 
 
 def test_message_batch_cancel_delete_and_pages(tmp_path: Path) -> None:
-    with serving(tmp_path, seconds=5) as (_, c):
+    with serving(tmp_path) as (gw, c):
         ids = [
             c.post("/messages/batches", json={"requests": [request("a")]}).json()["id"]
             for _ in range(3)
@@ -442,9 +446,8 @@ def test_message_batch_cancel_delete_and_pages(tmp_path: Path) -> None:
         canceling = c.post(path + "/cancel").json()
         assert canceling["processing_status"] == "canceling"
         assert canceling["cancel_initiated_at"] is not None
-        time.sleep(0.6)
-        ended = c.get(path).json()
-        assert ended["processing_status"] == "ended"
+        ended, seen = walk(gw, c, path, TENTH / 2, TENTH)
+        assert seen == ["canceling", "canceling", "ended"]  # a tenth of batch_seconds
         assert ended["request_counts"]["canceled"] == 1
         assert read_lines(c.get(path + "/results").content) == [
             {"custom_id": "a", "result": {"type": "canceled"}}
@@ -485,8 +488,9 @@ def test_batches_outlive_their_gateway_in_batch_dir(tmp_path: Path) -> None:
     with serving(tmp_path) as (_, c):
         openai_id = submit(c, [line("a", chat("kept"))])["id"]
         message_id = c.post("/messages/batches", json={"requests": [request("b")]}).json()["id"]
-    time.sleep(SECONDS)
     with serving(tmp_path) as (second, c):
+        assert c.get(f"/batches/{openai_id}").json()["status"] == "validating"
+        second.advance_clock(SECONDS)  # the second gateway's clock: the first one is gone
         batch = c.get(f"/batches/{openai_id}").json()
         assert batch["status"] == "completed"
         output = read_lines(c.get(f"/files/{batch['output_file_id']}/content").content)

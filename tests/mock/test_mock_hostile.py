@@ -251,28 +251,30 @@ def test_big_bodies_keep_the_gateway_small(gw: RunningGateway) -> None:
 
 
 def test_silent_never_answers_and_lets_go() -> None:
-    with mock.start(faults="silent;hold=0.3") as gw:
+    with mock.start(faults="silent;hold=60") as gw:
         with socket.create_connection(("127.0.0.1", gw.port), timeout=0.15) as s:
             s.sendall(request(CHAT, body(), [("Host", "gw")]))
             with pytest.raises(TimeoutError):
                 s.recv(1)
-        with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:
+        gw.set_faults("silent;hold=0.3")
+        # the socket's timeout is the upper bound: 30 times the hold, not the default 120 s
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as s:
+            started = time.monotonic()  # before the request: the hold cannot start earlier
             s.sendall(request(CHAT, body(), [("Host", "gw")]))
-            started = time.monotonic()
             assert s.recv(1) == b""  # closed after hold, without a byte
-            assert 0.25 < time.monotonic() - started < 3
+            assert time.monotonic() - started >= 0.3
         assert len(gw.requests) == 2
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_hang_after_sends_n_bytes_then_stalls(gw: RunningGateway, stream: bool) -> None:
     c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=5)
+    started = time.monotonic()  # before the request: the stall cannot start earlier
     c.request("POST", CHAT, body(stream), {"X-Mock-Fault": "hang_after=100;hold=0.3"})
     r = c.getresponse()
-    started = time.monotonic()
     with pytest.raises(http.client.IncompleteRead) as info:
         r.read()
-    assert len(info.value.partial) == 100 and time.monotonic() - started > 0.25
+    assert len(info.value.partial) == 100 and time.monotonic() - started >= 0.3
     assert info.value.partial.startswith(b"data: {" if stream else b'{"id":"chatcmpl-')
 
 

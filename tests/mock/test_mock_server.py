@@ -454,9 +454,13 @@ def test_request_errors(client: httpx.Client) -> None:
 
 def test_recorded_requests(fresh: RunningGateway) -> None:
     with httpx.Client(base_url=fresh.base_url) as c:
-        c.get("/models", headers={"Authorization": "Bearer k"})
-        c.post("/chat/completions", json=chat_body(), params={"q": "1"})
-        c.post("/embeddings", content=b"not json")
+        before = time.monotonic()
+        answers = [
+            c.get("/models", headers={"Authorization": "Bearer k"}),
+            c.post("/chat/completions", json=chat_body(), params={"q": "1"}),
+            c.post("/embeddings", content=b"not json"),
+        ]
+        after, sent = time.monotonic(), fresh.body_bytes_sent
         listed = c.get("/_mock/requests").json()
         assert c.get(f"http://127.0.0.1:{fresh.port}/_mock/requests").json() == listed
     assert [(r.method, r.path) for r in fresh.requests] == [
@@ -466,6 +470,9 @@ def test_recorded_requests(fresh: RunningGateway) -> None:
     ]
     assert fresh.requests[0].headers["authorization"] == "Bearer k"
     assert orjson.loads(fresh.requests[1].body) == chat_body()
+    received = [r.received for r in fresh.requests]
+    assert before <= received[0] <= received[1] <= received[2] <= after  # in real time
+    assert sent == sum(len(r.content) for r in answers)
     assert [r["body"] for r in listed] == [None, chat_body(), "not json"]
     assert listed[0]["headers"]["authorization"] == "Bearer k"
     fresh.clear()
@@ -713,11 +720,11 @@ def test_fault_delay(client: httpx.Client) -> None:
     started = time.perf_counter()
     assert fault(client, "delay=150").status_code == 200
     assert time.perf_counter() - started >= 0.15
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx.ReadTimeout):  # the delay comes before the head
         client.post(
             "/chat/completions",
             json=chat_body(),
-            headers={"X-Mock-Fault": "delay=300"},
+            headers={"X-Mock-Fault": "delay=3000"},  # 60 times the timeout: never in time
             timeout=0.05,
         )
 
