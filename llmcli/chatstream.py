@@ -14,7 +14,7 @@ from typing import Any
 
 from llmcli.errors import ProtocolError
 from llmcli.openai import JSON, Piece, content_parts, reasoning_fields, stream_error
-from llmcli.parts import append, joined
+from llmcli.parts import append, joined, merge
 
 #: delta fields whose string pieces are concatenated (others: the last value wins)
 _TEXT_FIELDS = ("content", "reasoning", "reasoning_content", "refusal")
@@ -128,6 +128,8 @@ class _Choice:
                 self.message.setdefault("reasoning_details", None)
                 if self.keep_text:
                     _merge_details(self.details, value)
+            elif self.keep_text and key != "role":  # as the SDK merges it: nothing lost
+                merge(self.message, key, value)
             elif value is not None or key not in self.message:
                 self.message[key] = value
 

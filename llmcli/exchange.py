@@ -27,7 +27,7 @@ from llmcli.decoding import MAX_BODY
 from llmcli.errors import LlmcliError, ProtocolError
 from llmcli.messagestream import MessageStream
 from llmcli.openai import Piece
-from llmcli.redaction import redact
+from llmcli.redaction import Scrubber, redact, scrub_json
 from llmcli.request import parse_reply
 from llmcli.sse import SSEDecoder, TooLarge
 
@@ -113,8 +113,9 @@ class Exchange:
         self.lines = lines
         self.where = request.gateway
         self.reply: JSON | None = None
-        #: a server echoing a secret gets it replaced in what is handed out, stdout included
-        self._secrets = [s.encode() for s in request.secrets if len(s) >= 4]
+        #: the body's bytes are scrubbed as they arrive (``llmcli.http``); a secret that a
+        #: stream sends in pieces is scrubbed from the text they make, and from the reply
+        self._texts = _TextScrubbers(request.secrets) if request.secrets else None
         self._assembly: Any = None
         self._events = 0
         self._done = False
@@ -135,14 +136,7 @@ class Exchange:
             e.message = redact(e.message, self.request.secrets)
             raise
 
-    def _scrub(self, chunk: bytes) -> bytes:
-        for secret in self._secrets:
-            if secret in chunk:
-                chunk = chunk.replace(secret, b"***")
-        return chunk
-
     def _whole(self, body: bytes) -> Read:
-        body = self._scrub(body)
         parsed = parse_reply(body, self.request)
         reply = self.dialect.check(parsed, self.where)  # an error sent with a 200 raises
         self.reply = reply
@@ -161,8 +155,6 @@ class Exchange:
             kept = 0
             try:
                 for chunk in itertools.chain((first,), chunks):
-                    if self._secrets:
-                        chunk = self._scrub(chunk)
                     if self.keep_text:  # a reply kept whole is capped as a whole body is
                         kept += len(chunk)
                         if kept > MAX_BODY:
@@ -180,20 +172,26 @@ class Exchange:
                             good = event.end
                     except LlmcliError:  # what came before the failing event still goes out
                         if good:
-                            yield Read(chunk[:good], lines, pieces)
+                            yield Read(chunk[:good], lines, self._scrubbed(pieces))
                         raise
-                    yield Read(chunk, lines, pieces)
+                    yield Read(chunk, lines, self._scrubbed(pieces))
             except TooLarge as e:
                 raise ProtocolError(
                     f"stream from {self.where} has {e} ({request.method} {request.url})"
                 ) from None
             decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
+        if self._texts is not None and (held := self._texts.close()):
+            yield Read(b"", [], held)
         if not (self._done or assembly.finished):
             raise ProtocolError(
                 f"stream from {self.where} ended before it finished ({dialect.terminator}) "
                 f"({request.method} {request.url})"
             )
-        self.reply = assembly.result()
+        reply = assembly.result()
+        self.reply = reply if self._texts is None else scrub_json(reply, request.secrets)
+
+    def _scrubbed(self, pieces: list[Piece]) -> list[Piece]:
+        return pieces if self._texts is None or not pieces else self._texts.feed(pieces)
 
     def _event(
         self, assembly: Any, name: str, data: str, lines: list[Any], pieces: list[Piece]
@@ -219,3 +217,28 @@ class Exchange:
         pieces.extend(self.dialect.add(assembly, name, parsed))  # an error event raises
         if self.lines:
             lines.append(line)
+
+
+class _TextScrubbers:
+    """The text of each choice and kind, scrubbed as it streams (``Scrubber``): a secret
+    the server sent in two deltas is in no one event, but in the text they make."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = secrets
+        self._streams: dict[tuple[str, int], Scrubber] = {}
+
+    def feed(self, pieces: list[Piece]) -> list[Piece]:
+        out = []
+        for piece in pieces:
+            key = (piece.kind, piece.choice)
+            scrubber = self._streams.get(key)
+            if scrubber is None:
+                scrubber = self._streams[key] = Scrubber(self._secrets)
+            text = scrubber.feed(piece.text.encode()).decode()  # cut at ASCII bytes only
+            if text:
+                out.append(Piece(piece.kind, piece.choice, text, piece.data))
+        return out
+
+    def close(self) -> list[Piece]:
+        held = [(key, scrubber.close()) for key, scrubber in self._streams.items()]
+        return [Piece(kind, choice, text.decode()) for (kind, choice), text in held if text]

@@ -28,7 +28,7 @@ from llmcli.errors import (
     UsageError,
     error_for_status,
 )
-from llmcli.redaction import is_credential_header, redact, redacted_headers
+from llmcli.redaction import Scrubber, is_credential_header, redact, redacted_headers, scrub
 from llmcli.request import Body, Request
 from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
 from llmcli.status import advice, error_text, status_line
@@ -274,8 +274,9 @@ class Client:
                 if hint is not None:
                     self.governor.hold(hint)
             return response
-        try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits")
-            body = decoding.head(_decoded(response), MAX_ERROR_BODY)
+        try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits"), and
+            # scrubbed before anything shortens it or shows it
+            body = scrub(decoding.head(_decoded(response), MAX_ERROR_BODY), request.secrets)
         except (httpx.HTTPError, decoding.DecodingError) as e:
             if deadline is not None and time.perf_counter() >= deadline - 0.01:
                 raise TemporaryError(self._late(request)) from e
@@ -387,8 +388,12 @@ class Client:
         """The body as it arrives, decompressed in bounded steps; errors typed."""
         deadline = response.request.extensions.get(DEADLINE)
         tee = self.recorder.tee(request, response) if self.recorder is not None else None
+        # an echoed secret is scrubbed before anyone reads the body, a cassette included
+        body = _decoded(response)
+        if request.secrets:
+            body = _scrubbed(body, Scrubber(request.secrets))
         try:
-            for chunk in _decoded(response) if tee is None else tee.chunks(_decoded(response)):
+            for chunk in body if tee is None else tee.chunks(body):
                 if deadline is not None and time.perf_counter() > deadline:
                     raise TemporaryError(self._late(request))
                 if chunk:
@@ -439,8 +444,8 @@ class _TooLarge(ProtocolError):
 
 
 def _watch(watchdog: Watchdog, response: httpx.Response, deadline: float) -> Watch | None:
-    """Through a proxy (httpx's transport) the deadline holds from the head on: the
-    socket of the response, as httpcore hands it out."""
+    """Through a proxy (httpx's transport) the deadline holds from the body on, an
+    error body included: the socket of the response, as httpcore hands it out."""
     stream = response.extensions.get("network_stream")
     sock = stream.get_extra_info("socket") if stream is not None else None
     return watchdog.watch(deadline, sock) if sock is not None else None
@@ -477,6 +482,12 @@ def _decoded(response: httpx.Response) -> Iterator[bytes]:
     if codings is None:  # br, zstd …: httpx's decoders, when installed
         return response.iter_bytes()
     return decoding.decode(response.iter_raw(), codings)
+
+
+def _scrubbed(chunks: Iterator[bytes], scrubber: Scrubber) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield scrubber.feed(chunk)
+    yield scrubber.close()
 
 
 def _summary(retry: _Retry) -> str:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from llmcli.exchange import Dialect, Exchange, Read
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
+#: a server's words on stderr cannot drive the terminal: control characters (C0 but tab
+#: and newline, DEL, C1: ESC and CSI among them) are shown as ``\x1b``
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
 
 
 @dataclass(slots=True)
@@ -74,9 +77,10 @@ class Output:
         self.secrets = tuple(dict.fromkeys((*self.secrets, *secrets)))
 
     def _redact(self, text: str) -> str:
+        """A line for stderr: every secret hidden, every control character escaped."""
         from llmcli.redaction import redact
 
-        return redact(text, self.secrets)
+        return redact(text, self.secrets).translate(_CONTROLS)
 
     # stdout -------------------------------------------------------------------------
 
@@ -145,8 +149,11 @@ class Output:
         return f"{style}{text}{_RESET}" if self.terminal.color else text
 
     def reasoning(self, text: str) -> None:
-        """Reasoning streams to stderr as it arrives, dimmed on a terminal."""
+        """Reasoning streams to stderr as it arrives, dimmed on a terminal (where the
+        model's words cannot drive it: controls escaped); to a file or pipe, as sent."""
         self._reasoning_open = True
+        if self.terminal.stderr_tty:
+            text = text.translate(_CONTROLS)
         self.stderr.write(self._style(text, _DIM))
         self.stderr.flush()
 

@@ -35,3 +35,55 @@ def joined(value: Any) -> Any:
     if isinstance(value, list):
         return [joined(v) for v in value]
     return value
+
+
+#: keys whose value names an entry or its kind: replaced, never joined
+_NAMES = frozenset({"index", "type"})
+
+
+def merge(target: dict[str, Any], key: str, value: Any) -> None:
+    """One delta field merged into what arrived before it, as the openai SDK's
+    ``accumulate_delta`` merges a field it has no special rule for (``delta.audio``:
+    its id, then pieces of its data and transcript): strings joined, numbers added,
+    objects key by key, lists of objects entry by entry by their ``index``, other
+    lists extended; ``index`` and ``type`` replaced; a value of another kind ignored.
+    Values are copied in, so a later merge never changes an event already parsed."""
+    old = target.get(key)
+    if old is None or key in _NAMES:
+        target[key] = _copy(value)
+    elif isinstance(value, str) and isinstance(old, str | Parts):
+        append(target, key, value)
+    elif _number(value) and _number(old):
+        target[key] = old + value
+    elif isinstance(value, dict) and isinstance(old, dict):
+        for name, part in value.items():
+            merge(old, name, part)
+    elif isinstance(value, list) and isinstance(old, list):
+        for entry in value:
+            index = entry.get("index") if isinstance(entry, dict) else None
+            same = next(
+                (
+                    e
+                    for e in old
+                    if isinstance(e, dict) and index is not None and e.get("index") == index
+                ),
+                None,
+            )
+            if same is None:
+                old.append(_copy(entry))
+            else:
+                for name, part in entry.items():
+                    merge(same, name, part)
+    # a value of another kind (null after an object …) leaves what arrived, as the SDK does
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -5,14 +5,24 @@ by a gateway: ``Authorization``, ``Cookie``, ``X-Api-Key``, any ``*-Key``, anyth
 ``token``, ``secret``, ``password`` or ``auth`` in its name) and the password of a URL's
 userinfo (``http://u:secret@host/v1``, which httpx sends as ``Basic`` credentials). Every
 message that shows a server's words, a header, a URL or a traceback goes through
-``redact`` (DESIGN.md, "Limits"). Pure functions, no I/O.
+``redact`` (DESIGN.md, "Limits"); every body that comes back goes through a ``Scrubber``
+before anything reads it. Pure functions, no I/O.
+
+What is hidden (DESIGN.md: what llmcli prints or writes never contains the key or a
+prefix long enough to identify it): a secret however JSON spells it (any character as
+``\\uXXXX`` in either case, ``\\/``, ``\\"``), however the network cut it (a
+``Scrubber`` holds back a tail that could begin one until the next read), and a piece of
+it long enough to identify it (``FRAGMENT``: half of it, at least 12 characters — the
+start left when a server shortened a message, or the end).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 REDACTED = "***"
@@ -61,23 +71,168 @@ def redact_url(url: str) -> str:
     return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", url)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (and its escaped spellings in JSON or Python reprs) and
-    every URL password replaced by ``***``."""
+def redact(text: str, secrets: Iterable[str], *, fold_case: bool = False) -> str:
+    """``text`` with every secret (its JSON and Python spellings, and any piece of it
+    long enough to identify it) and every URL password replaced by ``***``;
+    ``fold_case``: in any letter case too (a header name)."""
     forms = set()
     for secret in secrets:
-        for form in (secret, secret.strip(), repr(secret)[1:-1], _json_escaped(secret)):
+        for form in (secret.strip(), repr(secret)[1:-1]):
             if len(form) >= MIN_SECRET:
                 forms.add(form)
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, REDACTED)
+        text = _pattern(form, fold_case).sub(REDACTED, text)
     return redact_url(text)
 
 
-def _json_escaped(secret: str) -> str:
-    import orjson
+def scrub_json(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A parsed JSON value with every string (keys too) redacted: what a stream's pieces
+    assembled may hold (a secret sent in two deltas), which no single event did."""
+    if isinstance(value, str):
+        return redact(value, secrets) if _could_hold(value, secrets) else value
+    if isinstance(value, list):
+        return [scrub_json(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {scrub_json(k, secrets): scrub_json(v, secrets) for k, v in value.items()}
+    return value
 
-    return orjson.dumps(secret).decode()[1:-1]
+
+def _could_hold(text: str, secrets: tuple[str, ...]) -> bool:
+    return any(s[:1] in text or s[-1:] in text for s in secrets if len(s) >= MIN_SECRET)
+
+
+#: how short a piece of a secret may be and still be hidden: half of it, at least this
+FRAGMENT = 12
+_SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/"}  # JSON's two-character escapes
+
+
+def _spellings(char: str) -> list[str]:
+    """Regular expressions for each way JSON may spell ``char``."""
+    found = [re.escape(char)]
+    if char.isascii():
+        digits = "".join(
+            f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{ord(char):04x}"
+        )
+        found.append(r"\\u" + digits)
+    if char in _SHORT:
+        found.append(re.escape(_SHORT[char]))
+    return found
+
+
+def _atom(char: str, fold_case: bool) -> str:
+    chars = {char, char.lower(), char.upper()} if fold_case else {char}
+    return "(?:" + "|".join(sorted({p for c in chars for p in _spellings(c)})) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secret: str, fold_case: bool = False, pieces: bool = True) -> re.Pattern[str]:
+    """The secret, or (``pieces``) its first or last ``FRAGMENT``-or-half characters
+    extended as far as they match, in any of JSON's spellings; matched longest first."""
+    atoms = [_atom(c, fold_case) for c in secret]
+    n = len(atoms)
+    least = n if n < FRAGMENT or not pieces else max(FRAGMENT, (n + 1) // 2)
+    head = "".join(atoms[:least]) + _optional_chain(atoms[least:])
+    tail = _optional_chain_back(atoms[: n - least]) + "".join(atoms[n - least :])
+    return re.compile(head if least == n else f"{head}|{tail}")
+
+
+def _optional_chain(atoms: list[str]) -> str:
+    """``a(?:b(?:c)?)?``: as many of ``atoms``, in order, as follow."""
+    out = ""
+    for atom in reversed(atoms):
+        out = f"(?:{atom}{out})?"
+    return out
+
+
+def _optional_chain_back(atoms: list[str]) -> str:
+    """``(?:(?:a)?b)?c``: as many of ``atoms``, ending at the last, as come before."""
+    out = ""
+    for atom in atoms:
+        out = f"(?:{out}{atom})?"
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _bytes_pattern(secret: str, pieces: bool = True) -> re.Pattern[bytes]:
+    return re.compile(_pattern(secret, pieces=pieces).pattern.encode("utf-8"))
+
+
+def scrub(data: bytes, secrets: Iterable[str], *, pieces: bool = True) -> bytes:
+    """A whole body with every secret, and (``pieces``) every piece of one ``redact``
+    hides, as ``***``."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET:
+            data = _bytes_pattern(secret, pieces).sub(REDACTED.encode(), data)
+    return data
+
+
+class Scrubber:
+    """A body's bytes as they arrive, scrubbed (``scrub``) across reads: a tail that
+    could begin a secret (in any JSON spelling) is held back until the next read shows
+    whether it does; ``close()`` gives what is held at the end, scrubbed."""
+
+    __slots__ = ("_held", "_secrets")
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = tuple(s for s in secrets if len(s) >= MIN_SECRET)
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        # whole secrets first; then what could begin one is held back; and only what
+        # goes out is searched for pieces (a piece at the end may be the start of more)
+        data = scrub(self._held + chunk, self._secrets, pieces=False)
+        cut = min((_start_of_partial(data, s) for s in self._secrets), default=len(data))
+        self._held = data[cut:]
+        return scrub(data[:cut], self._secrets)
+
+    def close(self) -> bytes:
+        held, self._held = self._held, b""
+        return scrub(held, self._secrets)
+
+
+def _start_of_partial(data: bytes, secret: str) -> int:
+    """Where a tail of ``data`` that could be the start of ``secret`` (in any spelling)
+    begins; ``len(data)`` when none could."""
+    window = max(len(data) - 6 * len(secret), 0)
+    first = secret[0].encode("utf-8")[:1]
+    for at in range(window, len(data)):
+        byte = data[at : at + 1]
+        if (byte == first or byte == b"\\") and _partial(data, at, secret):
+            return at
+    return len(data)
+
+
+def _partial(data: bytes, at: int, secret: str) -> bool:
+    """Whether ``data[at:]`` runs out inside a spelling of ``secret``."""
+    for char in secret:
+        if at == len(data):
+            return True
+        for spelling in _byte_spellings(char):
+            piece = data[at : at + len(spelling)]
+            if _begins(spelling, piece):
+                if len(piece) < len(spelling):
+                    return True
+                at += len(spelling)
+                break
+        else:
+            return False
+    return False  # the whole secret: scrub() has replaced it already
+
+
+def _begins(spelling: bytes, piece: bytes) -> bool:
+    start = spelling[: len(piece)]
+    return piece.lower() == start.lower() if spelling[:2] == b"\\u" else piece == start
+
+
+@functools.lru_cache(maxsize=256)
+def _byte_spellings(char: str) -> tuple[bytes, ...]:
+    found = [char.encode("utf-8")]
+    if char.isascii():
+        found.append(b"\\u%04x" % ord(char))
+    if char in _SHORT:
+        found.append(_SHORT[char].replace("\\\\", "\\").encode())
+    return tuple(found)
 
 
 def redacted_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
@@ -89,7 +244,7 @@ def redacted_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict
         if is_credential_header(name):
             scheme, sep, _ = value.partition(" ")
             value = f"{scheme} {REDACTED}" if sep and scheme.lower() in _SCHEMES else REDACTED
-        shown[name] = redact(value, secrets)
+        shown[redact(name, secrets, fold_case=True)] = redact(value, secrets)
     return shown
 
 

@@ -6,7 +6,7 @@ import orjson
 
 from llmcli.chatstream import ChatStream
 from llmcli.messagestream import MessageStream
-from llmcli.parts import Parts, append, joined
+from llmcli.parts import Parts, append, joined, merge
 
 
 def test_append_collects_pieces_without_joining() -> None:
@@ -74,3 +74,49 @@ def test_both_assemblers_read_plain_strings_mid_stream_and_go_on() -> None:
 def text_delta(text: str) -> dict[str, Any]:
     delta = {"type": "text_delta", "text": text}
     return {"type": "content_block_delta", "index": 0, "delta": delta}
+
+
+def test_merge_joins_strings_adds_numbers_and_merges_objects_and_lists_by_index() -> None:
+    message: dict = {}
+    events = [
+        {"audio": {"id": "audio_1", "expires_at": 17}},
+        {"audio": {"data": "AAA", "transcript": "hel"}},
+        {"audio": {"data": "BBB", "transcript": "lo"}},
+        {"audio": None},
+        {"annotations": [{"index": 0, "type": "url", "url": "https://a"}], "n": 1},
+        {"annotations": [{"index": 0, "title": "A"}, {"index": 1, "type": "file"}], "n": 2},
+        {"tags": ["a"], "kind": "x"},
+        {"tags": ["b"], "kind": 3},
+    ]
+    snapshot = orjson.dumps(events)
+    for event in events:
+        for key, value in event.items():
+            merge(message, key, value)
+    assert joined(message) == {
+        "audio": {"id": "audio_1", "expires_at": 17, "data": "AAABBB", "transcript": "hello"},
+        "annotations": [
+            {"index": 0, "type": "url", "url": "https://a", "title": "A"},
+            {"index": 1, "type": "file"},
+        ],
+        "n": 3,
+        "tags": ["a", "b"],
+        "kind": "x",  # a value of another kind is ignored, as the SDK ignores it
+    }
+    assert orjson.dumps(events) == snapshot  # the parsed events themselves are untouched
+
+
+def test_a_streamed_audio_delta_is_assembled_whole() -> None:
+    stream = ChatStream()
+    stream.add({"id": "c", "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"role": "assistant", "audio": {"id": "au_1"}}, "finish_reason": None}
+    ]})  # fmt: skip
+    for piece in ("UklG", "Rg=="):
+        stream.add({"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"audio": {"data": piece, "transcript": piece.lower()}}}
+        ]})  # fmt: skip
+    stream.add({"id": "c", "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"role": "assistant"}, "finish_reason": "stop"}
+    ]})  # fmt: skip
+    message = stream.result()["choices"][0]["message"]
+    assert message["role"] == "assistant"
+    assert message["audio"] == {"id": "au_1", "data": "UklGRg==", "transcript": "uklgrg=="}

@@ -1,0 +1,149 @@
+"""A key never reaches stdout or stderr, whatever the cut (DESIGN.md, "Limits"): split over
+network reads or stream deltas, spelled with JSON escapes, in a header's name, shortened
+by a server, in every command. And a server's words cannot drive the terminal. The real
+process against the offline gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import orjson
+import pytest
+from conftest import SECRET, host, llmcli
+
+KEYED = {"LLMCLI_API_KEY": SECRET}
+LONG = "sk-proj-0123456789abcdefghijklmnop"  # a key long enough to have identifying pieces
+
+
+def fault(spec: str) -> tuple[str, str]:
+    return ("-H", f"X-Mock-Fault: {spec}")
+
+
+def body(text: str | bytes, kind: str = "text/event-stream", extra: str = "") -> tuple[str, str]:
+    raw = text.encode() if isinstance(text, str) else text
+    quoted = urllib.parse.quote(raw, safe="")
+    return fault(f"body={quoted};content_type={urllib.parse.quote(kind, safe='')}{extra}")
+
+
+def sse(*contents: str) -> str:
+    events = [
+        orjson.dumps({"choices": [{"index": 0, "delta": {"content": c}}]}).decode()
+        for c in contents
+    ]
+    events.append('{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')
+    return "".join(f"data: {e}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("mode", ["text", "json", "jsonl", "sse"])
+@pytest.mark.parametrize("cut", ["", "slow=1:2", "slow=5:1"])
+def test_an_echoed_key_split_over_reads_is_hidden(url: str, mode: str, cut: str) -> None:
+    args = ("stream", "-o", mode, "--base-url", url, "-m", "echo", *(fault(cut) if cut else ()))
+    r = llmcli(*args, f"my key is {SECRET}, ok", env=KEYED)
+    assert r.code == 0, r.err
+    assert SECRET.encode() not in r.out and SECRET not in r.err
+    assert b"***" in r.out
+
+
+@pytest.mark.parametrize("mode", ["text", "json"])
+def test_a_key_sent_in_two_deltas_is_hidden_from_the_text_they_make(url: str, mode: str) -> None:
+    r = llmcli(
+        "stream", "-o", mode, "--base-url", url, "-m", "x",
+        *body(sse("key: sk-sec", "ret123 end")), "hi", env=KEYED,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    if mode == "text":
+        assert r.out == b"key: *** end\n"
+    else:
+        assert orjson.loads(r.out)["choices"][0]["message"]["content"] == "key: *** end"
+
+
+@pytest.mark.parametrize("command", ["chat", "stream"])
+def test_a_key_in_json_escapes_is_hidden(url: str, command: str) -> None:
+    escaped = "".join(f"\\u{ord(c):04X}" for c in SECRET[:3]) + SECRET[3:]
+    if command == "chat":
+        message = '{"role":"assistant","content":"k=ESC"}'.replace("ESC", escaped)
+        reply = '{"choices":[{"index":0,"message":%s,"finish_reason":"stop"}]}' % message  # noqa: UP031
+        args = body(reply, "application/json")
+    else:
+        args = body(sse("k=").replace('"k="', f'"k={escaped}"'))
+    for mode in ("text", "json", "sse" if command == "stream" else "jsonl"):
+        r = llmcli(command, "-o", mode, "--base-url", url, "-m", "x", *args, "hi", env=KEYED)
+        assert r.code == 0, r.err
+        assert SECRET.encode() not in r.out
+        assert escaped.encode() not in r.out
+        assert b"k=***" in r.out
+
+
+def test_a_shortened_echo_shows_no_identifying_piece_of_the_key(url: str) -> None:
+    # a server that quotes the key in an error but cuts it short, or keeps only its end
+    message = f"bad key {LONG[:20]}... or ...{LONG[-18:]}"
+    error = orjson.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+    r = llmcli(
+        "chat", "--base-url", url, "-m", "x", *body(error, "application/json", ";status=400"),
+        "hi", env={"LLMCLI_API_KEY": LONG},
+    )  # fmt: skip
+    assert r.code == 65
+    assert r.err == (
+        f"llmcli: 400 Bad Request from {host(url)}: bad key ***... or ...*** "
+        f"[invalid_request_error] (POST {url}/chat/completions)\n"
+    )
+
+
+def test_a_long_error_is_redacted_before_it_is_shortened(url: str) -> None:
+    text = "x" * 290 + SECRET + "y" * 100  # the cut at 300 characters falls inside the key
+    r = llmcli(
+        "chat", "--base-url", url, "-m", "x", *body(text, "text/plain", ";status=400"), "hi",
+        env=KEYED,
+    )  # fmt: skip
+    assert r.code == 65
+    assert SECRET[:4] not in r.err
+    assert "x" * 290 + "***" in r.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("batch", "run", "-m", "echo"),
+        ("batch", "run", "-m", "echo", "--unordered"),
+    ],
+)
+def test_batch_rows_hide_an_echoed_key(url: str, args: tuple[str, ...]) -> None:
+    r = llmcli(*args, "--base-url", url, stdin=f"say {SECRET}\n".encode(), env=KEYED)
+    assert r.code == 0, r.err
+    assert SECRET.encode() not in r.out
+    row = orjson.loads(r.out)
+    assert row["response"]["body"]["choices"][0]["message"]["content"] == "say ***"
+
+
+def test_models_and_embed_hide_an_echoed_key(url: str) -> None:
+    listing = orjson.dumps({"object": "list", "data": [{"id": f"m-{SECRET}", "object": "model"}]})
+    r = llmcli("models", "--base-url", url, *body(listing, "application/json"), env=KEYED)
+    assert (r.code, r.out) == (0, b"m-***\n")
+    vectors = orjson.dumps(
+        {"object": "list", "data": [{"index": 0, "embedding": [0.5]}], "model": SECRET}
+    )
+    r = llmcli(
+        "embed", "-o", "json", "--base-url", url, "-m", "e",
+        *body(vectors, "application/json"), "a", env=KEYED,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert orjson.loads(r.out)["model"] == "***"
+
+
+def test_a_servers_control_characters_are_shown_escaped(url: str) -> None:
+    message = "bad \x1b[2J\x1b]0;pwned\x07 input\x9b"
+    error = orjson.dumps({"error": {"message": message}})
+    r = llmcli(
+        "chat", "--base-url", url, "-m", "x", *body(error, "application/json", ";status=400"),
+        "hi",
+    )  # fmt: skip
+    assert r.code == 65
+    assert r.err == (
+        f"llmcli: 400 Bad Request from {host(url)}: bad \\x1b[2J\\x1b]0;pwned\\x07 input\\x9b "
+        f"(POST {url}/chat/completions)\n"
+    )
+
+
+def test_stdout_data_with_control_characters_stays_byte_exact(url: str) -> None:
+    r = llmcli("chat", "--base-url", url, "-m", "echo", "a\x1b[31mred\x07")
+    assert (r.code, r.out) == (0, b"a\x1b[31mred\x07\n")
