@@ -179,10 +179,17 @@ class Writer:
             start = end
 
     def verbatim(self, data: bytes) -> None:
-        """``data`` instead of a response, whatever it frames; then hang up."""
+        """``data`` instead of a response, whatever it frames (with ``slow``, in flushed
+        pieces: a client's first read may hold one byte); then hang up."""
         self.started = True
-        self.handler.wfile.write(data)
-        self.handler.wfile.flush()
+        f = self.faults
+        start = 0
+        for end in itertools.chain(_boundaries(data, f), (len(data),)):
+            if start and f.pause_ms:
+                time.sleep(f.pause_ms / 1000)
+            self.handler.wfile.write(data[start:end])
+            self.handler.wfile.flush()
+            start = end
         self.abort()
 
     def abort(self) -> None:

@@ -6,6 +6,7 @@ gateway on 127.0.0.1."""
 from __future__ import annotations
 
 import urllib.parse
+import zlib
 
 import orjson
 import pytest
@@ -76,3 +77,16 @@ def test_an_audio_delta_is_merged_not_replaced(url: str) -> None:
         "transcript": "hello",
         "expires_at": 1700000000,
     }
+
+
+@pytest.mark.parametrize("wbits", [-15, 15])  # raw deflate, as some servers send it; zlib
+def test_a_deflate_body_read_a_byte_at_a_time_decodes(url: str, wbits: int) -> None:
+    squeeze = zlib.compressobj(wbits=wbits)
+    packed = squeeze.compress(REPLY) + squeeze.flush()
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: deflate"
+        b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(packed)
+    )
+    spec = f"raw={urllib.parse.quote(head + packed, safe='')};slow=1:1"
+    r = llmcli("chat", "--base-url", url, "-m", "x", "-H", f"X-Mock-Fault: {spec}", "q")
+    assert (r.code, r.out, r.err) == (0, b"hi\n", "")
