@@ -12,8 +12,8 @@ What is hidden (DESIGN.md: what llmcli prints or writes never contains the key o
 prefix long enough to identify it): a secret however JSON spells it (any character as
 ``\\uXXXX`` in either case, ``\\/``, ``\\"``), however the network cut it (a
 ``Scrubber`` holds back a tail that could begin one until the next read), and a piece of
-it long enough to identify it (``FRAGMENT``: half of it, at least 12 characters — the
-start left when a server shortened a message, or the end).
+it long enough to identify it (``FRAGMENT``: its first half, at least 12 characters —
+what is left when a server shortens a message).
 """
 
 from __future__ import annotations
@@ -127,14 +127,12 @@ def _atom(char: str, fold_case: bool) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _pattern(secret: str, fold_case: bool = False, pieces: bool = True) -> re.Pattern[str]:
-    """The secret, or (``pieces``) its first or last ``FRAGMENT``-or-half characters
-    extended as far as they match, in any of JSON's spellings; matched longest first."""
+    """The secret, or (``pieces``) its first ``FRAGMENT``-or-half characters extended as
+    far as they match, in any of JSON's spellings; matched longest first."""
     atoms = [_atom(c, fold_case) for c in secret]
     n = len(atoms)
     least = n if n < FRAGMENT or not pieces else max(FRAGMENT, (n + 1) // 2)
-    head = "".join(atoms[:least]) + _optional_chain(atoms[least:])
-    tail = _optional_chain_back(atoms[: n - least]) + "".join(atoms[n - least :])
-    return re.compile(head if least == n else f"{head}|{tail}")
+    return re.compile("".join(atoms[:least]) + _optional_chain(atoms[least:]))
 
 
 def _optional_chain(atoms: list[str]) -> str:
@@ -142,14 +140,6 @@ def _optional_chain(atoms: list[str]) -> str:
     out = ""
     for atom in reversed(atoms):
         out = f"(?:{atom}{out})?"
-    return out
-
-
-def _optional_chain_back(atoms: list[str]) -> str:
-    """``(?:(?:a)?b)?c``: as many of ``atoms``, ending at the last, as come before."""
-    out = ""
-    for atom in atoms:
-        out = f"(?:{out}{atom})?"
     return out
 
 
@@ -162,7 +152,10 @@ def scrub(data: bytes, secrets: Iterable[str], *, pieces: bool = True) -> bytes:
     """A whole body with every secret, and (``pieces``) every piece of one ``redact``
     hides, as ``***``."""
     for secret in secrets:
-        if len(secret) >= MIN_SECRET:
+        if len(secret) < MIN_SECRET:
+            continue
+        # every spelling but the plain one has a backslash; the plain one, its start
+        if b"\\" in data or secret[:MIN_SECRET].encode("utf-8") in data:
             data = _bytes_pattern(secret, pieces).sub(REDACTED.encode(), data)
     return data
 
@@ -175,7 +168,9 @@ class Scrubber:
     __slots__ = ("_held", "_secrets")
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple(s for s in secrets if len(s) >= MIN_SECRET)
+        kept = [s for s in secrets if len(s) >= MIN_SECRET]
+        # "Bearer sk-…" holds "sk-…": hiding the one inside hides both
+        self._secrets = tuple(s for s in kept if not any(o != s and o in s for o in kept))
         self._held = b""
 
     def feed(self, chunk: bytes) -> bytes:
@@ -194,13 +189,26 @@ class Scrubber:
 def _start_of_partial(data: bytes, secret: str) -> int:
     """Where a tail of ``data`` that could be the start of ``secret`` (in any spelling)
     begins; ``len(data)`` when none could."""
-    window = max(len(data) - 6 * len(secret), 0)
-    first = secret[0].encode("utf-8")[:1]
-    for at in range(window, len(data)):
-        byte = data[at : at + 1]
-        if (byte == first or byte == b"\\") and _partial(data, at, secret):
-            return at
-    return len(data)
+    end = len(data)
+    literal = secret.encode("utf-8")
+    found = end
+    at = data.find(literal[:1], max(end - len(literal) + 1, 0))
+    while at != -1:  # spelled as it is: the common case, in C
+        if literal.startswith(data[at:]):
+            found = at
+            break
+        at = data.find(literal[:1], at + 1)
+    window = max(end - 6 * len(secret), 0)
+    if data.find(b"\\", window) == -1:  # no escape near the end: no other spelling
+        return found
+    for byte, after in ((literal[:1], (literal[1:2], b"\\")), (b"\\", (b"u", b"/", b'"', b"\\"))):
+        at = data.find(byte, window)  # where a spelling can begin, and what can follow
+        while at != -1 and at < found:
+            if data[at + 1 : at + 2] in (b"", *after) and _partial(data, at, secret):
+                found = at
+                break
+            at = data.find(byte, at + 1)
+    return found
 
 
 def _partial(data: bytes, at: int, secret: str) -> bool:

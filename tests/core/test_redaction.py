@@ -29,8 +29,8 @@ def test_every_spelling_is_hidden() -> None:
 
 
 def test_identifying_pieces_are_hidden_and_short_ones_are_not() -> None:
-    shown = redact(f"[{KEY[:17]}] [{KEY[-17:]}] [{KEY[:16]}] [{KEY[-16:]}]", [KEY])
-    assert shown == f"[***] [***] [{KEY[:16]}] [{KEY[-16:]}]"
+    shown = redact(f"[{KEY[:17]}] [{KEY[:25]}…] [{KEY[:16]}] [{KEY[-17:]}]", [KEY])
+    assert shown == f"[***] [***…] [{KEY[:16]}] [{KEY[-17:]}]"
     assert redact(f"{SHORT[:11]} {SHORT}", [SHORT]) == f"{SHORT[:11]} ***"
 
 
