@@ -43,7 +43,8 @@ inflates to SIZE bytes (a reply opened, then spaces); ``error_body=SIZE`` an err
 status ``status=`` (default 400) whose message is SIZE bytes; ``silent`` reads the
 request and never answers; ``raw=TEXT`` sends TEXT (percent-decoded to bytes) as it is,
 status line and headers included or not (with ``slow=``, in flushed pieces), and closes
-the connection: any framing a broken server could send. ``status=`` also replaces the 200 of the others.
+the connection: any framing a broken server could send. ``status=`` also replaces the
+200 of the others.
 
 Stream faults (streamed replies only): ``cut=N`` closes the connection after N events
 (non-streamed: half the body); ``eof=N`` ends the stream cleanly after N events;
