@@ -51,6 +51,12 @@ class Governor:
             self._halted = True
             self._cond.notify_all()
 
+    def reopen(self) -> None:
+        """Requests may start again (the stopped run is over: a client and its governor
+        can serve the next one)."""
+        with self._cond:
+            self._halted = False
+
     @contextmanager
     def slot(self) -> Iterator[int]:
         """Wait for the pause to end and for a place among the requests in flight; gives

@@ -181,5 +181,11 @@ def run(
     mapper = ordered_map if ordered else unordered_map
     todo = rows_of(rows, defaults)
     stop = _Stop(client)
-    for _, line in mapper(lambda row: answer(client, row, limits, stop), todo, workers=parallel):
-        yield line
+    try:
+        for _, line in mapper(
+            lambda row: answer(client, row, limits, stop), todo, workers=parallel
+        ):
+            yield line
+    finally:  # the workers are done: the client's governor serves the next run
+        if stop.message is not None and client.governor is not None:
+            client.governor.reopen()

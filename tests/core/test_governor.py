@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from llmcli.governor import Governor
+from llmcli.governor import Governor, Halted
 
 
 def test_a_pause_holds_every_worker_until_it_ends() -> None:
@@ -77,3 +77,26 @@ def test_no_more_than_limit_in_flight() -> None:
         thread.join(10)
     assert most[0] == 2
     assert governor.in_flight == 0
+
+
+def test_a_halt_refuses_every_slot_until_reopened() -> None:
+    governor = Governor(4)
+    governor.pause(3600)  # a worker waiting out a pause sends nothing after a halt either
+    refused: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with governor.slot():
+                pass
+        except Halted as e:
+            refused.append(e)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    governor.halt()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and len(refused) == 1
+    governor.reopen()
+    governor.resume_at = 0.0
+    with governor.slot() as ticket:
+        assert ticket == 1
