@@ -175,6 +175,10 @@ class Exchange:
                             yield Read(chunk[:good], lines, self._scrubbed(pieces))
                         raise
                     yield Read(chunk, lines, self._scrubbed(pieces))
+            except LlmcliError:  # text held back (it could have begun a secret) goes out
+                if self._texts is not None and (held := self._texts.close()):
+                    yield Read(b"", [], held)
+                raise
             except TooLarge as e:
                 raise ProtocolError(
                     f"stream from {self.where} has {e} ({request.method} {request.url})"

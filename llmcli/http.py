@@ -40,6 +40,7 @@ from llmcli.watchdog import Watch, Watchdog
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
+from llmcli.governor import Halted  # noqa: E402
 from llmcli.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
 
 if TYPE_CHECKING:
@@ -98,6 +99,18 @@ class _Retry(Exception):
 _NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
+def _proxy_mounts() -> dict[str, httpx.BaseTransport | None]:
+    """httpx's transports for the proxies of the environment, as httpx mounts them when
+    it makes its own transport (``no_proxy`` patterns: None, ours)."""
+    from httpx._utils import get_environment_proxies
+
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    return {
+        pattern: None if url is None else httpx.HTTPTransport(proxy=url, limits=fresh)
+        for pattern, url in get_environment_proxies().items()
+    }
+
+
 def _proxy_in_environment() -> bool:
     names = ("http_proxy", "https_proxy", "all_proxy")
     return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
@@ -127,14 +140,17 @@ class Client:
         self.timing = Timing()
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
         self._watchdog = Watchdog()
-        # with a proxy in the environment, httpx's own transport honours it; ours watches
-        # each connection's deadline from the request's first byte to the body's last
+        # ours sends every request, each connection watched from the request's first byte
+        # to the body's last; a URL a proxy of the environment takes (NO_PROXY honoured)
+        # goes through httpx's own transport, connections watched as they are made
+        # (``_Tracer``), none kept alive (a watch must never outlive its request's use)
         self._proxied = _proxy_in_environment() and not reroute
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
             trust_env=reroute is None,
-            transport=None if self._proxied else Transport(_NODELAY, self._watchdog),
+            transport=Transport(_NODELAY, self._watchdog),
+            mounts=_proxy_mounts() if self._proxied else None,
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0
@@ -212,8 +228,8 @@ class Client:
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
         """Each attempt may use what is left of the request's deadline, no more."""
         connect = self.limits.connect_timeout
-        if deadline is None:
-            return httpx.Timeout(None, connect=connect)
+        if deadline is None:  # unbounded (a batch file's transfer): each read, --timeout
+            return httpx.Timeout(self.limits.timeout, connect=connect)
         left = max(deadline - time.perf_counter(), 0.001)
         return httpx.Timeout(left, connect=min(connect, left) if connect else left)
 
@@ -236,9 +252,17 @@ class Client:
                 timeout=self._timeout(deadline),
                 extensions={DEADLINE: deadline},
             )
-            response = self._http.send(built, stream=True)
+            tracer = None
             if self._proxied and deadline is not None:
-                response.extensions[_WATCH] = _watch(self._watchdog, response, deadline)
+                tracer = built.extensions["trace"] = _Tracer(self._watchdog, deadline)
+            try:
+                response = self._http.send(built, stream=True)
+            except BaseException:
+                if tracer is not None:
+                    tracer.cancel()
+                raise
+            if tracer is not None:
+                response.extensions[_WATCH] = tracer
         except httpx.TooManyRedirects as e:
             raise ProtocolError(
                 redact(
@@ -282,7 +306,7 @@ class Client:
                 raise TemporaryError(self._late(request)) from e
             body = b""
         finally:
-            _close(self._watchdog, response)
+            _close(response)
         if response.headers.get("x-llmcli-replay") == "miss":  # never retried
             from llmcli.recording import miss
 
@@ -296,10 +320,16 @@ class Client:
             raise error
         raise _Retry(error, server_wait(response.headers), response.status_code)
 
-    def _with_retries(self, request: Request, attempt: Callable[[float | None], _T]) -> _T:
+    def _with_retries(
+        self,
+        request: Request,
+        attempt: Callable[[float | None], _T],
+        halted: Callable[[], bool] | None = None,
+    ) -> _T:
         """``attempt`` until it succeeds, within the request's one deadline (--timeout):
         a retry whose wait would pass the deadline is not started. With a governor, a
-        429/503 that names its wait pauses every worker and is not counted as a retry."""
+        429/503 that names its wait pauses every worker and is not counted as a retry.
+        ``halted`` (a batch run stopped by a 401): no attempt starts once it says so."""
         self._secrets = request.secrets
         timeout = self.limits.timeout
         deadline = time.perf_counter() + timeout if timeout and request.bounded else None
@@ -308,6 +338,8 @@ class Client:
         waited = 0.0
         ticket = 0
         while True:
+            if halted is not None and halted():
+                raise Halted
             try:
                 if governor is None:
                     return attempt(deadline)
@@ -348,26 +380,29 @@ class Client:
         try:
             yield response
         finally:
-            _close(self._watchdog, response)
+            _close(response)
 
-    def send(self, request: Request) -> Reply:
-        """The whole response of a non-streaming request, retried while nothing is out."""
+    def send(self, request: Request, halted: Callable[[], bool] | None = None) -> Reply:
+        """The whole response of a non-streaming request, retried while nothing is out
+        (and, with ``halted``, while it says False)."""
 
         def attempt(deadline: float | None) -> Reply:
             response = self._attempt(request, deadline)
             try:
                 body = self.read_whole(request, self.iter_bytes(request, response))
             except (TemporaryError, ProtocolError) as e:
-                if isinstance(e, _TooLarge) or (
-                    deadline is not None and time.perf_counter() >= deadline
+                if (
+                    isinstance(e, _TooLarge)
+                    or request.once  # the server took it: sent again, it acts again
+                    or (deadline is not None and time.perf_counter() >= deadline)
                 ):
                     raise
                 raise _Retry(e, None) from e
             finally:
-                _close(self._watchdog, response)
+                _close(response)
             return Reply(response.status_code, response.headers, body)
 
-        return self._with_retries(request, attempt)
+        return self._with_retries(request, attempt, halted)
 
     def read_whole(self, request: Request, chunks: Iterator[bytes]) -> bytes:
         """A body read whole, up to 256 MiB (counted after decompression)."""
@@ -443,18 +478,33 @@ class _TooLarge(ProtocolError):
     """A body over its cap: never retried (it would only come again)."""
 
 
-def _watch(watchdog: Watchdog, response: httpx.Response, deadline: float) -> Watch | None:
-    """Through a proxy (httpx's transport) the deadline holds from the body on, an
-    error body included: the socket of the response, as httpcore hands it out."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    return watchdog.watch(deadline, sock) if sock is not None else None
+class _Tracer:
+    """httpcore's ``trace`` hook, for a request through a proxy: each connection it makes
+    (and the TLS stream over it) is watched from the moment it exists, so the request's
+    deadline holds over the head too, as ``llmcli.transport`` makes it hold."""
+
+    def __init__(self, watchdog: Watchdog, deadline: float) -> None:
+        self._watchdog = watchdog
+        self._deadline = deadline
+        self._watches: list[Watch] = []
+
+    def __call__(self, event: str, info: dict[str, object]) -> None:
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            stream = info.get("return_value")
+            get = getattr(stream, "get_extra_info", None)
+            sock = get("socket") if get is not None else None
+            if sock is not None:
+                self._watches.append(self._watchdog.watch(self._deadline, sock))
+
+    def cancel(self) -> None:
+        for watch in self._watches:
+            self._watchdog.cancel(watch)
 
 
-def _close(watchdog: Watchdog, response: httpx.Response) -> None:
-    watch = response.extensions.get(_WATCH)
-    if watch is not None:
-        watchdog.cancel(watch)
+def _close(response: httpx.Response) -> None:
+    tracer = response.extensions.get(_WATCH)
+    if tracer is not None:
+        tracer.cancel()
     response.close()
 
 

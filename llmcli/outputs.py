@@ -12,6 +12,7 @@ ANSI styling only when stderr is a terminal and ``NO_COLOR`` is unset
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Mapping
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from llmcli.exchange import Dialect, Exchange, Read
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
-#: a server's words on stderr cannot drive the terminal: control characters (C0 but tab
-#: and newline, DEL, C1: ESC and CSI among them) are shown as ``\x1b``
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
+#: a server's words on stderr cannot drive the terminal nor forge a line of llmcli's own:
+#: in a line, every control character (C0, DEL, C1: ESC and CSI among them) is shown as
+#: ``\x1b``; in text of many lines (reasoning, a traceback) all but tab and newline
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROLS_IN_TEXT = {c: v for c, v in _CONTROLS.items() if c not in (0x09, 0x0A)}
 
 
 @dataclass(slots=True)
@@ -95,7 +98,12 @@ class Output:
 
     def flush(self) -> None:
         """Called after each network read, and when a command is done."""
-        self.stdout.flush()
+        while True:
+            try:
+                self.stdout.flush()
+                return
+            except BlockingIOError:  # a non-blocking stdout that is full: wait, not fail
+                _wait_writable(self.stdout)
 
     def text(self, text: str) -> None:
         self._close_reasoning()
@@ -153,7 +161,7 @@ class Output:
         model's words cannot drive it: controls escaped); to a file or pipe, as sent."""
         self._reasoning_open = True
         if self.terminal.stderr_tty:
-            text = text.translate(_CONTROLS)
+            text = text.translate(_CONTROLS_IN_TEXT)
         self.stderr.write(self._style(text, _DIM))
         self.stderr.flush()
 
@@ -162,6 +170,12 @@ class Output:
             self._reasoning_open = False
             self.stderr.write("\n")
             self.stderr.flush()
+
+    def help(self, text: str) -> None:
+        """llmcli's own text of many lines (a command's usage), as it is."""
+        self._close_reasoning()
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
 
     def note(self, line: str) -> None:
         """One line for humans on stderr (retries, verbose traces, warnings, usage)."""
@@ -189,7 +203,10 @@ class Output:
         """The current exception's traceback (``--debug``), every secret redacted."""
         import traceback
 
-        self.stderr.write(self._redact(traceback.format_exc()))
+        from llmcli.redaction import redact
+
+        text = redact(traceback.format_exc(), self.secrets).translate(_CONTROLS_IN_TEXT)
+        self.stderr.write(text)
         self.stderr.flush()
 
     def usage_line(self, value: Any) -> None:
@@ -197,13 +214,27 @@ class Output:
 
 
 def write_all(stream: BinaryIO, data: bytes) -> None:
-    """``data`` written whole to ``stream``, a short write continued."""
+    """``data`` written whole to ``stream``: a short write continued, a non-blocking
+    stream that is full waited for (only EPIPE, a reader gone, ends the writing)."""
     view = memoryview(data)
     while view:
-        n = stream.write(view)
-        if not n:  # None (non-blocking, nothing taken) or 0: it will take no more
-            raise BrokenPipeError(32, "the output took no more bytes")
+        try:
+            n = stream.write(view)
+        except BlockingIOError as e:
+            n = e.characters_written
+        if not n:  # None or 0: nothing taken now
+            _wait_writable(stream)
+            continue
         view = view[n:]
+
+
+def _wait_writable(stream: BinaryIO) -> None:
+    import select
+
+    try:
+        select.select([], [stream.fileno()], [])
+    except (OSError, ValueError, io.UnsupportedOperation):
+        raise BrokenPipeError(32, "the output takes no more bytes") from None
 
 
 def silence_stdout() -> None:

@@ -59,21 +59,14 @@ def merge(target: dict[str, Any], key: str, value: Any) -> None:
         for name, part in value.items():
             merge(old, name, part)
     elif isinstance(value, list) and isinstance(old, list):
-        for entry in value:
+        for entry in value:  # an entry's index is its place in the list, as in the SDK
             index = entry.get("index") if isinstance(entry, dict) else None
-            same = next(
-                (
-                    e
-                    for e in old
-                    if isinstance(e, dict) and index is not None and e.get("index") == index
-                ),
-                None,
-            )
-            if same is None:
-                old.append(_copy(entry))
-            else:
+            same = old[index] if type(index) is int and 0 <= index < len(old) else None
+            if isinstance(same, dict):
                 for name, part in entry.items():
                     merge(same, name, part)
+            else:
+                old.append(_copy(entry))
     # a value of another kind (null after an object …) leaves what arrived, as the SDK does
 
 

@@ -12,8 +12,8 @@ What is hidden (DESIGN.md: what llmcli prints or writes never contains the key o
 prefix long enough to identify it): a secret however JSON spells it (any character as
 ``\\uXXXX`` in either case, ``\\/``, ``\\"``), however the network cut it (a
 ``Scrubber`` holds back a tail that could begin one until the next read), and a piece of
-it long enough to identify it (``FRAGMENT``: its first half, at least 12 characters —
-what is left when a server shortens a message).
+its start long enough to identify it (``FRAGMENT``: 12 characters — what is left when a
+server shortens a message).
 """
 
 from __future__ import annotations
@@ -87,10 +87,11 @@ def redact(text: str, secrets: Iterable[str], *, fold_case: bool = False) -> str
 
 
 def scrub_json(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A parsed JSON value with every string (keys too) redacted: what a stream's pieces
-    assembled may hold (a secret sent in two deltas), which no single event did."""
+    """A parsed JSON value with every secret (and its start) hidden in every string, keys
+    too: what a stream's pieces assembled may hold (a secret sent in two deltas), which
+    no single event did. Only secrets: a URL in the model's words stays as it is."""
     if isinstance(value, str):
-        return redact(value, secrets) if _could_hold(value, secrets) else value
+        return _hide(value, secrets) if _could_hold(value, secrets) else value
     if isinstance(value, list):
         return [scrub_json(item, secrets) for item in value]
     if isinstance(value, dict):
@@ -98,11 +99,18 @@ def scrub_json(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
+def _hide(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET:
+            text = _pattern(secret).sub(REDACTED, text)
+    return text
+
+
 def _could_hold(text: str, secrets: tuple[str, ...]) -> bool:
     return any(s[:1] in text or s[-1:] in text for s in secrets if len(s) >= MIN_SECRET)
 
 
-#: how short a piece of a secret may be and still be hidden: half of it, at least this
+#: the start of a secret this long is hidden as the secret is (what identifies a key)
 FRAGMENT = 12
 _SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/"}  # JSON's two-character escapes
 
@@ -127,11 +135,11 @@ def _atom(char: str, fold_case: bool) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _pattern(secret: str, fold_case: bool = False, pieces: bool = True) -> re.Pattern[str]:
-    """The secret, or (``pieces``) its first ``FRAGMENT``-or-half characters extended as
-    far as they match, in any of JSON's spellings; matched longest first."""
+    """The secret, or (``pieces``) its first ``FRAGMENT`` characters extended as far as
+    they match, in any of JSON's spellings; matched longest first."""
     atoms = [_atom(c, fold_case) for c in secret]
     n = len(atoms)
-    least = n if n < FRAGMENT or not pieces else max(FRAGMENT, (n + 1) // 2)
+    least = n if n <= FRAGMENT or not pieces else FRAGMENT
     return re.compile("".join(atoms[:least]) + _optional_chain(atoms[least:]))
 
 

@@ -11,11 +11,13 @@ decodes content; its exceptions are raised here with the messages httpcore gives
 The head is checked as h11 checked it (``llmcli.response_head``). Connections are kept
 alive and pooled per origin (``llmcli.connections``), so a batch of requests does not
 reconnect for each; one is reused only after its body was read to the end. A request
-that meets a pooled connection the server closed as it went out is sent again on a new
-one only when that is harmless: an idempotent method, or a request the caller marks
-``llmcli.replayable``. The CA bundle is loaded on the first https request only (~30 ms a
-run to a local gateway never needs). With a proxy in the environment ``llmcli.http``
-uses httpx's own transport instead, which honours it.
+that meets a pooled connection that dies before any answer is never sent again here: it
+is ``StaleConnection``, which ``llmcli.http`` counts as a retry (the server may have read
+it). Every connection a request uses is watched (``llmcli.watchdog``) from the moment it
+is taken, TLS handshake included, until its body is closed: the request's deadline
+(``DEADLINE``) bounds all of it. The CA bundle is loaded on the first https request only
+(~30 ms a run to a local gateway never needs). A URL that goes through a proxy of the
+environment is sent by httpx's own transport instead, which honours it.
 """
 
 from __future__ import annotations
@@ -113,10 +115,13 @@ class Transport(httpx.BaseTransport):
         try:
             for option in self._options:
                 sock.setsockopt(*option)
-            if scheme == "https":
+            if scheme == "https":  # the handshake under the watch too: on the TLS socket
                 sni = request.extensions.get("sni_hostname") or host
-                sock = self._context().wrap_socket(sock, server_hostname=sni)
+                sock = self._context().wrap_socket(
+                    sock, server_hostname=sni, do_handshake_on_connect=False
+                )
                 self._watchdog.move(watch, sock)
+                sock.do_handshake()
         except OSError as e:  # ssl.SSLError and TimeoutError among them
             sock.close()
             self._watchdog.cancel(watch)
@@ -321,7 +326,7 @@ class _Body(httpx.SyncByteStream):
             return
         self._watchdog.cancel(self._watch)  # before the socket can go back to the pool
         self._response.close()
-        if self._reusable:
+        if self._reusable and not self._watch.fired:
             self._pool.give(self._key, sock)
         else:
             sock.close()

@@ -59,10 +59,13 @@ class Watchdog:
         return entry
 
     def move(self, entry: Watch, sock: socket.socket) -> None:
-        """The connection's socket is now ``sock`` (wrapped in TLS): shut that one down."""
+        """The connection's socket is now ``sock`` (wrapped in TLS): shut that one down
+        (at once, when the deadline passed while the old one was being replaced)."""
         with self._cond:
             if entry.sock is not None:
                 entry.sock = sock
+            elif entry.fired:
+                _shut(sock)
 
     def cancel(self, entry: Watch) -> None:
         """The socket is done with (back in the pool, or closed). Once this returns, the

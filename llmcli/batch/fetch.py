@@ -20,6 +20,7 @@ import orjson
 from llmcli.batch import outcomes, results
 from llmcli.batch.provider import Provider
 from llmcli.errors import ProtocolError
+from llmcli.request import body_json
 
 JSON = dict[str, Any]
 
@@ -63,7 +64,7 @@ def _index(provider: Provider, batch: Batch) -> _Index:
     index = _Index()
     for number, raw in enumerate(provider.results(batch.id, batch.state), start=1):
         try:
-            line = orjson.loads(raw)
+            line = body_json(raw)  # a byte order mark before the first line too
         except orjson.JSONDecodeError as e:
             raise ProtocolError(
                 f"result {number} of batch {batch.id} is not JSON ({e.msg}): {raw[:80]!r}"

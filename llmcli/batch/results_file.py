@@ -12,6 +12,9 @@ runs" and "Limits").
 - Appending after a torn last line (a run killed mid-write) starts on a new line.
 - Each row goes out in whole writes, a short write continued; if a write fails (a full
   disk), the file is cut back to its last whole row and the error is exit 73.
+
+A symlink is followed (the file it names is rewritten, the link stays). All of this is for
+a regular file: a pipe or a device (``-o /dev/stdout``) is written to as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from typing import IO
@@ -38,10 +42,13 @@ class ResultsFile:
     def __init__(self, path: str, *, resume: bool = False) -> None:
         self.path = path
         self.done: set[str] = set()
-        self._fd = _locked(path)
+        self._good = 0
+        self._fd, self._regular = _locked(path)
+        if not self._regular:
+            return
         try:
             if resume:
-                self.done, fd = _keep_succeeded(path, self._fd)
+                self.done, fd = _keep_succeeded(os.path.realpath(path), self._fd)
                 if fd != self._fd:
                     os.close(self._fd)
                     self._fd = fd
@@ -60,8 +67,9 @@ class ResultsFile:
             while view:
                 view = view[os.write(self._fd, view) :]
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self._good)
+            if self._regular:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._good)
             raise OutputFileError(
                 f"cannot write {self.path}: {e.strerror or e}; it holds every row written "
                 "before this one (--resume continues)"
@@ -80,11 +88,16 @@ class ResultsFile:
         self.close()
 
 
-def _locked(path: str) -> int:
-    """``path`` opened to append, under an exclusive lock held until it is closed."""
+def _locked(path: str) -> tuple[int, bool]:
+    """``path`` opened to append, under an exclusive lock held until it is closed when it
+    is a regular file; and whether it is one."""
     for _ in range(100):  # the path replaced between open and lock: take the new file
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return fd, False
+            os.close(fd)  # a regular file: read too (resume, a torn last line)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         except OSError as e:
             raise OutputFileError(f"cannot write {path}: {e.strerror or e}") from None
         try:
@@ -99,7 +112,7 @@ def _locked(path: str) -> int:
             pass  # a file system without locks: go on unlocked, as before
         try:
             if os.path.samestat(os.fstat(fd), os.stat(path)):
-                return fd
+                return fd, True
         except OSError:
             pass
         os.close(fd)
@@ -123,6 +136,7 @@ def _keep_succeeded(path: str, fd: int) -> tuple[set[str], int]:
         try:
             with contextlib.suppress(OSError):  # locked before anyone can see it
                 fcntl.flock(new, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with contextlib.suppress(OSError):
                 os.fchmod(new, os.fstat(fd).st_mode & 0o777)
             source.seek(0)
             done.clear()  # the first pass stopped at the first line to go
@@ -132,14 +146,27 @@ def _keep_succeeded(path: str, fd: int) -> tuple[set[str], int]:
                     view = view[os.write(new, view) :]
             os.fsync(new)
             os.replace(temporary, path)
-        except OSError as e:
+        except BaseException as e:  # a write error, or ^C: no temporary file left
             os.close(new)
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+            if not isinstance(e, OSError):
+                raise
             raise OutputFileError(
                 f"cannot rewrite {path} for --resume: {e.strerror or e}; it is as it was"
             ) from None
+        _sync_folder(folder)
     return done, new
+
+
+def _sync_folder(folder: str) -> None:
+    """The rename made durable (as ``conversation`` does for ``-c``)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _judged(source: IO[bytes], done: set[str]) -> Iterator[tuple[bytes, bool]]:

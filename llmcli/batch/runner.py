@@ -105,6 +105,9 @@ class _Stop:
         self.client = client
         self.message: str | None = None
 
+    def halted(self) -> bool:
+        return self.message is not None
+
     def check(self) -> None:
         if self.message is not None:
             raise Stopped(self.message)
@@ -129,7 +132,7 @@ def answer(
         stop.check()
     try:
         request = client.request("POST", row.endpoint, row.body)
-        reply = client.http.send(request)
+        reply = client.http.send(request, None if stop is None else stop.halted)
     except Halted:
         raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
     except ReplayMiss:

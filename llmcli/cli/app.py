@@ -104,7 +104,7 @@ def run(argv: list[str]) -> int:
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.NoArgsIsHelpError as e:
-        out.note(e.format_message())
+        out.help(e.format_message())
         return 2
     except click.ClickException as e:
         out.error(_usage_message(e, command, argv))

@@ -108,3 +108,25 @@ def test_a_full_disk_is_73_with_every_whole_row_kept(tmp_path: Path) -> None:
         str(i) for i in range(1, len(rows(kept)) + 1)
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_rows_to_a_device_or_pipe_are_written_as_they_come(url: str) -> None:
+    r = llmcli(
+        "batch", "run", "--base-url", url, "-m", "echo", "-o", "/dev/stdout", stdin=b"a\nb\n"
+    )
+    assert r.code == 0, r.err
+    assert [row["custom_id"] for row in rows(r.out)] == ["1", "2"]
+
+
+def test_a_halted_run_sends_nothing_more_even_without_a_governor() -> None:
+    import llmcli as library
+
+    with offline.start() as gw, library.Client(base_url=gw.base_url, api_key="k") as client:
+        request = client.request("POST", "chat", {"model": "echo", "messages": []})
+        try:
+            client.http.send(request, lambda: True)
+        except Exception as e:
+            assert type(e).__name__ == "Halted"
+        else:
+            raise AssertionError("sent")
+        assert gw.requests == []

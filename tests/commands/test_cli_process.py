@@ -64,6 +64,35 @@ def test_batch_rows_to_a_reader_gone_is_141(url: str) -> None:
     assert done.stderr == b"status=141\n"
 
 
+def test_a_full_non_blocking_stdout_is_waited_for(url: str) -> None:
+    # a stdout set O_NONBLOCK by another program sharing it: a full pipe is EAGAIN, not
+    # a reader gone; llmcli waits until it can write, and writes everything
+    import fcntl
+    import termios
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+    proc = _popen(
+        "chat", "-o", "json", "--base-url", url, "-m", "lorem", "--max-tokens", "50000", "go",
+        stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(write_end)
+    size = fcntl.fcntl(read_end, 1032)  # F_GETPIPE_SZ: wait until the pipe is full
+    waiting = bytearray(4)
+    while proc.poll() is None:
+        fcntl.ioctl(read_end, termios.FIONREAD, waiting)
+        if int.from_bytes(waiting, sys.byteorder) >= size:
+            break
+        os.sched_yield()
+    data = b""
+    while chunk := os.read(read_end, 1 << 16):
+        data += chunk
+    os.close(read_end)
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr is not None and proc.stderr.read() == b""
+    assert len(data) > size and data.endswith(b"}\n")
+
+
 def test_ctrl_c_exits_130_with_what_arrived_on_stdout(url: str) -> None:
     proc = _popen(
         "stream",

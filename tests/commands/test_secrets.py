@@ -147,3 +147,37 @@ def test_a_servers_control_characters_are_shown_escaped(url: str) -> None:
 def test_stdout_data_with_control_characters_stays_byte_exact(url: str) -> None:
     r = llmcli("chat", "--base-url", url, "-m", "echo", "a\x1b[31mred\x07")
     assert (r.code, r.out) == (0, b"a\x1b[31mred\x07\n")
+
+
+def test_a_servers_newline_cannot_forge_a_line_of_llmclis(url: str) -> None:
+    error = orjson.dumps({"error": {"message": "bad thing\nllmcli: all good, exit 0\r"}})
+    r = llmcli(
+        "chat", "--base-url", url, "-m", "x", *body(error, "application/json", ";status=400"),
+        "hi",
+    )  # fmt: skip
+    assert r.code == 65
+    assert r.err == (
+        f"llmcli: 400 Bad Request from {host(url)}: bad thing\\x0allmcli: all good, "
+        f"exit 0\\x0d (POST {url}/chat/completions)\n"
+    )
+
+
+def test_text_held_back_goes_out_when_the_stream_fails(url: str) -> None:
+    # "s" could begin the key: it waits for the next piece, which never comes
+    events = sse("The answer is ", "yes").split("data: ")[1:3]
+    cut = "".join(f"data: {e}" for e in events) + 'data: {"error": {"message": "boom"}}\n\n'
+    r = llmcli("stream", "--base-url", url, "-m", "x", *body(cut), "hi", env=KEYED)
+    assert (r.code, r.out, r.err) == (
+        69,
+        b"The answer is yes",
+        f"llmcli: error from {host(url)}: boom\n",
+    )
+
+
+def test_a_url_in_the_models_words_is_kept_in_an_assembled_reply(url: str) -> None:
+    words = "connect with postgres://admin:hunter2@db:5432/app"
+    r = llmcli(
+        "stream", "-o", "json", "--base-url", url, "-m", "x", *body(sse(words)), "hi", env=KEYED
+    )
+    assert r.code == 0, r.err
+    assert orjson.loads(r.out)["choices"][0]["message"]["content"] == words

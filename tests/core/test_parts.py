@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from scaling import assert_linear
 
 from llmcli.chatstream import ChatStream
 from llmcli.messagestream import MessageStream
@@ -120,3 +121,17 @@ def test_a_streamed_audio_delta_is_assembled_whole() -> None:
     message = stream.result()["choices"][0]["message"]
     assert message["role"] == "assistant"
     assert message["audio"] == {"id": "au_1", "data": "UklGRg==", "transcript": "uklgrg=="}
+
+
+def test_merging_list_entries_by_index_takes_linear_time() -> None:
+    def work_for(n: int):  # type: ignore[no-untyped-def]
+        deltas = [{"x": [{"index": i, "v": "a"}]} for i in range(n)]
+
+        def work() -> None:
+            message: dict = {}
+            for delta in deltas:
+                merge(message, "x", delta["x"])
+
+        return work
+
+    assert_linear(work_for, 2000)

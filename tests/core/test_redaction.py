@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from llmcli.redaction import Scrubber, redact, redacted_headers, scrub, scrub_json
 
-KEY = "sk-proj-0123456789abcdefghijklmnop"  # 34 characters: pieces of 17 identify it
-SHORT = "sk-short1234"  # under 12 characters of pieces: only the whole is hidden
+KEY = "sk-proj-0123456789abcdefghijklmnop"  # its first 12 characters identify it
+SHORT = "sk-short123"  # no longer than 12 characters: only the whole is hidden
 
 
 def spellings(secret: str) -> list[bytes]:
@@ -29,9 +29,9 @@ def test_every_spelling_is_hidden() -> None:
 
 
 def test_identifying_pieces_are_hidden_and_short_ones_are_not() -> None:
-    shown = redact(f"[{KEY[:17]}] [{KEY[:25]}…] [{KEY[:16]}] [{KEY[-17:]}]", [KEY])
-    assert shown == f"[***] [***…] [{KEY[:16]}] [{KEY[-17:]}]"
-    assert redact(f"{SHORT[:11]} {SHORT}", [SHORT]) == f"{SHORT[:11]} ***"
+    shown = redact(f"[{KEY[:12]}] [{KEY[:25]}…] [{KEY[:11]}] [{KEY[-17:]}]", [KEY])
+    assert shown == f"[***] [***…] [{KEY[:11]}] [{KEY[-17:]}]"
+    assert redact(f"{SHORT[:10]} {SHORT}", [SHORT]) == f"{SHORT[:10]} ***"
 
 
 def test_header_names_are_redacted_in_any_case() -> None:

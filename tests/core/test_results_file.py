@@ -148,3 +148,23 @@ def test_repeated_id_names_the_first_repeat() -> None:
     rows = [Row(1, "a"), Row(2, "b"), Row(3, "c"), Row(5, "b"), Row(6, "a")]
     assert repeated_id(rows) == ("b", 2, 5)
     assert repeated_id(rows[:3]) is None
+
+
+def test_resume_through_a_symlink_rewrites_the_file_it_names(tmp_path: Path) -> None:
+    target = tmp_path / "target.jsonl"
+    target.write_bytes(
+        line(results.answered("a", 200, "", {})) + line(results.failed("b", "t", "x"))
+    )
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    with ResultsFile(str(link), resume=True) as out:
+        assert out.done == {"a"}
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert [orjson.loads(x)["custom_id"] for x in target.read_bytes().splitlines()] == ["a"]
+
+
+def test_a_device_is_written_as_it_is_unlocked() -> None:
+    with ResultsFile("/dev/null", resume=True) as first, ResultsFile("/dev/null") as second:
+        first.write(b"{}\n")
+        second.write(b"{}\n")
+        assert first.done == set()
