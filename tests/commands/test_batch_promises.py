@@ -130,3 +130,20 @@ def test_a_halted_run_sends_nothing_more_even_without_a_governor() -> None:
         else:
             raise AssertionError("sent")
         assert gw.requests == []
+
+
+def test_a_batch_created_with_its_answer_cut_is_not_created_again(tmp_path: Path) -> None:
+    # the second request (POST /batches) is answered 200, then cut: the server made the
+    # batch, so it is never sent again, whatever --retries says
+    rows_file = tmp_path / "rows.txt"
+    rows_file.write_bytes(b"a\nb\n")
+    with offline.start(batch_dir=tmp_path / "store") as gw:
+        r = llmcli(
+            "batch", "submit", str(rows_file), "--base-url", gw.base_url, "-m", "echo",
+            "-H", "X-Mock-Fault: cut=1;every=2", env={"XDG_STATE_HOME": str(tmp_path)},
+        )  # fmt: skip
+        assert r.code == 76
+        assert [(x.method, x.path) for x in gw.requests] == [
+            ("POST", "/v1/files"),
+            ("POST", "/v1/batches"),
+        ]
