@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
-# Same start-up trick llmcli uses (llmcli/http.py): httpx/__init__ otherwise imports its
+# Same start-up trick llmcli uses (llmcli/http/session.py): httpx/__init__ otherwise imports its
 # optional CLI (rich, pygments), ~70 ms. Keeps the peer as fast as it can reasonably be.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402

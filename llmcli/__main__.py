@@ -25,7 +25,7 @@ def main() -> None:
 def _names() -> int:
     from llmcli.cli.names import write_names
     from llmcli.errors import EXIT_PIPE
-    from llmcli.outputs import Output, Terminal, silence_stdout
+    from llmcli.io.outputs import Output, Terminal, silence_stdout
 
     try:
         write_names(Output(Terminal.detect()))

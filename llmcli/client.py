@@ -22,20 +22,20 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmcli import anthropic
 from llmcli.config import MOCK, Gateway, resolve
 from llmcli.errors import ConfigError, UsageError
 from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
-from llmcli.openai import Piece
+from llmcli.http.request import Blob, Body, Request, header_problem, parse_reply, serialize
+from llmcli.protocol import anthropic
+from llmcli.protocol.openai import Piece
 from llmcli.redaction import header_secrets, url_secrets
-from llmcli.request import Blob, Body, Request, header_problem, parse_reply, serialize
 from llmcli.version import __version__
 
 if TYPE_CHECKING:
-    from llmcli.governor import Governor
-    from llmcli.http import Client as Http
-    from llmcli.http import Timing
-    from llmcli.recording import Recorder, Reroute
+    from llmcli.http.governor import Governor
+    from llmcli.http.recording import Recorder, Reroute
+    from llmcli.http.session import Client as Http
+    from llmcli.http.session import Timing
 
 JSON = dict[str, Any]
 MAX_PAGES = 50  # of a paged model list
@@ -104,11 +104,11 @@ class Client:
         self._recorder: Recorder | None = None
         self._reroute: Reroute | None = None
         if record:
-            from llmcli.recording import Recorder
+            from llmcli.http.recording import Recorder
 
             self._recorder = Recorder(record)
         if replay:
-            from llmcli.recording import Reroute, replay_gateway
+            from llmcli.http.recording import Reroute, replay_gateway
 
             running = replay_gateway(replay)  # a daemon thread, as -g mock's gateway
             self._reroute = Reroute(running.base_url)
@@ -134,8 +134,8 @@ class Client:
         if self._http is None:
             with self._lock:
                 if self._http is None:
-                    from llmcli.http import Client as Http
-                    from llmcli.http import Limits
+                    from llmcli.http.session import Client as Http
+                    from llmcli.http.session import Limits
 
                     limits = Limits(self.timeout, self.connect_timeout, self.retries)
                     self._http = Http(
@@ -332,7 +332,7 @@ class Client:
     def embed(self, inputs: Sequence[str], *, model: str | None = None, **params: Any) -> JSON:
         """Embeddings of ``inputs``: the answer body, its ``data`` in input order with
         every embedding as floats (base64 answers decoded)."""
-        from llmcli import embeddings
+        from llmcli.protocol import embeddings
 
         body = self.body(
             "embeddings", {**params, "input": list(inputs), **({"model": model} if model else {})}
@@ -355,7 +355,7 @@ class Client:
         """The models of a first answer and of every page after it."""
         import urllib.parse
 
-        from llmcli import model_list
+        from llmcli.protocol import model_list
 
         where = self.gateway.name
         parsed = parse_reply(body, request)

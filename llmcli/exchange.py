@@ -1,14 +1,14 @@
 """One exchange: send a request, read its answer, assemble it, hand out what arrived.
 
 The same loop serves both dialects (Chat Completions, Anthropic Messages) and both
-modes. A whole answer is parsed and checked; a stream is decoded as SSE (``llmcli.sse``),
+modes. A whole answer is parsed and checked; a stream is decoded as SSE (``llmcli.protocol.sse``),
 each event fed to the dialect's assembler (``ChatStream``, ``MessageStream``), and every
 network read handed out as one ``Read``: its raw bytes, the events it completed (for
 ``-o jsonl``) and the text pieces they carried. The stream must end with its terminator
 (``[DONE]``, ``message_stop`` or every choice's finish reason); one that does not is a
 ``ProtocolError`` after everything that arrived was handed out. A server that ignores
 ``stream: true`` and answers whole is recognised by its first byte (``{``), whatever its
-Content-Type says. Writers (``llmcli.outputs``) and the library (``llmcli.Client``)
+Content-Type says. Writers (``llmcli.io.outputs``) and the library (``llmcli.Client``)
 consume the reads; neither runs code of the other's per chunk.
 """
 
@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmcli import anthropic, openai
-from llmcli.chatstream import ChatStream
-from llmcli.decoding import MAX_BODY
 from llmcli.errors import LlmcliError, ProtocolError
-from llmcli.messagestream import MessageStream
-from llmcli.openai import Piece
+from llmcli.http.decoding import MAX_BODY
+from llmcli.http.request import parse_reply
+from llmcli.protocol import anthropic, openai
+from llmcli.protocol.chatstream import ChatStream
+from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.openai import Piece
+from llmcli.protocol.sse import SSEDecoder, TooLarge
 from llmcli.redaction import Scrubber, redact, scrub_json
-from llmcli.request import parse_reply
-from llmcli.sse import SSEDecoder, TooLarge
 
 if TYPE_CHECKING:
-    from llmcli.http import Client as Http
-    from llmcli.request import Request
+    from llmcli.http.request import Request
+    from llmcli.http.session import Client as Http
 
 JSON = dict[str, Any]
 
@@ -113,7 +113,7 @@ class Exchange:
         self.lines = lines
         self.where = request.gateway
         self.reply: JSON | None = None
-        #: the body's bytes are scrubbed as they arrive (``llmcli.http``); a secret that a
+        #: the body's bytes are scrubbed as they arrive (``llmcli.http.session``); a secret that a
         #: stream sends in pieces is scrubbed from the text they make, and from the reply
         self._texts = _TextScrubbers(request.secrets) if request.secrets else None
         self._assembly: Any = None

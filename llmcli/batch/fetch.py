@@ -20,7 +20,7 @@ import orjson
 from llmcli.batch import outcomes, results
 from llmcli.batch.provider import Provider
 from llmcli.errors import ProtocolError
-from llmcli.request import body_json
+from llmcli.http.request import body_json
 
 JSON = dict[str, Any]
 

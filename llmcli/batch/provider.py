@@ -18,7 +18,7 @@ import orjson
 
 from llmcli.batch.submission import Part, multipart
 from llmcli.errors import ProtocolError
-from llmcli.request import body_json
+from llmcli.http.request import body_json
 
 if TYPE_CHECKING:
     from llmcli.client import Client

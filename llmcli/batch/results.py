@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from llmcli.request import body_json
+from llmcli.http.request import body_json
 
 JSON = dict[str, Any]
 

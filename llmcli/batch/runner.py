@@ -26,7 +26,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.governor import Halted
+from llmcli.http.governor import Halted
 
 if TYPE_CHECKING:
     from llmcli.client import Client
@@ -146,7 +146,7 @@ def answer(
             body = results.body_of(e.body or b"")
             return results.answered(row.custom_id, e.status, e.request_id, body)
         return results.failed(row.custom_id, _code(e), e.message)
-    from llmcli.http import request_id
+    from llmcli.http.session import request_id
 
     body = results.body_of(reply.body)
     return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)
@@ -176,7 +176,7 @@ def run(
     in flight, in input order unless ``ordered=False``. For the client's governor to
     pause every worker on a 429, give it one: ``Client(…, governor=Governor(parallel))``.
     """
-    from llmcli.parallel import ordered_map, unordered_map
+    from llmcli.batch.parallel import ordered_map, unordered_map
 
     limits = Limits(rpm, tpm) if rpm or tpm else None
     if defaults.model is None and client.model:  # the client's default model, as chat's

@@ -20,7 +20,7 @@ from llmcli.cli import (  # noqa: F401  (they add batch's commands)
     serve,
 )
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
-from llmcli.outputs import Output, Terminal, silence_stdout
+from llmcli.io.outputs import Output, Terminal, silence_stdout
 from llmcli.version import __version__
 
 app = typer.Typer(

@@ -13,14 +13,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from llmcli import inputs
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
 from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
+from llmcli.io import inputs
 
 if TYPE_CHECKING:
     from llmcli.batch.runner import Tally
-    from llmcli.outputs import Output
+    from llmcli.io.outputs import Output
 
 app = typer.Typer(
     name="batch",
@@ -145,7 +145,7 @@ def run(
     """
     from llmcli.batch import lines, runner
     from llmcli.batch.results_file import ResultsFile
-    from llmcli.governor import Governor
+    from llmcli.http.governor import Governor
 
     where = _shard(shard)
     if resume and out_file is None:

@@ -34,7 +34,7 @@ from llmcli.errors import DataError, OutputFileError, TemporaryError
 if TYPE_CHECKING:
     from llmcli.batch.fetch import Batch
     from llmcli.batch.provider import Provider
-    from llmcli.outputs import Output
+    from llmcli.io.outputs import Output
 
 
 @app.command("fetch", short_help="Results of batches as batch run's lines, in input order.")

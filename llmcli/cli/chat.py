@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from llmcli import conversation, inputs, openai, outputs
 from llmcli.cli.chat_params import ChatParams, named_files, options
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
@@ -16,6 +15,8 @@ from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.client import Client
 from llmcli.errors import NotJsonError, UsageError
 from llmcli.exchange import CHAT
+from llmcli.io import conversation, inputs, outputs
+from llmcli.protocol import openai
 
 ReasoningFlag = Annotated[
     bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
@@ -91,7 +92,7 @@ def check_text(text: str, flag: str, schema: Any, source: str | None) -> None:
             f"{e.colno}: {e.msg}"
         ) from None
     if schema is not None and source is not None:
-        from llmcli import schemas
+        from llmcli.protocol import schemas
 
         if found := schemas.problem(value, schema, source):
             raise NotJsonError(f"the reply does not match {flag}: {found}")
@@ -116,7 +117,7 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         ]
         schema = _schema_of(body) if params.schema else None
         if params.schema:
-            from llmcli import schemas
+            from llmcli.protocol import schemas
 
             schemas.check(schema, params.schema)  # a broken schema: nothing is sent
         request = client.request("POST", "chat", body, stream=stream, blobs=blobs)

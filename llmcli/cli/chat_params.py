@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import inputs, openai
 from llmcli.cli.options import Param, Stop, Temperature, Tool, Tools, TopP
 from llmcli.errors import DataError, UsageError
+from llmcli.io import inputs
+from llmcli.protocol import openai
 
 
 class Effort(StrEnum):

@@ -18,12 +18,12 @@ import orjson
 from llmcli.cli.options import Connection
 from llmcli.client import Client
 from llmcli.config.file import load as load_config
-from llmcli.inputs import parse_header
-from llmcli.outputs import Output, Terminal
+from llmcli.io.inputs import parse_header
+from llmcli.io.outputs import Output, Terminal
 
 if TYPE_CHECKING:
-    from llmcli.governor import Governor
-    from llmcli.request import Request
+    from llmcli.http.governor import Governor
+    from llmcli.http.request import Request
 
 
 def output() -> Output:
@@ -74,8 +74,8 @@ def open_client(
 
 def dry_run(request: Request) -> None:
     """``--dry-run``: the request as one JSON object, every secret as ``***``."""
+    from llmcli.http.request import Body
     from llmcli.redaction import redact_url, redacted_headers
-    from llmcli.request import Body
 
     raw = request.body.to_bytes() if isinstance(request.body, Body) else request.body
     body = orjson.loads(raw) if raw is not None else None

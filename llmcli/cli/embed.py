@@ -16,12 +16,13 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import embeddings, inputs
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, grouped
 from llmcli.client import Client
 from llmcli.errors import DataError, UsageError
-from llmcli.request import parse_reply
+from llmcli.http.request import parse_reply
+from llmcli.io import inputs
+from llmcli.protocol import embeddings
 
 
 class OnEmpty(StrEnum):
@@ -186,7 +187,7 @@ def embed(
     for item in param or []:
         path, value = inputs.parse_param(item)
         inputs.set_path(extra, path, value)
-    from llmcli.governor import Governor
+    from llmcli.http.governor import Governor
 
     governor = Governor(parallel)
     with open_client(common, require_key=not common.dry_run, governor=governor) as client:
@@ -229,7 +230,7 @@ def _run(
     parallel: int,
     fmt: str,
 ) -> None:
-    from llmcli.parallel import ordered_map
+    from llmcli.batch.parallel import ordered_map
 
     out = output()
     where = client.gateway.name

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import anthropic, conversation, inputs, outputs
 from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import tool_files, tools_from
 from llmcli.cli.client import dry_run, open_client, output, report_usage
@@ -13,6 +12,8 @@ from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, To
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.errors import UsageError
 from llmcli.exchange import MESSAGES
+from llmcli.io import conversation, inputs, outputs
+from llmcli.protocol import anthropic
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ def build_body(
     if params.json_mode and params.schema:
         raise UsageError("--json and --schema both set the reply format: pick one")
     if params.schema is not None:  # Anthropic's structured outputs (generally available)
-        from llmcli import schemas  # jsonschema only when a schema is given
+        from llmcli.protocol import schemas  # jsonschema only when a schema is given
 
         schema = schemas.unwrap(inputs.load_json(params.schema, stdin))
         schemas.check(schema, params.schema)

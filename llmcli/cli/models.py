@@ -4,12 +4,12 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import model_list as catalog
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
 from llmcli.errors import DataError, UsageError
-from llmcli.outputs import Output
-from llmcli.request import parse_reply
+from llmcli.http.request import parse_reply
+from llmcli.io.outputs import Output
+from llmcli.protocol import model_list as catalog
 
 JSON = dict[str, Any]
 

@@ -9,7 +9,7 @@ completion scripts send to /dev/null).
 import os
 
 from llmcli import config
-from llmcli.outputs import Output
+from llmcli.io.outputs import Output
 
 
 def write_names(out: Output) -> None:

@@ -3,7 +3,7 @@
 ``--continue``), then the prompt from piped stdin, ``-f`` files and words, then ``-a``
 attachments. Everything is read and checked before anything is sent: each input within
 its size limit, and every message of the history in a shape the command's API takes
-(``llmcli.message_shapes``).
+(``llmcli.protocol.message_shapes``).
 """
 
 import dataclasses
@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcli import attachments, conversation, inputs
 from llmcli.errors import DataError, UsageError
-from llmcli.message_shapes import Api
+from llmcli.io import attachments, conversation, inputs
+from llmcli.protocol.message_shapes import Api
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmcli import inputs
 from llmcli.cli.batch import MaxTokens, System, app, input_texts, open_input
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
 from llmcli.errors import ConfigError, DataError, LlmcliError, ProtocolError, UsageError
+from llmcli.io import inputs
 
 if TYPE_CHECKING:
     from llmcli.batch.fetch import Batch

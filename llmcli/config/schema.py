@@ -144,7 +144,7 @@ def _variables(where: str, value: object) -> tuple[str, ...]:
 
 
 def _headers(where: str, table: dict[str, Any]) -> dict[str, str]:
-    from llmcli.request import header_problem  # pure, and the one rule for a header
+    from llmcli.http.request import header_problem  # pure, and the one rule for a header
 
     headers = {}
     for name, value in table.items():

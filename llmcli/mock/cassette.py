@@ -23,7 +23,7 @@ One compact JSON object per line, one line per exchange, appended as each answer
 
 A request matches a recording by method, path and body: a JSON body by its value (key
 order aside), a multipart body with its random boundary set aside. Pure: no I/O; both
-the recorder (``llmcli.recording``) and the replaying gateway (``llmcli.mock.replay``)
+the recorder (``llmcli.http.recording``) and the replaying gateway (``llmcli.mock.replay``)
 import it, and it imports nothing else of llmcli, so the gateway still stands alone.
 """
 

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from conftest import clean_env, llmcli
 
-from llmcli import conversation
 from llmcli import mock as offline
+from llmcli.io import conversation
 
 CHAT = (sys.executable, "-m", "llmcli", "chat")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import clean_env, llmcli
 
-from llmcli import attachments
 from llmcli import mock as offline
 from llmcli.errors import DataError
-from llmcli.inputs import MAX_INPUT, Stdin, iter_lines, load_json, read_bytes, read_text
+from llmcli.io import attachments
+from llmcli.io.inputs import MAX_INPUT, Stdin, iter_lines, load_json, read_bytes, read_text
 
 MIB = 1024 * 1024
 TWO_GB = 2 * 1024 * MIB

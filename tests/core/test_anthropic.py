@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from scaling import assert_linear
 
 from llmcli import mock as offline
-from llmcli.anthropic import (
+from llmcli.errors import (
+    DataError,
+    LlmcliError,
+    NotAllowedError,
+    ProtocolError,
+    TemporaryError,
+    UnavailableError,
+)
+from llmcli.protocol.anthropic import (
     ANTHROPIC_VERSION,
     DEFAULT_MAX_TOKENS,
     apply_options,
@@ -28,17 +36,9 @@ from llmcli.anthropic import (
     tool_choice,
     tool_uses,
 )
-from llmcli.errors import (
-    DataError,
-    LlmcliError,
-    NotAllowedError,
-    ProtocolError,
-    TemporaryError,
-    UnavailableError,
-)
-from llmcli.messagestream import MessageStream
-from llmcli.openai import Piece
-from llmcli.sse import SSEDecoder
+from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.openai import Piece
+from llmcli.protocol.sse import SSEDecoder
 
 JSON = dict[str, Any]
 Event = tuple[str, JSON]

@@ -266,8 +266,8 @@ def test_the_message_of_a_miss_names_the_request_and_the_nearest() -> None:
 def test_a_recorder_masks_secrets_before_a_body_goes_to_base64(tmp_path: Path) -> None:
     import base64 as b64
 
-    from llmcli.recording import Recorder
-    from llmcli.request import Request
+    from llmcli.http.recording import Recorder
+    from llmcli.http.request import Request
 
     path = tmp_path / "c.jsonl"
     request = Request(
@@ -288,8 +288,8 @@ def test_a_recorder_masks_secrets_before_a_body_goes_to_base64(tmp_path: Path) -
 def test_a_recording_keeps_at_most_max_body_and_then_says_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmcli import recording
-    from llmcli.request import Request
+    from llmcli.http import recording
+    from llmcli.http.request import Request
 
     monkeypatch.setattr(recording, "MAX_BODY", 10)
     path = tmp_path / "c.jsonl"

@@ -1,4 +1,4 @@
-"""llmcli.chunked, the chunked transfer decoder: pure, tested directly.
+"""llmcli.http.chunked, the chunked transfer decoder: pure, tested directly.
 
 Hand-written encodings pin the lenient corners (extensions, hex case, leading zeros, LF
 line ends, trailers, a CR parted from its LF); hypothesis checks that any encoding, cut into
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcli.chunked import MAX_LINE, ChunkedDecoder, ChunkError
+from llmcli.http.chunked import MAX_LINE, ChunkedDecoder, ChunkError
 
 LINE_TOO_LONG = "a chunk-size line longer than 64 KiB"
 TRAILER_TOO_LONG = "trailer fields longer than 64 KiB"

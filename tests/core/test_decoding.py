@@ -1,4 +1,4 @@
-"""Bounded decompression and caps (llmcli.decoding): pure, tested directly."""
+"""Bounded decompression and caps (llmcli.http.decoding): pure, tested directly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcli.decoding import STEP, DecodingError, decode, decoders, head
+from llmcli.http.decoding import STEP, DecodingError, decode, decoders, head
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:

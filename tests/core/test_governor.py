@@ -1,11 +1,11 @@
-"""The shared rate governor (llmcli.governor): pauses, AIMD concurrency, threads."""
+"""The shared rate governor (llmcli.http.governor): pauses, AIMD concurrency, threads."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from llmcli.governor import Governor, Halted
+from llmcli.http.governor import Governor, Halted
 
 
 def test_a_pause_holds_every_worker_until_it_ends() -> None:

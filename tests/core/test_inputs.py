@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmcli.errors import DataError, InputFileError, UsageError
-from llmcli.inputs import (
+from llmcli.io.inputs import (
     Stdin,
     compose_prompt,
     load_json,

@@ -117,7 +117,7 @@ def test_only_cli_and_docgen_know_typer() -> None:
             continue
         text = path.read_text()
         # rich draws the tables of a terminal: outputs imports it there, and only there
-        names = ("typer", "click") if module == "llmcli.outputs" else ("typer", "click", "rich")
+        names = ("typer", "click") if module == "llmcli.io.outputs" else ("typer", "click", "rich")
         for name in names:
             assert f"import {name}" not in text and f"from {name}" not in text, (module, name)
 
@@ -139,4 +139,35 @@ def test_the_library_imports_no_cli_machinery() -> None:
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("llmcli.cli.")))
 def test_commands_run_no_stream_loop(module: str) -> None:
     """The per-chunk loop is the library's: no command decodes SSE or assembles."""
-    assert not imports_of(module) & {"llmcli.sse", "llmcli.chatstream", "llmcli.messagestream"}
+    assert not imports_of(module) & {
+        "llmcli.protocol.sse",
+        "llmcli.protocol.chatstream",
+        "llmcli.protocol.messagestream",
+    }
+
+
+#: DESIGN.md, "Layout": cli -> client/batch -> exchange -> protocol, http -> errors,
+#: redaction; io is the CLI's. What each layer may not import.
+BELOW = {
+    "llmcli.protocol": ("llmcli.http", "llmcli.io", "llmcli.cli", "llmcli.batch",
+                        "llmcli.client", "llmcli.exchange", "llmcli.config"),
+    "llmcli.http": ("llmcli.protocol", "llmcli.io", "llmcli.cli", "llmcli.batch",
+                    "llmcli.client", "llmcli.exchange", "llmcli.config"),
+    "llmcli.exchange": ("llmcli.client", "llmcli.batch", "llmcli.cli", "llmcli.io"),
+    "llmcli.errors": ("llmcli.",),
+    "llmcli.redaction": ("llmcli.",),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_down_the_layers(module: str) -> None:
+    for layer, forbidden in BELOW.items():
+        if module == layer or module.startswith(layer + "."):
+            wrong = {i for i in imports_of(module) if i.startswith(forbidden) and i != module}
+            assert wrong == set(), f"{module} imports {wrong}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_only_the_cli_uses_io(module: str) -> None:
+    if not module.startswith(("llmcli.cli", "llmcli.io", "llmcli.__main__")):
+        assert {i for i in imports_of(module) if i.startswith("llmcli.io")} == set()

@@ -15,12 +15,12 @@ from conftest import llmcli
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcli import anthropic
 from llmcli import mock as offline
 from llmcli.cli.prompt import Prompt, gather
 from llmcli.errors import DataError, UsageError
-from llmcli.inputs import Stdin, check_messages, load_messages, parse_param
-from llmcli.message_shapes import ANTHROPIC_BLOCKS, CHAT_PARTS, Api, problem
+from llmcli.io.inputs import Stdin, check_messages, load_messages, parse_param
+from llmcli.protocol import anthropic
+from llmcli.protocol.message_shapes import ANTHROPIC_BLOCKS, CHAT_PARTS, Api, problem
 
 APIS: tuple[Api, ...] = ("chat", "messages", "any")
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}

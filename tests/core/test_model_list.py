@@ -1,8 +1,8 @@
-"""llmcli.model_list: what the models table shows, its pricing unit included. Pure."""
+"""llmcli.protocol.model_list: what the models table shows, its pricing unit included. Pure."""
 
 from __future__ import annotations
 
-from llmcli.model_list import pricing_header, row
+from llmcli.protocol.model_list import pricing_header, row
 
 SEED_004 = {"id": "a", "_meta": {"pricing": {"input": 0.5, "output": 1.5, "free": False}}}
 STATED = {

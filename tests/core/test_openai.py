@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaling import assert_linear
 
-from llmcli.chatstream import ChatStream
 from llmcli.errors import (
     DataError,
     LlmcliError,
@@ -19,7 +18,8 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.openai import (
+from llmcli.protocol.chatstream import ChatStream
+from llmcli.protocol.openai import (
     Piece,
     apply_options,
     build_messages,

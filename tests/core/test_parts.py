@@ -5,9 +5,9 @@ from typing import Any
 import orjson
 from scaling import assert_linear
 
-from llmcli.chatstream import ChatStream
-from llmcli.messagestream import MessageStream
-from llmcli.parts import Parts, append, joined, merge
+from llmcli.protocol.chatstream import ChatStream
+from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.parts import Parts, append, joined, merge
 
 
 def test_append_collects_pieces_without_joining() -> None:

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from llmcli import mock as offline
 from llmcli.errors import UnavailableError
-from llmcli.http import Client, Limits
+from llmcli.http.request import Request
+from llmcli.http.retry import backoff, parse_wait, retryable_status, server_wait
+from llmcli.http.session import Client, Limits
+from llmcli.http.status import error_text, status_line
 from llmcli.redaction import redact, redacted_headers
-from llmcli.request import Request
-from llmcli.retry import backoff, parse_wait, retryable_status, server_wait
-from llmcli.status import error_text, status_line
 
 HTTP_DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
 HTTP_DATE_TS = 1445412480.0
@@ -505,7 +505,7 @@ def test_redact_removes_escaped_and_padded_spellings_of_a_secret() -> None:
 
 
 def test_slow_down_before_the_429_comes() -> None:
-    from llmcli.retry import slow_down
+    from llmcli.http.retry import slow_down
 
     openai = {"x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "1.5s"}
     assert slow_down(openai, in_flight=4) == 1.5  # fewer left than in flight: hold

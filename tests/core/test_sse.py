@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaling import assert_linear
 
-from llmcli.sse import Event, SSEDecoder, TooLarge
+from llmcli.protocol.sse import Event, SSEDecoder, TooLarge
 
 
 def decode(chunks: Iterable[bytes]) -> list[Event]:

@@ -1,4 +1,4 @@
-"""llmcli.transport against a real server on loopback: the offline gateway's ``raw=``
+"""llmcli.http.transport against a real server on loopback: the offline gateway's ``raw=``
 fault sends any bytes as the answer, so every framing a broken server could send is
 tried, and the transport must fail as httpcore did (or read the answer when it is one)."""
 
@@ -16,7 +16,7 @@ from llmcli import mock as offline
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
-from llmcli.transport import Transport  # noqa: E402
+from llmcli.http.transport import Transport  # noqa: E402
 
 CUT = "Server disconnected without sending a response."
 

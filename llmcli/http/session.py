@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from llmcli import decoding
 from llmcli.errors import (
     LlmcliError,
     ProtocolError,
@@ -28,11 +27,12 @@ from llmcli.errors import (
     UsageError,
     error_for_status,
 )
+from llmcli.http import decoding
+from llmcli.http.request import Body, Request
+from llmcli.http.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
+from llmcli.http.status import advice, error_text, status_line
+from llmcli.http.watchdog import Watch, Watchdog
 from llmcli.redaction import Scrubber, is_credential_header, redact, redacted_headers, scrub
-from llmcli.request import Body, Request
-from llmcli.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
-from llmcli.status import advice, error_text, status_line
-from llmcli.watchdog import Watch, Watchdog
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
 # and pygments, whenever they are installed: ~70 ms of every run for nothing we use. A None
@@ -40,12 +40,12 @@ from llmcli.watchdog import Watch, Watchdog
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
-from llmcli.governor import Halted  # noqa: E402
-from llmcli.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
+from llmcli.http.governor import Halted  # noqa: E402
+from llmcli.http.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
 
 if TYPE_CHECKING:
-    from llmcli.governor import Governor
-    from llmcli.recording import Recorder
+    from llmcli.http.governor import Governor
+    from llmcli.http.recording import Recorder
 
 Log = Callable[[str], None]
 MAX_BODY = decoding.MAX_BODY
@@ -134,7 +134,7 @@ class Client:
         self.verbose = verbose
         self.governor = governor
         #: --record: every exchange goes to the cassette; --replay: every URL to the
-        #: replaying gateway on loopback, never through a proxy (``llmcli.recording``)
+        #: replaying gateway on loopback, never through a proxy (``llmcli.http.recording``)
         self.recorder = recorder
         self.reroute = reroute
         self.timing = Timing()
@@ -308,7 +308,7 @@ class Client:
         finally:
             _close(response)
         if response.headers.get("x-llmcli-replay") == "miss":  # never retried
-            from llmcli.recording import miss
+            from llmcli.http.recording import miss
 
             raise miss(body, request)
         if self.recorder is not None:
@@ -481,7 +481,7 @@ class _TooLarge(ProtocolError):
 class _Tracer:
     """httpcore's ``trace`` hook, for a request through a proxy: each connection it makes
     (and the TLS stream over it) is watched from the moment it exists, so the request's
-    deadline holds over the head too, as ``llmcli.transport`` makes it hold."""
+    deadline holds over the head too, as ``llmcli.http.transport`` makes it hold."""
 
     def __init__(self, watchdog: Watchdog, deadline: float) -> None:
         self._watchdog = watchdog

@@ -1,7 +1,7 @@
 """Kept-alive connections: idle sockets pooled per origin, and the socket a response
-reads from, for the watchdog that shuts it down at a deadline (``llmcli.watchdog``).
+reads from, for the watchdog that shuts it down at a deadline (``llmcli.http.watchdog``).
 
-A connection is given back only after its body was read to the end (``llmcli.transport``
+A connection is given back only after its body was read to the end (``llmcli.http.transport``
 decides); one that waited too long (``KEEP_ALIVE``), or that the server closed or wrote to
 while it was idle, is closed instead of reused, as httpcore does.
 """
@@ -25,7 +25,7 @@ Key = tuple[str, str, int]  # scheme, host, port
 
 class NetworkStream:
     """What ``response.extensions["network_stream"]`` holds: the socket, for the
-    watchdog that shuts it down at a deadline (``llmcli.watchdog``)."""
+    watchdog that shuts it down at a deadline (``llmcli.http.watchdog``)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock

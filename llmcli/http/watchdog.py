@@ -3,7 +3,7 @@
 A socket timeout bounds one read, not a whole answer: a server that sends its head or
 its body a byte now and then, or an endless run of ``100 Continue``, would hold a request
 long past ``--timeout``. Here every connection a request uses is watched from the moment
-it is taken until its body is closed (``llmcli.transport``), so the deadline covers the
+it is taken until its body is closed (``llmcli.http.transport``), so the deadline covers the
 request going out, the response head, interim responses, an error body, a redirect and
 the body (DESIGN.md, "Limits": ``--timeout`` is the deadline of the whole answer).
 """

@@ -27,8 +27,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llmcli.errors import DataError, InputFileError, OutputFileError
-from llmcli.inputs import Stdin, load_messages
-from llmcli.request import Blob, serialize
+from llmcli.http.request import Blob, serialize
+from llmcli.io.inputs import Stdin, load_messages
 
 JSON = dict[str, Any]
 #: output-only fields some servers refuse in input messages (DeepSeek: reasoning_content);

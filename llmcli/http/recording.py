@@ -1,6 +1,6 @@
 """``--record FILE`` and ``--replay FILE``: cassettes, on the client's side.
 
-Recording: the HTTP core (``llmcli.http``) hands every exchange it completes to a
+Recording: the HTTP core (``llmcli.http.session``) hands every exchange it completes to a
 ``Recorder``: error answers as read, bodies through a ``Tee`` as they pass (whole
 reads and streams alike, so every command, batch runs and model pages included, is
 recorded by one hook), written when the answer is done or failed with what arrived.
@@ -29,17 +29,17 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from llmcli.decoding import MAX_BODY
 from llmcli.errors import DataError, InputFileError, OutputFileError, ReplayMiss, UnavailableError
+from llmcli.http.decoding import MAX_BODY
+from llmcli.http.request import Body
 from llmcli.mock.cassette import encode, make_line, path_of
 from llmcli.redaction import is_credential_header, redact
-from llmcli.request import Body
 
 if TYPE_CHECKING:
     import httpx
 
+    from llmcli.http.request import Request
     from llmcli.mock import RunningGateway
-    from llmcli.request import Request
 
 __all__ = ["Recorder", "Reroute", "Tee", "miss", "replay_gateway"]
 

@@ -4,16 +4,16 @@ httpx's own transport (httpcore and h11) turns every chunk of a chunked body int
 event and a generator step, ~7 µs each: most of what a streamed token costs. Here
 http.client sends nothing and parses only the status line and headers; the body is read
 from the socket in blocks of up to 64 KiB and its chunk framing undone a block at a time
-(``llmcli.chunked``), so a stream that arrives faster than it is read costs one step per
+(``llmcli.http.chunked``), so a stream that arrives faster than it is read costs one step per
 block, not per token. httpx above it still follows redirects, applies timeouts and
 decodes content; its exceptions are raised here with the messages httpcore gives.
 
-The head is checked as h11 checked it (``llmcli.response_head``). Connections are kept
-alive and pooled per origin (``llmcli.connections``), so a batch of requests does not
+The head is checked as h11 checked it (``llmcli.http.response_head``). Connections are kept
+alive and pooled per origin (``llmcli.http.connections``), so a batch of requests does not
 reconnect for each; one is reused only after its body was read to the end. A request
 that meets a pooled connection that dies before any answer is never sent again here: it
-is ``StaleConnection``, which ``llmcli.http`` counts as a retry (the server may have read
-it). Every connection a request uses is watched (``llmcli.watchdog``) from the moment it
+is ``StaleConnection``, which ``llmcli.http.session`` counts as a retry (the server may have read
+it). Every connection a request uses is watched (``llmcli.http.watchdog``) from the moment it
 is taken, TLS handshake included, until its body is closed: the request's deadline
 (``DEADLINE``) bounds all of it. The CA bundle is loaded on the first https request only
 (~30 ms a run to a local gateway never needs). A URL that goes through a proxy of the
@@ -31,10 +31,10 @@ from collections.abc import Iterator
 
 import httpx
 
-from llmcli.chunked import ChunkedDecoder, ChunkError
-from llmcli.connections import Key, NetworkStream, Pool
-from llmcli.response_head import CutHead, Response, framing_problem
-from llmcli.watchdog import Watch, Watchdog
+from llmcli.http.chunked import ChunkedDecoder, ChunkError
+from llmcli.http.connections import Key, NetworkStream, Pool
+from llmcli.http.response_head import CutHead, Response, framing_problem
+from llmcli.http.watchdog import Watch, Watchdog
 
 __all__ = ["BLOCK", "DEADLINE", "StaleConnection", "Transport"]
 
@@ -98,7 +98,7 @@ class Transport(httpx.BaseTransport):
 
     def _watch(self, deadline: float | None, sock: socket.socket) -> Watch:
         """From the moment a connection is taken until its body is closed, the request's
-        deadline holds (``llmcli.watchdog``): request, head, interim answers, body."""
+        deadline holds (``llmcli.http.watchdog``): request, head, interim answers, body."""
         return Watch(None) if deadline is None else self._watchdog.watch(deadline, sock)
 
     def _connect(

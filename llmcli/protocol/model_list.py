@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmcli.errors import ProtocolError
-from llmcli.openai import check_error
+from llmcli.protocol.openai import check_error
 
 JSON = dict[str, Any]
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from llmcli.errors import DataError, InputFileError
-from llmcli.inputs import STDIN, Stdin, open_file, read_bytes, read_from, too_large
-from llmcli.request import Blob
+from llmcli.http.request import Blob
+from llmcli.io.inputs import STDIN, Stdin, open_file, read_bytes, read_from, too_large
 
 MAX_BYTES = 32 * 1024 * 1024  # Anthropic's request limit; OpenAI takes up to 20 MB images
 CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunks encode to base64 without padding

@@ -4,7 +4,7 @@ Building a request (messages, attachments as content parts, the flags' body fiel
 tools, response formats) and reading a reply (errors inside a 200, the text, the
 reasoning that may arrive as ``reasoning``, ``reasoning_content``, ``reasoning_details``
 or Magistral's ``thinking`` parts, the tool calls). Streams are assembled in
-``llmcli.chatstream``.
+``llmcli.protocol.chatstream``.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
-from llmcli.anthropic import JSON, error_of, stream_error
 from llmcli.errors import ProtocolError
-from llmcli.openai import Piece
-from llmcli.parts import append, joined
+from llmcli.protocol.anthropic import JSON, error_of, stream_error
+from llmcli.protocol.openai import Piece
+from llmcli.protocol.parts import append, joined
 
 _TEXT_DELTAS = {"text_delta": ("text", "content"), "thinking_delta": ("thinking", "reasoning")}
 _EVENTS = {

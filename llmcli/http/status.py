@@ -55,7 +55,7 @@ def error_text(body: bytes, content_type: str) -> str:
     """
     import orjson
 
-    from llmcli.request import body_json
+    from llmcli.http.request import body_json
 
     try:
         data = body_json(body)

@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from llmcli import message_shapes
 from llmcli.errors import DataError, InputFileError, UsageError
+from llmcli.protocol import message_shapes
 
 STDIN = "-"
 MAX_INPUT = 64 * 1024 * 1024
@@ -183,7 +183,7 @@ def parse_jsonl(text: str, name: str) -> list[Any]:
 
 def load_messages(path: str, stdin: Stdin, api: message_shapes.Api = "any") -> list[dict[str, Any]]:
     """A conversation: a JSON array of message objects, or JSONL with one per line, each
-    in a shape ``api`` takes (``llmcli.message_shapes``). A bad one is named by its place:
+    in a shape ``api`` takes (``llmcli.protocol.message_shapes``). A bad one is named by its place:
     ``file:line`` in JSONL, ``file:line:col`` of its start in an array."""
     name = _display(path)
     text = _decode(read_bytes(path, stdin), name)
@@ -278,8 +278,8 @@ def set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def parse_header(item: str) -> tuple[str, str]:
+    from llmcli.http.request import header_problem
     from llmcli.redaction import is_credential_header
-    from llmcli.request import header_problem
 
     name, sep, value = item.partition(":")
     # a credential's value is never shown, not even in the error about it

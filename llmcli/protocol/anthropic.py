@@ -3,7 +3,7 @@
 Building a request (the system prompt lifted to the top level, OpenAI-shaped history,
 tools and tool_choice converted, attachments as image and document blocks, thinking
 budget) and reading a reply (Anthropic error types mapped to exit codes, text, thinking
-and tool_use blocks). Streams are assembled in ``llmcli.messagestream``.
+and tool_use blocks). Streams are assembled in ``llmcli.protocol.messagestream``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from llmcli import openai
 from llmcli.errors import (
     DataError,
     LlmcliError,
@@ -23,7 +22,8 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.openai import Piece
+from llmcli.protocol import openai
+from llmcli.protocol.openai import Piece
 
 JSON = dict[str, Any]
 DEFAULT_MAX_TOKENS = 4096
@@ -223,7 +223,7 @@ def apply_options(body: JSON, options: Mapping[str, Any]) -> None:
 
 def stream_error(error: Any, where: str) -> LlmcliError:
     """The error for an Anthropic ``error`` object (in a stream or a 200 body); other
-    shapes are read the OpenAI way (``llmcli.openai.stream_error``)."""
+    shapes are read the OpenAI way (``llmcli.protocol.openai.stream_error``)."""
     if isinstance(error, Mapping) and str(error.get("type")) in _ERRORS:
         kind = str(error["type"])
         message = str(error.get("message") or kind)
