@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from llmcli.http.governor import Governor
     from llmcli.http.recording import Recorder, Reroute
     from llmcli.http.session import Client as Http
-    from llmcli.http.session import Timing
+    from llmcli.http.session import Reply, Timing
 
 JSON = dict[str, Any]
 MAX_PAGES = 50  # of a paged model list
@@ -129,8 +129,10 @@ class Client:
     # the HTTP session ---------------------------------------------------------------
 
     @property
-    def http(self) -> Http:
-        """The one HTTP session, made on first use (``--dry-run`` never imports httpx)."""
+    def _session(self) -> Http:
+        """The one HTTP session, made on first use (``--dry-run`` never imports httpx).
+        Private: every request goes out through ``send``, ``download`` or ``exchange``,
+        which keep DESIGN's Limits (deadlines, caps, secrets scrubbed, retries)."""
         if self._http is None:
             with self._lock:
                 if self._http is None:
@@ -289,8 +291,20 @@ class Client:
     ) -> Exchange:
         """The exchange of one prepared request, to iterate read by read."""
         return Exchange(
-            self.http, request, dialect, stream=stream, keep_text=keep_text, lines=lines
+            self._session, request, dialect, stream=stream, keep_text=keep_text, lines=lines
         )
+
+    def send(self, request: Request, *, halted: Callable[[], bool] | None = None) -> Reply:
+        """The whole answer of a request (a 2xx: others raise), every promise of DESIGN's
+        Limits kept; ``halted``: no attempt starts once it says True (a stopped batch)."""
+        return self._session.send(request, halted)
+
+    def download(self, request: Request) -> Iterator[bytes]:
+        """The body of a request as it arrives (a batch's results file), scrubbed and
+        capped as any other; the response is closed when the iteration ends."""
+        session = self._session
+        with session.open(request) as response:
+            yield from session.iter_bytes(request, response)
 
     # the API --------------------------------------------------------------------------
 
@@ -338,7 +352,7 @@ class Client:
             "embeddings", {**params, "input": list(inputs), **({"model": model} if model else {})}
         )
         request = self.request("POST", "embeddings", body)
-        answer: JSON = parse_reply(self.http.send(request).body, request)
+        answer: JSON = parse_reply(self.send(request).body, request)
         vectors = embeddings.vectors(answer, len(inputs), self.gateway.name)
         answer["data"] = [
             {"object": "embedding", "index": i, "embedding": vector}
@@ -349,7 +363,7 @@ class Client:
     def models(self) -> list[JSON]:
         """Every model the gateway lists, following pages (Anthropic pages its list)."""
         request = self.request("GET", "models")
-        return self.model_pages(request, self.http.send(request).body)
+        return self.model_pages(request, self.send(request).body)
 
     def model_pages(self, request: Request, body: bytes) -> list[JSON]:
         """The models of a first answer and of every page after it."""
@@ -371,6 +385,6 @@ class Client:
                 [*urllib.parse.parse_qsl(parts.query), ("after_id", after)]
             )
             page = dataclasses.replace(request, url=parts._replace(query=query).geturl())
-            parsed = parse_reply(self.http.send(page).body, page)
+            parsed = parse_reply(self.send(page).body, page)
             found.extend(model_list.model_list(parsed, where))
         return found

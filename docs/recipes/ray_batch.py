@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 import llmcli
-from llmcli.governor import Governor
+from llmcli.http.governor import Governor
 
 
 class Ask:

@@ -50,7 +50,7 @@ class Provider:
         request = client.api_request(
             method, path, data, api=self.api, content_type=kind, once=once, bounded=not big
         )
-        reply = client.http.send(request)
+        reply = client.send(request)
         try:
             value = body_json(reply.body)
         except orjson.JSONDecodeError:
@@ -131,28 +131,26 @@ class Provider:
 
     def _lines(self, path: str, url: str | None = None) -> Iterator[bytes]:
         client = self.client
-        http = client.http
         request = client.api_request("GET", path, api=self.api, bounded=False)
         if url is not None and _same_origin(url, request.url):  # the key goes nowhere else
             request = dataclasses.replace(request, url=url)
         held: list[bytes] = []  # the line not yet ended, in pieces: joined once
         size = 0
-        with http.open(request) as response:
-            for chunk in http.iter_bytes(request, response):
-                held.append(chunk)
-                if b"\n" not in chunk:
-                    size += len(chunk)
-                    if size > MAX_LINE:
-                        raise ProtocolError(
-                            f"a result line over 64 MiB from {client.gateway.name} "
-                            f"({request.method} {request.url})"
-                        )
-                    continue
-                *lines, rest = b"".join(held).split(b"\n")
-                held, size = [rest], len(rest)
-                for line in lines:
-                    if line.strip():
-                        yield line
+        for chunk in client.download(request):
+            held.append(chunk)
+            if b"\n" not in chunk:
+                size += len(chunk)
+                if size > MAX_LINE:
+                    raise ProtocolError(
+                        f"a result line over 64 MiB from {client.gateway.name} "
+                        f"({request.method} {request.url})"
+                    )
+                continue
+            *lines, rest = b"".join(held).split(b"\n")
+            held, size = [rest], len(rest)
+            for line in lines:
+                if line.strip():
+                    yield line
         last = b"".join(held)
         if last.strip():
             yield last

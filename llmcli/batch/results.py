@@ -53,11 +53,17 @@ def failed(custom_id: str, code: str, message: str) -> JSON:
 
 
 def succeeded(row: Any) -> bool:
-    """Whether an output row holds a 2xx answer."""
+    """Whether an output row holds a 2xx answer that is no error sent with a 2xx (as
+    ``llmcli chat`` would exit 65 on it, the row is rejected, and ``--resume`` sends it
+    again)."""
     if not isinstance(row, dict) or not isinstance(row.get("response"), dict):
         return False
     status = row["response"].get("status_code")
-    return isinstance(status, int) and 200 <= status < 300
+    if not (isinstance(status, int) and 200 <= status < 300):
+        return False
+    from llmcli.exchange import carried_error
+
+    return carried_error(row["response"].get("body")) is None
 
 
 def body_of(raw: bytes) -> Any:

@@ -132,7 +132,7 @@ def answer(
         stop.check()
     try:
         request = client.request("POST", row.endpoint, row.body)
-        reply = client.http.send(request, None if stop is None else stop.halted)
+        reply = client.send(request, halted=None if stop is None else stop.halted)
     except Halted:
         raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
     except ReplayMiss:

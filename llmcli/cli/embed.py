@@ -240,7 +240,7 @@ def _run(
 
     def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
         sent = request(batch)
-        reply = client.http.send(sent)
+        reply = client.send(sent)
         body = parse_reply(reply.body, sent)
         vectors = embeddings.vectors(body, len(batch), where)
         for key, value in (body.get("usage") or {}).items():

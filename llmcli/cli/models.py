@@ -53,7 +53,7 @@ def models(
         if common.dry_run:
             dry_run(request)
             return
-        first = client.http.send(request)
+        first = client.send(request)
         if fmt == "json" and not (tag or search or model_id):
             # the body as sent, once it is known to be a list (an error sent with a 200 raises)
             catalog.model_list(parse_reply(first.body, request), client.gateway.name)

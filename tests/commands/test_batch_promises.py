@@ -124,7 +124,7 @@ def test_a_halted_run_sends_nothing_more_even_without_a_governor() -> None:
     with offline.start() as gw, library.Client(base_url=gw.base_url, api_key="k") as client:
         request = client.request("POST", "chat", {"model": "echo", "messages": []})
         try:
-            client.http.send(request, lambda: True)
+            client.send(request, halted=lambda: True)
         except Exception as e:
             assert type(e).__name__ == "Halted"
         else:

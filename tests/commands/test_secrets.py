@@ -181,3 +181,31 @@ def test_a_url_in_the_models_words_is_kept_in_an_assembled_reply(url: str) -> No
     )
     assert r.code == 0, r.err
     assert orjson.loads(r.out)["choices"][0]["message"]["content"] == words
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin"),
+    [
+        (("chat", "-m", "echo", "hi"), b""),
+        (("messages", "-m", "echo", "--max-tokens", "9", "hi"), b""),
+        (("embed", "-m", "embed-small", "hi"), b""),
+        (("models",), b""),
+        (("batch", "run", "-m", "echo"), b"hi\n"),
+        (("batch", "run", "-m", "echo", "--unordered"), b'{"custom_id": "m", "params": '
+         b'{"model": "echo", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]}}\n'),
+    ],
+)  # fmt: skip
+def test_an_error_echoing_the_key_in_a_200_is_an_error_in_every_command(
+    url: str, command: tuple[str, ...], stdin: bytes
+) -> None:
+    # the same answer, the same outcome: exit 65 with the key hidden, a batch row too
+    r = llmcli(*command, "--base-url", url, *fault("echo_headers"), stdin=stdin, env=KEYED)
+    assert SECRET.encode() not in r.out and SECRET not in r.err
+    assert r.code == (77 if command[0] == "messages" else 65), r.err  # Anthropic's: auth
+    if command[0] == "batch":
+        row = orjson.loads(r.out)
+        assert row["response"]["status_code"] == 200
+        assert "Bearer ***" in orjson.dumps(row).decode()
+        assert r.err == "llmcli: 1 of 1 rows were rejected (see their error)\n"
+    else:
+        assert "Bearer ***" in r.err
