@@ -34,8 +34,7 @@ from llmcli.version import __version__
 if TYPE_CHECKING:
     from llmcli.http.governor import Governor
     from llmcli.http.recording import Recorder, Reroute
-    from llmcli.http.session import Client as Http
-    from llmcli.http.session import Reply, Timing
+    from llmcli.http.session import Answer, Session, Timing
 
 JSON = dict[str, Any]
 MAX_PAGES = 50  # of a paged model list
@@ -98,7 +97,7 @@ class Client:
         self.verbose = verbose
         self.log = log or (lambda line: None)
         self.governor = governor
-        self._http: Http | None = None
+        self._http: Session | None = None
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] | None = None
         self._recorder: Recorder | None = None
@@ -129,18 +128,17 @@ class Client:
     # the HTTP session ---------------------------------------------------------------
 
     @property
-    def _session(self) -> Http:
+    def _session(self) -> Session:
         """The one HTTP session, made on first use (``--dry-run`` never imports httpx).
         Private: every request goes out through ``send``, ``download`` or ``exchange``,
         which keep DESIGN's Limits (deadlines, caps, secrets scrubbed, retries)."""
         if self._http is None:
             with self._lock:
                 if self._http is None:
-                    from llmcli.http.session import Client as Http
-                    from llmcli.http.session import Limits
+                    from llmcli.http.session import RequestLimits, Session
 
-                    limits = Limits(self.timeout, self.connect_timeout, self.retries)
-                    self._http = Http(
+                    limits = RequestLimits(self.timeout, self.connect_timeout, self.retries)
+                    self._http = Session(
                         limits,
                         self.log,
                         verbose=self.verbose,
@@ -294,7 +292,7 @@ class Client:
             self._session, request, dialect, stream=stream, keep_text=keep_text, lines=lines
         )
 
-    def send(self, request: Request, *, halted: Callable[[], bool] | None = None) -> Reply:
+    def send(self, request: Request, *, halted: Callable[[], bool] | None = None) -> Answer:
         """The whole answer of a request (a 2xx: others raise), every promise of DESIGN's
         Limits kept; ``halted``: no attempt starts once it says True (a stopped batch)."""
         return self._session.send(request, halted)

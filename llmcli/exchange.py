@@ -33,7 +33,7 @@ from llmcli.redaction import Scrubber, redact, scrub_json
 
 if TYPE_CHECKING:
     from llmcli.http.request import Request
-    from llmcli.http.session import Client as Http
+    from llmcli.http.session import Session
 
 JSON = dict[str, Any]
 
@@ -112,7 +112,7 @@ class Exchange:
 
     def __init__(
         self,
-        http: Http,
+        http: Session,
         request: Request,
         dialect: Dialect,
         *,

@@ -32,7 +32,7 @@ class Bucket:
         return max(0.0, -self.level / self.rate)
 
 
-class Limits:
+class RateLimits:
     """``--rpm`` and ``--tpm`` together; ``acquire`` blocks until a request may go."""
 
     def __init__(self, rpm: float | None, tpm: float | None) -> None:

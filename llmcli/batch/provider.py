@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from llmcli.client import Client
 
 JSON = dict[str, Any]
-MAX_LINE = 64 << 20
+MAX_RESULT_LINE = 64 << 20
 
 
 class Provider:
@@ -140,7 +140,7 @@ class Provider:
             held.append(chunk)
             if b"\n" not in chunk:
                 size += len(chunk)
-                if size > MAX_LINE:
+                if size > MAX_RESULT_LINE:
                     raise ProtocolError(
                         f"a result line over 64 MiB from {client.gateway.name} "
                         f"({request.method} {request.url})"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmcli.batch import results
-from llmcli.batch.limits import Limits
+from llmcli.batch.limits import RateLimits
 from llmcli.batch.lines import Defaults, Row, estimate_tokens, from_object, parse, shard_of
 from llmcli.errors import (
     LlmcliError,
@@ -120,7 +120,7 @@ class _Stop:
 
 
 def answer(
-    client: Client, row: Row, limits: Limits | None = None, stop: _Stop | None = None
+    client: Client, row: Row, limits: RateLimits | None = None, stop: _Stop | None = None
 ) -> JSON:
     """One row's output line. Raises ``Stopped`` on 401/402/403, and for every row
     whose turn came after one of them (``stop``)."""
@@ -178,7 +178,7 @@ def run(
     """
     from llmcli.batch.parallel import ordered_map, unordered_map
 
-    limits = Limits(rpm, tpm) if rpm or tpm else None
+    limits = RateLimits(rpm, tpm) if rpm or tpm else None
     if defaults.model is None and client.model:  # the client's default model, as chat's
         defaults = dataclasses.replace(defaults, model=client.model)
     mapper = ordered_map if ordered else unordered_map

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-MAX_WAIT = 600.0
+DEFAULT_MAX_WAIT = 600.0
 
 
 class Halted(Exception):
@@ -30,7 +30,7 @@ class Governor:
         self,
         parallel: int,
         *,
-        max_wait: float = MAX_WAIT,
+        max_wait: float = DEFAULT_MAX_WAIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.parallel = max(parallel, 1)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
-MAX_WAIT = 60.0  # a server asking for a longer wait is answered at once, with its time
+MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait is answered at once, with its time
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")

@@ -29,7 +29,7 @@ from llmcli.errors import (
 )
 from llmcli.http import decoding
 from llmcli.http.request import Body, Request
-from llmcli.http.retry import MAX_WAIT, backoff, retryable_status, server_wait, slow_down
+from llmcli.http.retry import MAX_RETRY_AFTER, backoff, retryable_status, server_wait, slow_down
 from llmcli.http.status import advice, error_text, status_line
 from llmcli.http.watchdog import Watch, Watchdog
 from llmcli.redaction import Scrubber, is_credential_header, redact, redacted_headers, scrub
@@ -59,7 +59,7 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class RequestLimits:
     timeout: float | None = 600.0
     connect_timeout: float | None = 10.0
     retries: int = 2
@@ -77,7 +77,7 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
@@ -116,12 +116,12 @@ def _proxy_in_environment() -> bool:
     return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
 
 
-class Client:
-    """One httpx client for the run. Use as a context manager."""
+class Session:
+    """The HTTP session of a run: one httpx client, its pool, deadlines and retries."""
 
     def __init__(
         self,
-        limits: Limits,
+        limits: RequestLimits,
         log: Log,
         *,
         verbose: bool = False,
@@ -156,7 +156,7 @@ class Client:
         self.received = 0
         self._secrets: tuple[str, ...] = ()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -361,7 +361,7 @@ class Client:
                     if governor.pause(wait, ticket):
                         self.log(f"llmcli: {_summary(retry)}; pausing all requests for {wait:.1f}s")
                     continue
-                if number >= self.limits.retries or (wait is not None and wait > MAX_WAIT):
+                if number >= self.limits.retries or (wait is not None and wait > MAX_RETRY_AFTER):
                     raise retry.error from retry.__cause__
                 delay = wait if wait is not None else backoff(number)
                 if deadline is not None and time.perf_counter() + delay >= deadline:
@@ -382,11 +382,11 @@ class Client:
         finally:
             _close(response)
 
-    def send(self, request: Request, halted: Callable[[], bool] | None = None) -> Reply:
+    def send(self, request: Request, halted: Callable[[], bool] | None = None) -> Answer:
         """The whole response of a non-streaming request, retried while nothing is out
         (and, with ``halted``, while it says False)."""
 
-        def attempt(deadline: float | None) -> Reply:
+        def attempt(deadline: float | None) -> Answer:
             response = self._attempt(request, deadline)
             try:
                 body = self.read_whole(request, self.iter_bytes(request, response))
@@ -400,7 +400,7 @@ class Client:
                 raise _Retry(e, None) from e
             finally:
                 _close(response)
-            return Reply(response.status_code, response.headers, body)
+            return Answer(response.status_code, response.headers, body)
 
         return self._with_retries(request, attempt, halted)
 

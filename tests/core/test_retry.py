@@ -21,7 +21,7 @@ from llmcli import mock as offline
 from llmcli.errors import UnavailableError
 from llmcli.http.request import Request
 from llmcli.http.retry import backoff, parse_wait, retryable_status, server_wait
-from llmcli.http.session import Client, Limits
+from llmcli.http.session import RequestLimits, Session
 from llmcli.http.status import error_text, status_line
 from llmcli.redaction import redact, redacted_headers
 
@@ -454,7 +454,9 @@ def tls_server(certificate: Path) -> Iterator[str]:
 
 def fetch(url: str) -> bytes:
     """A GET through llmcli's HTTP client, as a run makes it: its body, or the error."""
-    with Client(Limits(timeout=10, connect_timeout=5, retries=0), log=lambda line: None) as c:
+    with Session(
+        RequestLimits(timeout=10, connect_timeout=5, retries=0), log=lambda line: None
+    ) as c:
         return c.send(Request("GET", url, {}, gateway="gw")).body
 
 
