@@ -238,18 +238,17 @@ def _run(
     done = 0
     started = time.monotonic()
 
-    def send(batch: list[Item]) -> tuple[bytes, list[list[float]]]:
+    def send(batch: list[Item]) -> tuple[bytes, list[list[float]], Any]:
         sent = request(batch)
-        reply = client.send(sent)
-        body = parse_reply(reply.body, sent)
-        vectors = embeddings.vectors(body, len(batch), where)
-        for key, value in (body.get("usage") or {}).items():
-            if isinstance(value, int):
-                usage[key] = usage.get(key, 0) + value
-        return reply.body, vectors
+        answer = client.send(sent)
+        body = parse_reply(answer.body, sent)
+        return answer.body, embeddings.vectors(body, len(batch), where), body.get("usage")
 
     try:
-        for batch, (raw, vectors) in ordered_map(send, batches, workers=parallel):
+        for batch, (raw, vectors, used) in ordered_map(send, batches, workers=parallel):
+            for key, value in (used if isinstance(used, dict) else {}).items():
+                if isinstance(value, int):  # summed here, in one thread, not in the workers
+                    usage[key] = usage.get(key, 0) + value
             if fmt == "json":  # each answer body as sent
                 out.data(raw if raw.endswith(b"\n") else raw + b"\n")
                 done += len(batch)
