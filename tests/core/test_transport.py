@@ -21,10 +21,17 @@ from llmcli.http.transport import Transport  # noqa: E402
 CUT = "Server disconnected without sending a response."
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(transport=Transport(), timeout=10) as http:
+@pytest.fixture(params=["llmcli", "httpx"])
+def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """llmcli's transport, and httpx's own (the one a proxy of the environment takes):
+    both must read what a server sends alike, and fail alike on what it breaks."""
+    transport = Transport() if request.param == "llmcli" else httpx.HTTPTransport()
+    with httpx.Client(transport=transport, timeout=10, trust_env=False) as http:
         yield http
+
+
+def ours(client: httpx.Client) -> bool:
+    return isinstance(client._transport, Transport)
 
 
 def raw(answer: bytes) -> dict[str, str]:
@@ -90,9 +97,12 @@ def test_a_head_cut_short_is_no_answer(client: httpx.Client, url: str, answer: b
 def test_broken_framing_is_a_protocol_error(
     client: httpx.Client, url: str, answer: bytes, message: str
 ) -> None:
+    if not ours(client) and answer.count(b"X-A: 1") > 100:
+        pytest.skip("h11 takes any number of header lines within 100 KiB")
     with pytest.raises(httpx.RemoteProtocolError) as caught:
         fetch(client, url, answer)
-    assert str(caught.value) == message
+    if ours(client):  # (httpcore words some of them its own way)
+        assert str(caught.value) == message
 
 
 @pytest.mark.parametrize(
@@ -115,6 +125,8 @@ def test_broken_framing_is_a_protocol_error(
 def test_answers_read_as_framed(
     client: httpx.Client, url: str, answer: bytes, status: int, body: bytes
 ) -> None:
+    if not ours(client) and b"\nok\n" in answer:
+        pytest.skip("h11 takes no chunk lines ended by LF alone; llmcli is lenient there")
     response = fetch(client, url, answer)
     assert (response.status_code, response.content) == (status, body)
 
@@ -139,6 +151,8 @@ def test_response_headers_keep_their_bytes(client: httpx.Client, url: str) -> No
 def test_a_body_must_be_as_long_as_it_says(
     client: httpx.Client, url: str, parts: list[bytes], message: str
 ) -> None:
+    if not ours(client):
+        pytest.skip("httpcore leaves a body of the wrong length to the server")
     with pytest.raises(httpx.LocalProtocolError, match=f"^{message}$"):
         client.post(url + "/chat/completions", content=iter(parts), headers={"Content-Length": "5"})
 
