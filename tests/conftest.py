@@ -7,6 +7,7 @@ separately.
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -19,6 +20,14 @@ import pytest
 from llmcli import mock as offline
 
 SECRET = "sk-secret123"
+
+# Every test that runs the real process imports llmcli afresh, with PYTHONDONTWRITEBYTECODE
+# set (clean_env): without bytecode on disk, each one would compile every module again
+# (~0.3 s a process here). Compiled once, for the whole session.
+compileall.compile_dir(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "llmcli"),
+    quiet=1,
+)
 #: where the llmcli processes of this session keep batch manifests (never the user's)
 STATE_HOME = tempfile.mkdtemp(prefix="llmcli-tests-state-")
 

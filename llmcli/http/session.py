@@ -233,36 +233,41 @@ class Session:
         left = max(deadline - time.perf_counter(), 0.001)
         return httpx.Timeout(left, connect=min(connect, left) if connect else left)
 
+    def _build(self, request: Request, deadline: float | None) -> httpx.Request:
+        headers = dict(request.headers)
+        headers.setdefault("Accept-Encoding", decoding.ACCEPT_ENCODING)
+        content: bytes | Iterator[bytes] | None = None
+        if isinstance(request.body, Body):  # attachments stream in; length known
+            headers["Content-Length"] = str(len(request.body))
+            content = iter(request.body)
+        else:
+            content = request.body
+        return self._http.build_request(
+            request.method,
+            request.url if self.reroute is None else self.reroute(request.url),
+            headers=headers,
+            content=content,
+            timeout=self._timeout(deadline),
+            extensions={DEADLINE: deadline},
+        )
+
+    def _send(self, built: httpx.Request, deadline: float | None) -> httpx.Response:
+        """httpx's send; through a proxy, every connection it makes watched (``_Tracer``)."""
+        if not self._proxied or deadline is None:
+            return self._http.send(built, stream=True)
+        tracer = built.extensions["trace"] = _Tracer(self._watchdog, deadline)
+        try:
+            response = self._http.send(built, stream=True)
+        except BaseException:
+            tracer.cancel()
+            raise
+        response.extensions[_WATCH] = tracer
+        return response
+
     def _attempt(self, request: Request, deadline: float | None) -> httpx.Response:
         """One try: a 2xx response with its body unread, or ``_Retry``/a final error."""
         try:
-            headers = dict(request.headers)
-            headers.setdefault("Accept-Encoding", decoding.ACCEPT_ENCODING)
-            content: bytes | Iterator[bytes] | None = None
-            if isinstance(request.body, Body):  # attachments stream in; length known
-                headers["Content-Length"] = str(len(request.body))
-                content = iter(request.body)
-            else:
-                content = request.body
-            built = self._http.build_request(
-                request.method,
-                request.url if self.reroute is None else self.reroute(request.url),
-                headers=headers,
-                content=content,
-                timeout=self._timeout(deadline),
-                extensions={DEADLINE: deadline},
-            )
-            tracer = None
-            if self._proxied and deadline is not None:
-                tracer = built.extensions["trace"] = _Tracer(self._watchdog, deadline)
-            try:
-                response = self._http.send(built, stream=True)
-            except BaseException:
-                if tracer is not None:
-                    tracer.cancel()
-                raise
-            if tracer is not None:
-                response.extensions[_WATCH] = tracer
+            response = self._send(self._build(request, deadline), deadline)
         except httpx.TooManyRedirects as e:
             raise ProtocolError(
                 redact(
@@ -298,6 +303,12 @@ class Session:
                 if hint is not None:
                     self.governor.hold(hint)
             return response
+        raise self._refused(request, response, deadline)
+
+    def _refused(
+        self, request: Request, response: httpx.Response, deadline: float | None
+    ) -> LlmcliError | _Retry:
+        """What a 4xx/5xx answer means: its error, to raise or to retry (``_Retry``)."""
         try:  # of an error body, 64 KiB at most is read (DESIGN.md, "Limits"), and
             # scrubbed before anything shortens it or shows it
             body = scrub(decoding.head(_decoded(response), MAX_ERROR_BODY), request.secrets)
@@ -317,8 +328,8 @@ class Session:
         if not retryable_status(response.status_code) or (
             request.once and response.status_code not in (429, 503)
         ):
-            raise error
-        raise _Retry(error, server_wait(response.headers), response.status_code)
+            return error
+        return _Retry(error, server_wait(response.headers), response.status_code)
 
     def _with_retries(
         self,
