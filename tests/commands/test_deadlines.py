@@ -19,7 +19,7 @@ def fault(spec: str) -> tuple[str, str]:
     return ("-H", f"X-Mock-Fault: {spec}")
 
 
-def late(url: str, seconds: str = "3") -> str:
+def late(url: str, seconds: str = "1") -> str:
     return (
         f"llmcli: no complete answer from {host(url)} within --timeout {seconds}s "
         f"(POST {url}/chat/completions)\n"
@@ -40,7 +40,7 @@ def test_the_deadline_holds_over_the_head_and_error_bodies(
     url: str, spec: str, command: str
 ) -> None:
     r = llmcli(
-        command, "--timeout", "3", "--retries", "0", "--base-url", url, "-m", "echo",
+        command, "--timeout", "1", "--retries", "0", "--base-url", url, "-m", "echo",
         *fault(spec), "x",
     )  # fmt: skip
     assert (r.code, r.err, r.out) == (75, late(url), b"")

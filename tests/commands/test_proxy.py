@@ -82,12 +82,12 @@ def test_a_request_goes_through_the_proxy(url: str, relay: Relay) -> None:
 def test_the_deadline_holds_over_a_slow_head_through_the_proxy(url: str, relay: Relay) -> None:
     env = {"http_proxy": f"http://127.0.0.1:{relay.port}", "no_proxy": ""}
     r = llmcli(
-        "chat", "--timeout", "3", "--retries", "0", "--base-url", url, "-m", "echo",
+        "chat", "--timeout", "1", "--retries", "0", "--base-url", url, "-m", "echo",
         "-H", "X-Mock-Fault: slow_head=300", "x", env=env,
     )  # fmt: skip
     assert (r.code, r.out) == (75, b"")
     assert r.err == (
-        f"llmcli: no complete answer from {host(url)} within --timeout 3s "
+        f"llmcli: no complete answer from {host(url)} within --timeout 1s "
         f"(POST {url}/chat/completions)\n"
     )
     assert len(relay.requests) == 1
@@ -96,7 +96,7 @@ def test_the_deadline_holds_over_a_slow_head_through_the_proxy(url: str, relay: 
 def test_no_proxy_sends_past_the_proxy(url: str, relay: Relay) -> None:
     env = {"http_proxy": f"http://127.0.0.1:{relay.port}", "no_proxy": "127.0.0.1"}
     r = llmcli(
-        "chat", "--timeout", "3", "--retries", "0", "--base-url", url, "-m", "echo",
+        "chat", "--timeout", "1", "--retries", "0", "--base-url", url, "-m", "echo",
         "-H", "X-Mock-Fault: slow_head=300", "x", env=env,
     )  # fmt: skip
     assert r.code == 75
