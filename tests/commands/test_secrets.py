@@ -130,36 +130,30 @@ def test_models_and_embed_hide_an_echoed_key(url: str) -> None:
     assert orjson.loads(r.out)["model"] == "***"
 
 
-def test_a_servers_control_characters_are_shown_escaped(url: str) -> None:
-    message = "bad \x1b[2J\x1b]0;pwned\x07 input\x9b"
-    error = orjson.dumps({"error": {"message": message}})
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("bad \x1b[2J\x1b]0;pwned\x07 input\x9b", "bad \\x1b[2J\\x1b]0;pwned\\x07 input\\x9b"),
+        # a newline would let a server forge a line of llmcli's own
+        ("bad thing\nllmcli: all good, exit 0\r", "bad thing\\x0allmcli: all good, exit 0\\x0d"),
+    ],
+)
+def test_a_servers_control_characters_are_shown_escaped(url: str, said: str, shown: str) -> None:
+    error = orjson.dumps({"error": {"message": said}})
     r = llmcli(
         "chat", "--base-url", url, "-m", "x", *body(error, "application/json", ";status=400"),
         "hi",
     )  # fmt: skip
     assert r.code == 65
-    assert r.err == (
-        f"llmcli: 400 Bad Request from {host(url)}: bad \\x1b[2J\\x1b]0;pwned\\x07 input\\x9b "
-        f"(POST {url}/chat/completions)\n"
+    assert (
+        r.err
+        == f"llmcli: 400 Bad Request from {host(url)}: {shown} (POST {url}/chat/completions)\n"
     )
 
 
 def test_stdout_data_with_control_characters_stays_byte_exact(url: str) -> None:
     r = llmcli("chat", "--base-url", url, "-m", "echo", "a\x1b[31mred\x07")
     assert (r.code, r.out) == (0, b"a\x1b[31mred\x07\n")
-
-
-def test_a_servers_newline_cannot_forge_a_line_of_llmclis(url: str) -> None:
-    error = orjson.dumps({"error": {"message": "bad thing\nllmcli: all good, exit 0\r"}})
-    r = llmcli(
-        "chat", "--base-url", url, "-m", "x", *body(error, "application/json", ";status=400"),
-        "hi",
-    )  # fmt: skip
-    assert r.code == 65
-    assert r.err == (
-        f"llmcli: 400 Bad Request from {host(url)}: bad thing\\x0allmcli: all good, "
-        f"exit 0\\x0d (POST {url}/chat/completions)\n"
-    )
 
 
 def test_text_held_back_goes_out_when_the_stream_fails(url: str) -> None:
