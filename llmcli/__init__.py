@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from llmcli.errors import LlmcliError as Error
-    from llmcli.protocol.openai import Piece
+    from llmcli.protocol.pieces import Piece
 
 __all__ = [
     "Client",
@@ -66,7 +66,7 @@ def __getattr__(name: str) -> Any:
 
         return Client
     if name == "Piece":
-        from llmcli.protocol.openai import Piece
+        from llmcli.protocol.pieces import Piece
 
         return Piece
     if name == "batch":

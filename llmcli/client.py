@@ -27,7 +27,7 @@ from llmcli.errors import ConfigError, UsageError
 from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
 from llmcli.http.request import Blob, Body, Request, header_problem, parse_reply, serialize
 from llmcli.protocol import anthropic
-from llmcli.protocol.openai import Piece
+from llmcli.protocol.pieces import Piece
 from llmcli.redaction import header_secrets, url_secrets
 from llmcli.version import __version__
 

@@ -27,7 +27,7 @@ from llmcli.http.request import parse_reply
 from llmcli.protocol import anthropic, openai
 from llmcli.protocol.chatstream import ChatStream
 from llmcli.protocol.messagestream import MessageStream
-from llmcli.protocol.openai import Piece
+from llmcli.protocol.pieces import Piece
 from llmcli.protocol.sse import SSEDecoder, TooLarge
 from llmcli.redaction import Scrubber, redact, scrub_json
 

@@ -23,7 +23,7 @@ from llmcli.errors import (
     UnavailableError,
 )
 from llmcli.protocol import openai
-from llmcli.protocol.openai import Piece
+from llmcli.protocol.pieces import Piece
 
 JSON = dict[str, Any]
 DEFAULT_MAX_TOKENS = 4096

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from llmcli.errors import ProtocolError
-from llmcli.protocol.openai import JSON, Piece, content_parts, reasoning_fields, stream_error
+from llmcli.protocol.openai import JSON, content_parts, reasoning_fields, stream_error
 from llmcli.protocol.parts import append, joined, merge
+from llmcli.protocol.pieces import Piece
 
 #: delta fields whose string pieces are concatenated (others: the last value wins)
 _TEXT_FIELDS = ("content", "reasoning", "reasoning_content", "refusal")

@@ -20,8 +20,8 @@ import orjson
 
 from llmcli.errors import ProtocolError
 from llmcli.protocol.anthropic import JSON, error_of, stream_error
-from llmcli.protocol.openai import Piece
 from llmcli.protocol.parts import append, joined
+from llmcli.protocol.pieces import Piece
 
 _TEXT_DELTAS = {"text_delta": ("text", "content"), "thinking_delta": ("thinking", "reasoning")}
 _EVENTS = {

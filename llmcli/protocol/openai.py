@@ -10,7 +10,6 @@ or Magistral's ``thinking`` parts, the tool calls). Streams are assembled in
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from llmcli.errors import (
@@ -22,20 +21,10 @@ from llmcli.errors import (
     UnavailableError,
     error_for_status,
 )
+from llmcli.protocol.pieces import Piece
 
 JSON = dict[str, Any]
 DONE = "[DONE]"
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """What arrived of a reply: ``kind`` "content" or "reasoning" with its ``text`` (of
-    choice ``choice``), or, last of ``Client.stream``, "reply" with the reply in ``data``."""
-
-    kind: str
-    choice: int
-    text: str
-    data: Any = None
 
 
 def attachment_part(mime: str, filename: str, ref: str) -> JSON:

@@ -37,7 +37,7 @@ from llmcli.protocol.anthropic import (
     tool_uses,
 )
 from llmcli.protocol.messagestream import MessageStream
-from llmcli.protocol.openai import Piece
+from llmcli.protocol.pieces import Piece
 from llmcli.protocol.sse import SSEDecoder
 
 JSON = dict[str, Any]
