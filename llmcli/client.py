@@ -40,6 +40,43 @@ JSON = dict[str, Any]
 MAX_PAGES = 50  # of a paged model list
 
 
+def _cassettes(
+    record: str | os.PathLike[str] | None, replay: str | os.PathLike[str] | None
+) -> tuple[str | os.PathLike[str] | None, str | os.PathLike[str] | None]:
+    """--record / --replay, or LLMCLI_RECORD / LLMCLI_REPLAY (flags beat the environment)."""
+    if record is None and replay is None:
+        record = os.environ.get("LLMCLI_RECORD") or None
+        replay = os.environ.get("LLMCLI_REPLAY") or None
+    if record and replay:
+        raise UsageError("--record and --replay cannot be used together")
+    return record, replay
+
+
+def _serving(
+    gateway: Gateway, replay: str | os.PathLike[str] | None
+) -> tuple[Gateway, Reroute | None]:
+    """The gateway as this process reaches it: with a replay, every URL goes to a gateway
+    answering from the cassette; ``mock`` without a URL is the offline gateway, started
+    here on loopback (a daemon thread until the process exits: stopping it would only add
+    its shutdown poll to every run; its batches live on disk, so ``batch fetch`` in the
+    next process finds them)."""
+    unplaced = gateway.name == MOCK and not gateway.base_url
+    if replay:
+        from llmcli.http.recording import Reroute, replay_gateway
+
+        running = replay_gateway(replay)
+        if unplaced:
+            gateway = dataclasses.replace(gateway, base_url=running.base_url)
+        return gateway, Reroute(running.base_url)
+    if unplaced:
+        from llmcli import mock
+        from llmcli.state import state_dir
+
+        running = mock.start(batch_dir=state_dir() / "mock-batches")
+        gateway = dataclasses.replace(gateway, base_url=running.base_url)
+    return gateway, None
+
+
 class Client:
     """A gateway (built-in, configured, or ``base_url=…``) and one HTTP session.
 
@@ -72,11 +109,7 @@ class Client:
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
     ) -> None:
-        if record is None and replay is None:  # flags beat the environment
-            record = os.environ.get("LLMCLI_RECORD") or None
-            replay = os.environ.get("LLMCLI_REPLAY") or None
-        if record and replay:
-            raise UsageError("--record and --replay cannot be used together")
+        record, replay = _cassettes(record, replay)
         resolved = resolve(
             gateway,
             base_url,
@@ -84,13 +117,12 @@ class Client:
             require_key=require_key and api_key is None and not replay,
             fallback=fallback,
         )
-        self.gateway: Gateway = resolved.gateway
         self.model = resolved.model
         self._key = api_key.strip() if api_key else resolved.key
         self.extra_headers = dict(headers or {})
-        for name, value in [*self.gateway.headers.items(), *self.extra_headers.items()]:
+        for name, value in [*resolved.gateway.headers.items(), *self.extra_headers.items()]:
             if problem := header_problem(name, value):
-                raise ConfigError(f"gateway {self.gateway.name!r}: {problem}")
+                raise ConfigError(f"gateway {resolved.gateway.name!r}: {problem}")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retries = retries
@@ -101,29 +133,11 @@ class Client:
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] | None = None
         self._recorder: Recorder | None = None
-        self._reroute: Reroute | None = None
         if record:
             from llmcli.http.recording import Recorder
 
             self._recorder = Recorder(record)
-        if replay:
-            from llmcli.http.recording import Reroute, replay_gateway
-
-            running = replay_gateway(replay)  # a daemon thread, as -g mock's gateway
-            self._reroute = Reroute(running.base_url)
-            if self.gateway.name == MOCK and not self.gateway.base_url:
-                self.gateway = dataclasses.replace(self.gateway, base_url=running.base_url)
-        elif self.gateway.name == MOCK and not self.gateway.base_url:
-            from llmcli import mock
-
-            # Serves from a daemon thread until this process exits; stopping it would
-            # only add the server's shutdown poll to every run.
-            # its batches live on disk, so `batch fetch` in the next process finds them
-            from llmcli.state import state_dir
-
-            running = mock.start(batch_dir=state_dir() / "mock-batches")
-            moved = dataclasses.replace(self.gateway, base_url=running.base_url)
-            self.gateway = moved
+        self.gateway, self._reroute = _serving(resolved.gateway, replay)
 
     # the HTTP session ---------------------------------------------------------------
 
