@@ -19,6 +19,7 @@ from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
 from llmcli.io import inputs
 
 if TYPE_CHECKING:
+    from llmcli.batch.results_file import ResultsFile
     from llmcli.batch.runner import Tally
     from llmcli.io.outputs import Output
 
@@ -143,7 +144,7 @@ def run(
       git ls-files '*.py' | llmcli batch run -g mock -m echo -s 'Review this path.' | jq -c .
       llmcli batch run rows.jsonl --shard "$SLURM_ARRAY_TASK_ID/8" -o "out.$SLURM_ARRAY_TASK_ID"
     """
-    from llmcli.batch import lines, runner
+    from llmcli.batch import runner
     from llmcli.batch.results_file import ResultsFile
     from llmcli.http.governor import Governor
 
@@ -151,19 +152,7 @@ def run(
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
     options = {"max_tokens": max_tokens, "temperature": temperature}
-    from llmcli.config import resolve
-
-    # -m, then LLMCLI_MODEL, then the gateway's default model, as every command takes it
-    resolved = resolve(conn.gateway, conn.base_url, conn.model, require_key=False)
-    endpoints = resolved.gateway.endpoints
-    defaults = lines.Defaults(
-        model=resolved.model,
-        # prompts go to /messages on a gateway that has it but no chat (anthropic)
-        endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
-        system=system,
-        params=[inputs.parse_param(item) for item in param or []],
-        options={k: v for k, v in options.items() if v is not None},
-    )
+    defaults = _row_defaults(conn, system, param, options)
     source = open_input(file)
     name = file if file not in (None, "-") else "<stdin>"
     if resume:  # a repeated custom_id would make --resume drop or resend answered rows
@@ -181,23 +170,12 @@ def run(
     total = _count_lines(file) if out.terminal.stderr_tty else None
     if total is not None:  # about: blank lines count, and a shard holds about 1/N
         total = max(total // (where[1] if where else 1) - len(done), 0)
-    write = sink.write if sink is not None else out.data
     started = time.monotonic()
     with open_client(conn, governor=governor) as client:
         answered = runner.run(
             rows, client=client, parallel=parallel, ordered=not unordered, rpm=rpm, tpm=tpm
         )
-        try:
-            for row in answered:
-                write(orjson.dumps(row) + b"\n")
-                if sink is None:
-                    out.flush()
-                tally.count(row)
-                _progress(out, tally, started, total)
-        finally:
-            out.progress(None)
-            if sink is not None:
-                sink.close()
+        _write_rows(answered, sink, tally, started, total)
     _report(conn, tally, started, len(done))
     if tally.temporary:
         raise TemporaryError(
@@ -206,6 +184,48 @@ def run(
         )
     if tally.rejected:
         raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
+
+
+def _row_defaults(
+    conn: Connection, system: str | None, param: list[str] | None, options: dict[str, Any]
+) -> Any:
+    """What every row that does not say otherwise gets: -m, then LLMCLI_MODEL, then the
+    gateway's default model, as every command takes it; prompts go to /messages on a
+    gateway that has it but no chat (anthropic)."""
+    from llmcli.batch import lines
+    from llmcli.config import resolve
+
+    resolved = resolve(conn.gateway, conn.base_url, conn.model, require_key=False)
+    endpoints = resolved.gateway.endpoints
+    return lines.Defaults(
+        model=resolved.model,
+        endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
+        system=system,
+        params=[inputs.parse_param(item) for item in param or []],
+        options={k: v for k, v in options.items() if v is not None},
+    )
+
+
+def _write_rows(
+    answered: Any, sink: ResultsFile | None, tally: Tally, started: float, total: int | None
+) -> None:
+    """Each result line to FILE (whole, or the run stops with 73) or stdout (flushed),
+    counted, with progress on a terminal."""
+    out = output()
+    try:
+        for row in answered:
+            line = orjson.dumps(row) + b"\n"
+            if sink is not None:
+                sink.write(line)
+            else:
+                out.data(line)
+                out.flush()
+            tally.count(row)
+            _progress(out, tally, started, total)
+    finally:
+        out.progress(None)
+        if sink is not None:
+            sink.close()
 
 
 def _check_ids(source: IO[bytes], name: str, defaults: Any) -> IO[bytes]:
