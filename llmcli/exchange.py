@@ -80,21 +80,6 @@ MESSAGES = Dialect(
 )
 
 
-def carried_error(body: Any) -> Any:
-    """The error a 2xx JSON body carries in place of its data, or None: OpenAI's
-    ``{"error": …}`` with no ``choices``/``data`` (seeds 002-004 send it with a 200), an
-    Anthropic ``{"type": "error", …}``. The commands raise it (``Dialect.check``); a
-    batch row that holds one did not succeed (``llmcli.batch.results.succeeded``)."""
-    if not isinstance(body, dict):
-        return None
-    if body.get("type") == "error":
-        return body.get("error") or body
-    error = body.get("error")
-    if error and not body.get("choices") and not body.get("data") and body.get("type") != "message":
-        return error
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Read:
     """What one network read brought (a whole answer is one read)."""

@@ -168,10 +168,26 @@ def stream_error(error: Any, where: str) -> LlmcliError:
     return UnavailableError(text)
 
 
+def carried_error(body: Any) -> Any:
+    """The error a 2xx JSON body carries in place of its data, or None: OpenAI's
+    ``{"error": …}`` with no ``choices``/``data`` (seeds 002-004 send it with a 200), an
+    Anthropic ``{"type": "error", …}``. The commands raise it; a batch row that holds one
+    did not succeed (``llmcli.batch.results.succeeded``)."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("type") == "error":
+        return body.get("error") or body
+    error = body.get("error")
+    if error and not body.get("choices") and not body.get("data") and body.get("type") != "message":
+        return error
+    return None
+
+
 def check_error(body: Any, where: str) -> None:
     """Raise the error a 200 answer may carry instead of its data."""
-    if isinstance(body, dict) and body.get("error") and not body.get("choices"):
-        raise stream_error(body["error"], where)
+    error = carried_error(body)
+    if error is not None:
+        raise stream_error(error, where)
 
 
 def check_completion(body: Any, where: str) -> JSON:
