@@ -189,6 +189,11 @@ class Scrubber:
         self._held = data[cut:]
         return scrub(data[:cut], self._secrets)
 
+    @property
+    def holding(self) -> bool:
+        """Whether a tail is held back (it could begin a secret)."""
+        return bool(self._held)
+
     def close(self) -> bytes:
         held, self._held = self._held, b""
         return scrub(held, self._secrets)

@@ -44,17 +44,42 @@ def test_an_echoed_key_split_over_reads_is_hidden(url: str, mode: str, cut: str)
     assert b"***" in r.out
 
 
-@pytest.mark.parametrize("mode", ["text", "json"])
-def test_a_key_sent_in_two_deltas_is_hidden_from_the_text_they_make(url: str, mode: str) -> None:
-    r = llmcli(
-        "stream", "-o", mode, "--base-url", url, "-m", "x",
-        *body(sse("key: sk-sec", "ret123 end")), "hi", env=KEYED,
-    )  # fmt: skip
+def delta(content: str) -> str:
+    return orjson.dumps({"choices": [{"index": 0, "delta": {"content": content}}]}).decode()
+
+
+STOP = '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("text", b"key: *** end, more\n"),
+        ("json", None),
+        # the events that carried the key go out rewritten: the first holds the scrubbed
+        # text, the second none of it; the others as they came
+        ("jsonl", f"{delta('key: *** end')}\n{delta('')}\n{delta(', more')}\n{STOP}\n".encode()),
+        (
+            "sse",
+            f"data: {delta('key: *** end')}\n\ndata: {delta('')}\n\ndata: {delta(', more')}\n\n"
+            f"data: {STOP}\n\ndata: [DONE]\n\n".encode(),
+        ),
+    ],
+)
+@pytest.mark.parametrize("cut", [4, 11])  # the key's first piece shorter than 12, or not
+def test_a_key_sent_in_two_deltas_is_hidden_in_every_mode(
+    url: str, mode: str, expected: bytes | None, cut: int
+) -> None:
+    key = LONG
+    events = sse("key: " + key[:cut], key[cut:] + " end", ", more")
+    r = llmcli("stream", "-o", mode, "--base-url", url, "-m", "x", *body(events), "hi",
+               env={"LLMCLI_API_KEY": key})  # fmt: skip
     assert r.code == 0, r.err
-    if mode == "text":
-        assert r.out == b"key: *** end\n"
+    assert key[:8].encode() not in r.out and key[-8:].encode() not in r.out
+    if mode == "json":
+        assert orjson.loads(r.out)["choices"][0]["message"]["content"] == "key: *** end, more"
     else:
-        assert orjson.loads(r.out)["choices"][0]["message"]["content"] == "key: *** end"
+        assert r.out == expected
 
 
 @pytest.mark.parametrize("command", ["chat", "stream"])
