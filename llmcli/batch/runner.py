@@ -146,7 +146,7 @@ def answer(
             body = results.body_of(e.body or b"")
             return results.answered(row.custom_id, e.status, e.request_id, body)
         return results.failed(row.custom_id, _code(e), e.message)
-    from llmcli.http.session import request_id
+    from llmcli.http.failures import request_id
 
     body = results.body_of(reply.body)
     return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)

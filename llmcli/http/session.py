@@ -10,7 +10,6 @@ request, with every secret redacted.
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
@@ -23,15 +22,14 @@ from llmcli.errors import (
     LlmcliError,
     ProtocolError,
     TemporaryError,
-    UnavailableError,
     UsageError,
-    error_for_status,
 )
 from llmcli.http import decoding
+from llmcli.http.failures import late, status_error, transport_error
 from llmcli.http.request import Body, Request
 from llmcli.http.retry import MAX_RETRY_AFTER, backoff, retryable_status, server_wait, slow_down
-from llmcli.http.status import advice, error_text, status_line
-from llmcli.http.watchdog import Watch, Watchdog
+from llmcli.http.status import status_line
+from llmcli.http.watchdog import Watchdog
 from llmcli.redaction import Scrubber, is_credential_header, redact, redacted_headers, scrub
 
 # httpx/__init__.py imports its optional command-line tool (httpx._main), and with it rich
@@ -41,6 +39,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402
 
 from llmcli.http.governor import Halted  # noqa: E402
+from llmcli.http.proxies import Tracer, proxy_in_environment, proxy_mounts  # noqa: E402
 from llmcli.http.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
 
 if TYPE_CHECKING:
@@ -99,23 +98,6 @@ class _Retry(Exception):
 _NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def _proxy_mounts() -> dict[str, httpx.BaseTransport | None]:
-    """httpx's transports for the proxies of the environment, as httpx mounts them when
-    it makes its own transport (``no_proxy`` patterns: None, ours)."""
-    from httpx._utils import get_environment_proxies
-
-    fresh = httpx.Limits(max_keepalive_connections=0)
-    return {
-        pattern: None if url is None else httpx.HTTPTransport(proxy=url, limits=fresh)
-        for pattern, url in get_environment_proxies().items()
-    }
-
-
-def _proxy_in_environment() -> bool:
-    names = ("http_proxy", "https_proxy", "all_proxy")
-    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
-
-
 class Session:
     """The HTTP session of a run: one httpx client, its pool, deadlines and retries."""
 
@@ -143,14 +125,14 @@ class Session:
         # ours sends every request, each connection watched from the request's first byte
         # to the body's last; a URL a proxy of the environment takes (NO_PROXY honoured)
         # goes through httpx's own transport, connections watched as they are made
-        # (``_Tracer``), none kept alive (a watch must never outlive its request's use)
-        self._proxied = _proxy_in_environment() and not reroute
+        # (``Tracer``), none kept alive (a watch must never outlive its request's use)
+        self._proxied = proxy_in_environment() and not reroute
         self._http = httpx.Client(
             timeout=timeout,
             follow_redirects=True,
             trust_env=reroute is None,
             transport=Transport(_NODELAY, self._watchdog),
-            mounts=_proxy_mounts() if self._proxied else None,
+            mounts=proxy_mounts() if self._proxied else None,
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
         self.received = 0
@@ -187,44 +169,6 @@ class Session:
             response.close()
             response._content = b""
 
-    def _fail(self, request: Request, response: httpx.Response, body: bytes) -> LlmcliError:
-        status = response.status_code
-        reason = status_line(status, response.reason_phrase)
-        detail = error_text(body, response.headers.get("content-type", ""))
-        source = f" from {request.gateway}" if request.gateway else ""
-        wait = server_wait(response.headers)
-        notes = [f"retry after {wait:.0f}s"] if wait is not None and status in (408, 429) else []
-        notes.append(advice(status, detail, request.gateway, response.headers, request.no_key))
-        tail = "".join(f"; {note}" for note in notes if note)
-        message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
-        error = error_for_status(status)(redact(message, request.secrets))
-        error.status, error.body = status, body
-        error.request_id = request_id(response.headers)
-        return error
-
-    def _transport_error(
-        self, request: Request, e: httpx.TransportError, deadline: float | None
-    ) -> LlmcliError:
-        where = f"({request.method} {request.url})"
-        if deadline is not None and time.perf_counter() >= deadline - 0.01:
-            error: LlmcliError = TemporaryError(self._late(request))  # whatever it broke
-        elif isinstance(e, httpx.TimeoutException):
-            what = "connect timeout" if isinstance(e, httpx.ConnectTimeout) else "timed out"
-            error = TemporaryError(f"{what} talking to {request.gateway} {where}")
-        elif isinstance(e, httpx.ConnectError):
-            error = UnavailableError(f"cannot connect to {request.gateway}: {e} {where}")
-        else:
-            error = ProtocolError(f"connection to {request.gateway} broke: {e!s} {where}")
-        error.message = redact(error.message, request.secrets)
-        return error
-
-    def _late(self, request: Request) -> str:
-        return redact(
-            f"no complete answer from {request.gateway} within --timeout "
-            f"{self.limits.timeout:g}s ({request.method} {request.url})",
-            request.secrets,
-        )
-
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
         """Each attempt may use what is left of the request's deadline, no more."""
         connect = self.limits.connect_timeout
@@ -252,10 +196,10 @@ class Session:
         )
 
     def _send(self, built: httpx.Request, deadline: float | None) -> httpx.Response:
-        """httpx's send; through a proxy, every connection it makes watched (``_Tracer``)."""
+        """httpx's send; through a proxy, every connection it makes watched (``Tracer``)."""
         if not self._proxied or deadline is None:
             return self._http.send(built, stream=True)
-        tracer = built.extensions["trace"] = _Tracer(self._watchdog, deadline)
+        tracer = built.extensions["trace"] = Tracer(self._watchdog, deadline)
         try:
             response = self._http.send(built, stream=True)
         except BaseException:
@@ -291,7 +235,7 @@ class Session:
                 f"(attachments); use the final URL ({request.method} {request.url})"
             ) from e
         except httpx.TransportError as e:
-            failure = self._transport_error(request, e, deadline)
+            failure = transport_error(request, e, deadline, self.limits.timeout)
             if request.once and not isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise failure from e  # it may have been acted on: never twice
             # a kept-alive connection that died under the request: a retry (counted: the
@@ -314,7 +258,7 @@ class Session:
             body = scrub(decoding.head(_decoded(response), MAX_ERROR_BODY), request.secrets)
         except (httpx.HTTPError, decoding.DecodingError) as e:
             if deadline is not None and time.perf_counter() >= deadline - 0.01:
-                raise TemporaryError(self._late(request)) from e
+                raise TemporaryError(late(request, self.limits.timeout)) from e
             body = b""
         finally:
             _close(response)
@@ -324,7 +268,7 @@ class Session:
             raise miss(body, request)
         if self.recorder is not None:
             self.recorder.write(request, response.status_code, response.headers.multi_items(), body)
-        error = self._fail(request, response, body)
+        error = status_error(request, response, body)
         if not retryable_status(response.status_code) or (
             request.once and response.status_code not in (429, 503)
         ):
@@ -441,13 +385,15 @@ class Session:
         try:
             for chunk in body if tee is None else tee.chunks(body):
                 if deadline is not None and time.perf_counter() > deadline:
-                    raise TemporaryError(self._late(request))
+                    raise TemporaryError(late(request, self.limits.timeout))
                 if chunk:
                     self.timing.mark_first_byte()
                     self.received += len(chunk)
                     yield chunk
             if deadline is not None and time.perf_counter() > deadline and _to_close(response):
-                raise TemporaryError(self._late(request))  # the watchdog ended it: cut, not whole
+                raise TemporaryError(
+                    late(request, self.limits.timeout)
+                )  # the watchdog ended it: cut, not whole
         except decoding.DecodingError as e:
             raise ProtocolError(
                 redact(
@@ -457,7 +403,7 @@ class Session:
             ) from None
         except httpx.TimeoutException as e:
             if deadline is not None and time.perf_counter() >= deadline - 0.01:
-                raise TemporaryError(self._late(request)) from e
+                raise TemporaryError(late(request, self.limits.timeout)) from e
             raise TemporaryError(
                 redact(
                     f"timed out reading from {request.gateway} ({request.method} {request.url})",
@@ -466,7 +412,7 @@ class Session:
             ) from e
         except httpx.TransportError as e:
             if deadline is not None and time.perf_counter() >= deadline - 0.01:
-                raise TemporaryError(self._late(request)) from e
+                raise TemporaryError(late(request, self.limits.timeout)) from e
             raise ProtocolError(
                 redact(
                     f"connection to {request.gateway} broke mid-response: "
@@ -489,29 +435,6 @@ class _TooLarge(ProtocolError):
     """A body over its cap: never retried (it would only come again)."""
 
 
-class _Tracer:
-    """httpcore's ``trace`` hook, for a request through a proxy: each connection it makes
-    (and the TLS stream over it) is watched from the moment it exists, so the request's
-    deadline holds over the head too, as ``llmcli.http.transport`` makes it hold."""
-
-    def __init__(self, watchdog: Watchdog, deadline: float) -> None:
-        self._watchdog = watchdog
-        self._deadline = deadline
-        self._watches: list[Watch] = []
-
-    def __call__(self, event: str, info: dict[str, object]) -> None:
-        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
-            stream = info.get("return_value")
-            get = getattr(stream, "get_extra_info", None)
-            sock = get("socket") if get is not None else None
-            if sock is not None:
-                self._watches.append(self._watchdog.watch(self._deadline, sock))
-
-    def cancel(self) -> None:
-        for watch in self._watches:
-            self._watchdog.cancel(watch)
-
-
 def _close(response: httpx.Response) -> None:
     tracer = response.extensions.get(_WATCH)
     if tracer is not None:
@@ -531,11 +454,6 @@ def _to_close(response: httpx.Response) -> bool:
         "content-length" not in headers
         and "chunked" not in headers.get("transfer-encoding", "").lower()
     )
-
-
-def request_id(headers: httpx.Headers) -> str:
-    """The id the server gave the request (OpenAI: x-request-id; Anthropic: request-id)."""
-    return headers.get("x-request-id") or headers.get("request-id") or ""
 
 
 def _decoded(response: httpx.Response) -> Iterator[bytes]:
