@@ -62,10 +62,8 @@ class ResultsFile:
     def write(self, data: bytes) -> None:
         """One or more whole lines, appended; on a failure the file keeps its last whole
         line and ``OutputFileError`` is raised."""
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._fd, view) :]
+            _write_all(self._fd, data)
         except OSError as e:
             if self._regular:
                 with contextlib.suppress(OSError):
@@ -141,9 +139,8 @@ def _keep_succeeded(path: str, fd: int) -> tuple[set[str], int]:
             source.seek(0)
             done.clear()  # the first pass stopped at the first line to go
             for line, keep in _judged(source, done):
-                view = memoryview(line) if keep else memoryview(b"")
-                while view:
-                    view = view[os.write(new, view) :]
+                if keep:
+                    _write_all(new, line)
             os.fsync(new)
             os.replace(temporary, path)
         except BaseException as e:  # a write error, or ^C: no temporary file left
@@ -157,6 +154,13 @@ def _keep_succeeded(path: str, fd: int) -> tuple[set[str], int]:
             ) from None
         _sync_folder(folder)
     return done, new
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` written whole: a short write (a disk filling up) continued, or OSError."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _sync_folder(folder: str) -> None:

@@ -33,7 +33,7 @@ from llmcli.errors import DataError, InputFileError, OutputFileError, ReplayMiss
 from llmcli.http.decoding import MAX_BODY
 from llmcli.http.request import Body
 from llmcli.mock.cassette import encode, make_line, path_of
-from llmcli.redaction import is_credential_header, redact
+from llmcli.redaction import is_credential_header, redact, scrub
 
 if TYPE_CHECKING:
     import httpx
@@ -96,9 +96,11 @@ class Recorder:
 
 
 def _scrub(data: bytes | None, secrets: list[str]) -> Any:
-    """``data`` with every secret, as its bytes, replaced by ``***``."""
+    """``data`` with every secret replaced by ``***``: in any JSON spelling and its start
+    (``redaction.scrub``), and, for a secret too short for that, as its bytes."""
     if data is None:
         return None
+    data = scrub(data, secrets)
     for secret in secrets:
         data = data.replace(secret.encode(), b"***")
     return data

@@ -391,9 +391,8 @@ class Session:
                     self.received += len(chunk)
                     yield chunk
             if deadline is not None and time.perf_counter() > deadline and _to_close(response):
-                raise TemporaryError(
-                    late(request, self.limits.timeout)
-                )  # the watchdog ended it: cut, not whole
+                # the watchdog ended it: cut, not whole
+                raise TemporaryError(late(request, self.limits.timeout))
         except decoding.DecodingError as e:
             raise ProtocolError(
                 redact(
@@ -401,18 +400,17 @@ class Session:
                     request.secrets,
                 )
             ) from None
-        except httpx.TimeoutException as e:
-            if deadline is not None and time.perf_counter() >= deadline - 0.01:
-                raise TemporaryError(late(request, self.limits.timeout)) from e
-            raise TemporaryError(
-                redact(
-                    f"timed out reading from {request.gateway} ({request.method} {request.url})",
-                    request.secrets,
-                )
-            ) from e
         except httpx.TransportError as e:
             if deadline is not None and time.perf_counter() >= deadline - 0.01:
                 raise TemporaryError(late(request, self.limits.timeout)) from e
+            if isinstance(e, httpx.TimeoutException):
+                raise TemporaryError(
+                    redact(
+                        f"timed out reading from {request.gateway} "
+                        f"({request.method} {request.url})",
+                        request.secrets,
+                    )
+                ) from e
             raise ProtocolError(
                 redact(
                     f"connection to {request.gateway} broke mid-response: "

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 from conftest import clean_env, llmcli
 
 from llmcli import mock as offline
 from llmcli.batch import results
 from llmcli.batch.results_file import ResultsFile
+from llmcli.http.governor import Halted
 
 
 def rows(out: bytes) -> list[dict]:
@@ -123,12 +125,8 @@ def test_a_halted_run_sends_nothing_more_even_without_a_governor() -> None:
 
     with offline.start() as gw, library.Client(base_url=gw.base_url, api_key="k") as client:
         request = client.request("POST", "chat", {"model": "echo", "messages": []})
-        try:
+        with pytest.raises(Halted):
             client.send(request, halted=lambda: True)
-        except Exception as e:
-            assert type(e).__name__ == "Halted"
-        else:
-            raise AssertionError("sent")
         assert gw.requests == []
 
 
