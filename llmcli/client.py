@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from llmcli.config import MOCK, Gateway, resolve
 from llmcli.errors import ConfigError, UsageError
-from llmcli.exchange import CHAT, MESSAGES, Dialect, Exchange
+from llmcli.exchange import Exchange
 from llmcli.http.request import Blob, Body, Request, header_problem, parse_reply, serialize
-from llmcli.protocol import anthropic
+from llmcli.protocol.chat import CHAT
+from llmcli.protocol.dialect import Dialect
+from llmcli.protocol.messages import MESSAGES
+from llmcli.protocol.messages import shapes as messages_shapes
 from llmcli.protocol.pieces import Piece
 from llmcli.redaction import header_secrets, url_secrets
 from llmcli.version import __version__
@@ -222,7 +225,9 @@ class Client:
     ) -> Request:
         """The HTTP request for ``endpoint`` (chat, messages, embeddings, models)."""
         defaults = (
-            {"anthropic-version": anthropic.ANTHROPIC_VERSION} if endpoint == "messages" else {}
+            {"anthropic-version": messages_shapes.ANTHROPIC_VERSION}
+            if endpoint == "messages"
+            else {}
         )
         url = self.gateway.url(endpoint)
         headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
@@ -242,7 +247,9 @@ class Client:
     ) -> Request:
         """A request to ``path`` under the gateway's base URL, for a batch API (``api``:
         "openai" or "anthropic", whose version header it then carries)."""
-        defaults = {"anthropic-version": anthropic.ANTHROPIC_VERSION} if api == "anthropic" else {}
+        defaults = (
+            {"anthropic-version": messages_shapes.ANTHROPIC_VERSION} if api == "anthropic" else {}
+        )
         if data is not None:
             defaults = {"Content-Type": content_type, **defaults}
         headers = self.headers(json_body=False, defaults=defaults)

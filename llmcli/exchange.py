@@ -15,7 +15,7 @@ consume the reads; neither runs code of the other's per chunk.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +24,8 @@ import orjson
 from llmcli.errors import LlmcliError, ProtocolError
 from llmcli.http.decoding import MAX_BODY
 from llmcli.http.request import parse_reply
-from llmcli.protocol import anthropic, openai
-from llmcli.protocol.chatstream import ChatStream
-from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.chat import shapes as chat_shapes
+from llmcli.protocol.dialect import Dialect
 from llmcli.protocol.pieces import Piece
 from llmcli.protocol.sse import SSEDecoder, TooLarge
 from llmcli.redaction import Scrubber, redact, scrub_json
@@ -36,48 +35,6 @@ if TYPE_CHECKING:
     from llmcli.http.session import Session
 
 JSON = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    """What differs between Chat Completions and Anthropic Messages."""
-
-    name: str
-    assembler: Callable[[bool, str], Any]
-    add: Callable[[Any, str, Any], list[Piece]]  # (assembly, event name, data)
-    check: Callable[[Any, str], JSON]  # a whole reply, or the error it carries
-    pieces: Callable[[Mapping[str, Any]], Iterator[Piece]]  # of a whole reply
-    tools: Callable[[Mapping[str, Any]], list[JSON]]  # tool calls of a reply, as JSON lines
-    event_line: Callable[[str, Any], Any]  # what -o jsonl prints for one stream event
-    terminator: str  # what a finished stream ends with, for the error of one that did not
-
-
-def _chat_add(assembly: ChatStream, name: str, chunk: Any) -> list[Piece]:
-    if name == "error" and isinstance(chunk, dict) and not chunk.get("error"):
-        chunk = {"error": chunk}
-    return assembly.add(chunk)
-
-
-CHAT = Dialect(
-    name="chat",
-    assembler=lambda keep, where: ChatStream(keep_text=keep, where=where),
-    add=_chat_add,
-    check=openai.check_completion,
-    pieces=openai.iter_pieces,
-    tools=openai.tool_calls,
-    event_line=lambda name, data: data,
-    terminator="no [DONE] and no finish_reason",
-)
-MESSAGES = Dialect(
-    name="messages",
-    assembler=lambda keep, where: MessageStream(keep_text=keep, where=where),
-    add=lambda assembly, name, data: assembly.add(name, data),
-    check=anthropic.check_message,
-    pieces=anthropic.iter_pieces,
-    tools=anthropic.tool_uses,
-    event_line=lambda name, data: {"event": name, "data": data},
-    terminator="no message_stop",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +186,7 @@ class Exchange:
         if self._done or not data or data.isspace():  # empty data: a proxy's keep-alive
             return None
         self._events += 1
-        if data == openai.DONE:
+        if data == chat_shapes.DONE:
             if self._events == 1:
                 raise ProtocolError(
                     f"stream from {self.where} ended ([DONE]) before any reply arrived"

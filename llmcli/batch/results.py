@@ -61,7 +61,7 @@ def succeeded(row: Any) -> bool:
     status = row["response"].get("status_code")
     if not (isinstance(status, int) and 200 <= status < 300):
         return False
-    from llmcli.protocol.openai import carried_error
+    from llmcli.protocol.error_objects import carried_error
 
     return carried_error(row["response"].get("body")) is None
 

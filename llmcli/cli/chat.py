@@ -14,9 +14,9 @@ from llmcli.cli.options import Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.client import Client
 from llmcli.errors import NotJsonError, UsageError
-from llmcli.exchange import CHAT
 from llmcli.io import conversation, inputs, outputs
-from llmcli.protocol import openai
+from llmcli.protocol.chat import CHAT
+from llmcli.protocol.chat import shapes as chat_shapes
 
 ReasoningFlag = Annotated[
     bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
@@ -27,8 +27,8 @@ def user_message(gathered: Gathered) -> dict[str, Any] | None:
     """The new user message: the prompt, with attachments as content parts."""
     parts = []
     for att in gathered.attachments:
-        parts.append(openai.attachment_part(att.mime, att.filename, att.url or att.token))
-    content = openai.user_content(gathered.text, parts)
+        parts.append(chat_shapes.attachment_part(att.mime, att.filename, att.url or att.token))
+    content = chat_shapes.user_content(gathered.text, parts)
     return None if content is None else {"role": "user", "content": content}
 
 
@@ -43,7 +43,7 @@ def build_body(
     """The request body: gateway defaults < --body < history and prompt < flags < -p."""
     body: dict[str, Any] = {**client.gateway.params, **gathered.body}
     new = user_message(gathered)
-    messages = openai.build_messages(gathered.history, prompt.system, None)
+    messages = chat_shapes.build_messages(gathered.history, prompt.system, None)
     if new is not None:
         messages.append(new)
     if not messages or messages[-1].get("role") == "system":
@@ -51,7 +51,7 @@ def build_body(
     body["messages"] = messages
     if model or "model" not in body:
         body["model"] = model or client.model
-    openai.apply_options(
+    chat_shapes.apply_options(
         body, options(params, stdin), reasoning_style=client.gateway.reasoning_style
     )
     for item in params.param or []:
@@ -69,7 +69,7 @@ def check_json(reply: dict[str, Any], params: ChatParams, schema: Any = None) ->
         return
     flag = "--json" if params.json_mode else f"--schema {params.schema}"
     for choice in reply.get("choices") or []:
-        text = openai.message_text(choice.get("message") or {})
+        text = chat_shapes.message_text(choice.get("message") or {})
         if not text and (choice.get("message") or {}).get("tool_calls"):
             continue
         check_text(text, flag, schema, params.schema)

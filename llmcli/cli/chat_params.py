@@ -9,7 +9,7 @@ import typer
 from llmcli.cli.options import Param, Stop, Temperature, Tool, Tools, TopP
 from llmcli.errors import DataError, UsageError
 from llmcli.io import inputs
-from llmcli.protocol import openai
+from llmcli.protocol.chat import shapes as chat_shapes
 
 
 class Effort(StrEnum):
@@ -175,7 +175,7 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
     if fmt and fmt.lstrip().startswith("{"):
         given["response_format"] = inputs.parse_json(fmt, "--response-format")
     tools = tools_from(params.tool or [], stdin, params.tools)
-    given["tools"] = [openai.tool(t) for t in tools] if tools else None
+    given["tools"] = [chat_shapes.tool(t) for t in tools] if tools else None
     if given["reasoning_effort"] is not None:
         given["reasoning_effort"] = given["reasoning_effort"].value
     if params.json_mode and params.schema:
@@ -184,7 +184,7 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
         given["response_format"] = {"type": "json_object"}
     if params.schema is not None:
         schema = inputs.load_json(params.schema, stdin)
-        given["response_format"] = openai.schema_format(schema, params.schema)
+        given["response_format"] = chat_shapes.schema_format(schema, params.schema)
     return given
 
 

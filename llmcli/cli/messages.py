@@ -11,9 +11,9 @@ from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
 from llmcli.errors import UsageError
-from llmcli.exchange import MESSAGES
 from llmcli.io import conversation, inputs, outputs
-from llmcli.protocol import anthropic
+from llmcli.protocol.messages import MESSAGES
+from llmcli.protocol.messages import shapes as messages_shapes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class MessagesParams:
             "--max-tokens",
             metavar="N",
             help=f"Most tokens to generate (the API requires it; default "
-            f"{anthropic.DEFAULT_MAX_TOKENS}).",
+            f"{messages_shapes.DEFAULT_MAX_TOKENS}).",
             show_default=False,
         ),
     ] = None
@@ -73,10 +73,10 @@ class MessagesParams:
 
 def user_message(gathered: Gathered) -> dict[str, Any] | None:
     blocks = [
-        anthropic.attachment_block(att.mime, att.url, None if att.url else att.token)
+        messages_shapes.attachment_block(att.mime, att.url, None if att.url else att.token)
         for att in gathered.attachments
     ]
-    content = anthropic.user_content(gathered.text, blocks)
+    content = messages_shapes.user_content(gathered.text, blocks)
     return None if content is None else {"role": "user", "content": content}
 
 
@@ -92,7 +92,7 @@ def build_body(
 ) -> dict[str, Any]:
     """The request body: gateway defaults < --body < history and prompt < flags < -p."""
     body: dict[str, Any] = {**defaults, **gathered.body}
-    system, history = anthropic.split_system(anthropic.from_openai(gathered.history))
+    system, history = messages_shapes.split_system(messages_shapes.from_openai(gathered.history))
     messages = list(history)
     if (new := user_message(gathered)) is not None:
         messages.append(new)
@@ -118,10 +118,10 @@ def build_body(
         if isinstance(config, dict):
             config["format"] = {"type": "json_schema", "schema": schema}
     del options["json_mode"], options["schema"]
-    anthropic.apply_options(body, options)
+    messages_shapes.apply_options(body, options)
     if "max_tokens" not in body:
         # the API requires max_tokens, and wants it above any thinking budget
-        body["max_tokens"] = anthropic.DEFAULT_MAX_TOKENS + (params.thinking_budget or 0)
+        body["max_tokens"] = messages_shapes.DEFAULT_MAX_TOKENS + (params.thinking_budget or 0)
     for item in params.param or []:
         path, value = inputs.parse_param(item)
         inputs.set_path(body, path, value)

@@ -24,7 +24,8 @@ import orjson
 from llmcli.errors import LlmcliError
 
 if TYPE_CHECKING:
-    from llmcli.exchange import Dialect, Exchange, Read
+    from llmcli.exchange import Exchange, Read
+    from llmcli.protocol.dialect import Dialect
 
 _DIM, _RED, _RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"
 #: a server's words on stderr cannot drive the terminal nor forge a line of llmcli's own:

@@ -1,3 +1,5 @@
-"""The wire formats, no I/O: SSE, each dialect's request shapes and stream assembly
-(Chat Completions, Anthropic Messages), pieces, embeddings, model lists, schemas.
+"""The wire formats, no I/O: SSE; each dialect in its package (``chat``: Chat
+Completions, ``messages``: Anthropic's Messages), its request shapes and stream assembly,
+none importing another; what they share (``dialect``, ``pieces``, ``parts``,
+``error_objects``); embeddings, model lists, schemas.
 """

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmcli.errors import ProtocolError
-from llmcli.protocol.openai import check_error
+from llmcli.protocol.error_objects import check_error
 
 JSON = dict[str, Any]
 

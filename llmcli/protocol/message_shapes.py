@@ -4,10 +4,10 @@
 (https://platform.openai.com/docs/api-reference/chat/create): developer, system, user,
 assistant, tool and the deprecated function messages. ``messages`` follows Anthropic's
 Messages reference (https://docs.anthropic.com/en/api/messages): user and assistant turns
-of content blocks, plus the OpenAI-shaped history that ``llmcli.protocol.anthropic.from_openai``
-converts (system and developer messages lifted, tool messages, tool calls, image_url and
-file parts). ``any`` takes what either takes: it checks a conversation file whose command
-is not known where it is read.
+of content blocks, plus the OpenAI-shaped history that
+``llmcli.protocol.messages.shapes.from_openai`` converts (system and developer messages
+lifted, tool messages, tool calls, image_url and file parts). ``any`` takes what either
+takes: it checks a conversation file whose command is not known where it is read.
 
 Liberal where the APIs and gateways are: extra keys pass (``name``, ``cache_control``,
 ``reasoning_details`` …) and so do the parts the seed gateways and local servers document

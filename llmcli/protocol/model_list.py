@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmcli.errors import ProtocolError
-from llmcli.protocol.openai import check_error
+from llmcli.protocol.error_objects import check_error
 
 JSON = dict[str, Any]
 

@@ -1,5 +1,5 @@
 """What arrives of a reply, whichever dialect sent it: one value both dialects make
-(``llmcli.protocol.openai``, ``llmcli.protocol.anthropic``) and neither owns. No I/O."""
+(``llmcli.protocol.chat``, ``llmcli.protocol.messages``) and neither owns. No I/O."""
 
 from __future__ import annotations
 

@@ -141,8 +141,8 @@ def test_commands_run_no_stream_loop(module: str) -> None:
     """The per-chunk loop is the library's: no command decodes SSE or assembles."""
     assert not imports_of(module) & {
         "llmcli.protocol.sse",
-        "llmcli.protocol.chatstream",
-        "llmcli.protocol.messagestream",
+        "llmcli.protocol.chat.stream",
+        "llmcli.protocol.messages.stream",
     }
 
 
@@ -165,6 +165,16 @@ def test_imports_point_down_the_layers(module: str) -> None:
         if module == layer or module.startswith(layer + "."):
             wrong = {i for i in imports_of(module) if i.startswith(forbidden) and i != module}
             assert wrong == set(), f"{module} imports {wrong}"
+
+
+DIALECTS = ("llmcli.protocol.chat", "llmcli.protocol.messages")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith(DIALECTS)))
+def test_no_dialect_imports_another(module: str) -> None:
+    mine = next(d for d in DIALECTS if module.startswith(d))
+    others = tuple(d for d in DIALECTS if d != mine)
+    assert {i for i in imports_of(module) if i.startswith(others)} == set()
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

@@ -19,8 +19,8 @@ from llmcli import mock as offline
 from llmcli.cli.prompt import Prompt, gather
 from llmcli.errors import DataError, UsageError
 from llmcli.io.inputs import Stdin, check_messages, load_messages, parse_param
-from llmcli.protocol import anthropic
 from llmcli.protocol.message_shapes import ANTHROPIC_BLOCKS, CHAT_PARTS, Api, problem
+from llmcli.protocol.messages import shapes as messages_shapes
 
 APIS: tuple[Api, ...] = ("chat", "messages", "any")
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -358,7 +358,7 @@ def test_any_takes_what_either_takes_and_nothing_raises(message: Any) -> None:
 def test_what_the_messages_check_passes_converts(history: list[Any]) -> None:
     """anthropic.from_openai never refuses a history the messages check took."""
     if all(problem(m, "messages") is None for m in history):
-        anthropic.from_openai(history)
+        messages_shapes.from_openai(history)
 
 
 # where a bad message is named ---------------------------------------------------------------

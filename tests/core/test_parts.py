@@ -5,8 +5,8 @@ from typing import Any
 import orjson
 from scaling import assert_linear
 
-from llmcli.protocol.chatstream import ChatStream
-from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.chat.stream import ChatStream
+from llmcli.protocol.messages.stream import MessageStream
 from llmcli.protocol.parts import Parts, append, joined, merge
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmcli.errors import ProtocolError
-from llmcli.protocol.openai import JSON, content_parts, reasoning_fields, stream_error
+from llmcli.protocol.chat.shapes import JSON, content_parts, reasoning_fields
+from llmcli.protocol.error_objects import stream_error
 from llmcli.protocol.parts import append, joined, merge
 from llmcli.protocol.pieces import Piece
 

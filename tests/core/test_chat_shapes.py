@@ -18,8 +18,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.protocol.chatstream import ChatStream
-from llmcli.protocol.openai import (
+from llmcli.protocol.chat.shapes import (
     Piece,
     apply_options,
     build_messages,
@@ -28,10 +27,11 @@ from llmcli.protocol.openai import (
     message_text,
     reasoning_text,
     response_format,
-    stream_error,
     tool_calls,
     tool_choice,
 )
+from llmcli.protocol.chat.stream import ChatStream
+from llmcli.protocol.error_objects import stream_error
 
 JSON = dict[str, Any]
 

@@ -1,9 +1,9 @@
-"""Anthropic Messages: request bodies and whole replies. No I/O.
+"""Messages (Anthropic's API): request bodies and whole replies. No I/O.
 
 Building a request (the system prompt lifted to the top level, OpenAI-shaped history,
 tools and tool_choice converted, attachments as image and document blocks, thinking
 budget) and reading a reply (Anthropic error types mapped to exit codes, text, thinking
-and tool_use blocks). Streams are assembled in ``llmcli.protocol.messagestream``.
+and tool_use blocks). Streams are assembled in ``llmcli.protocol.messages.stream``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.protocol import openai
+from llmcli.protocol import error_objects
 from llmcli.protocol.pieces import Piece
 
 JSON = dict[str, Any]
@@ -223,12 +223,12 @@ def apply_options(body: JSON, options: Mapping[str, Any]) -> None:
 
 def stream_error(error: Any, where: str) -> LlmcliError:
     """The error for an Anthropic ``error`` object (in a stream or a 200 body); other
-    shapes are read the OpenAI way (``llmcli.protocol.openai.stream_error``)."""
+    shapes are read the OpenAI way (``llmcli.protocol.error_objects.stream_error``)."""
     if isinstance(error, Mapping) and str(error.get("type")) in _ERRORS:
         kind = str(error["type"])
         message = str(error.get("message") or kind)
         return _ERRORS[kind](f"error from {where}: {message} [{kind}]")
-    return openai.stream_error(error, where)
+    return error_objects.stream_error(error, where)
 
 
 def error_of(body: Mapping[str, Any]) -> Any:

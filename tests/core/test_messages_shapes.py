@@ -22,7 +22,7 @@ from llmcli.errors import (
     TemporaryError,
     UnavailableError,
 )
-from llmcli.protocol.anthropic import (
+from llmcli.protocol.messages.shapes import (
     ANTHROPIC_VERSION,
     DEFAULT_MAX_TOKENS,
     apply_options,
@@ -36,7 +36,7 @@ from llmcli.protocol.anthropic import (
     tool_choice,
     tool_uses,
 )
-from llmcli.protocol.messagestream import MessageStream
+from llmcli.protocol.messages.stream import MessageStream
 from llmcli.protocol.pieces import Piece
 from llmcli.protocol.sse import SSEDecoder
 

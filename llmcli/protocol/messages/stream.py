@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from llmcli.errors import ProtocolError
-from llmcli.protocol.anthropic import JSON, error_of, stream_error
+from llmcli.protocol.messages.shapes import JSON, error_of, stream_error
 from llmcli.protocol.parts import append, joined
 from llmcli.protocol.pieces import Piece
 
