@@ -1,15 +1,18 @@
-"""One exchange: send a request, read its answer, assemble it, hand out what arrived.
+"""One exchange: the promises of DESIGN's Limits as pure decisions over the bytes and
+events of an answer (``Reading``), and the blocking driver that feeds it (``Exchange``).
 
-The same loop serves both dialects (Chat Completions, Anthropic Messages) and both
-modes. A whole answer is parsed and checked; a stream is decoded as SSE (``llmcli.protocol.sse``),
-each event fed to the dialect's assembler (``ChatStream``, ``MessageStream``), and every
-network read handed out as one ``Read``: its raw bytes, the events it completed (for
-``-o jsonl``) and the text pieces they carried. The stream must end with its terminator
-(``[DONE]``, ``message_stop`` or every choice's finish reason); one that does not is a
-``ProtocolError`` after everything that arrived was handed out. A server that ignores
-``stream: true`` and answers whole is recognised by its first byte (``{``), whatever its
-Content-Type says. Writers (``llmcli.io.outputs``) and the library (``llmcli.Client``)
-consume the reads; neither runs code of the other's per chunk.
+Every dialect (``llmcli.protocol.chat``, ``llmcli.protocol.messages``) and both modes go
+through the same code. A whole answer is parsed and checked (an error inside a 200
+raises); a stream is decoded as SSE (``llmcli.protocol.sse``), each event fed to the
+dialect's assembler, and every network read handed out as one ``Read``: its raw bytes,
+the events it completed (for ``-o jsonl``) and the text pieces they carried. The stream
+must end with its terminator (``[DONE]``, ``message_stop`` or every choice's finish
+reason); one that does not is a ``ProtocolError`` after everything that arrived was
+handed out. A server that ignores ``stream: true`` and answers whole is recognised by its
+first byte (``{``), whatever its Content-Type says. ``Reading`` has no socket and no
+thread, so the commands' blocking driver and an event-loop batch engine run the same
+decisions. Writers (``llmcli.io.outputs``) and the library (``llmcli.Client``) consume
+the reads; neither runs code of the other's per chunk.
 """
 
 from __future__ import annotations
@@ -48,24 +51,24 @@ class Read:
     whole: bool = False
 
 
-class Exchange:
-    """Iterate for the reads as they arrive; then ``reply`` is the whole reply. After a
-    failure, ``partial()`` is what was assembled of it (None when nothing arrived)."""
+class Reading:
+    """The decisions of one exchange, as pure code over the bytes of its answer: no
+    socket, no thread. A driver (``Exchange`` below, for the commands and the library; an
+    event loop, for a batch engine) feeds the body's chunks as they arrive (``feed``), and
+    hands out the ``Read`` values it gets back; at the end it calls ``finish``, after a
+    failure ``fail``. Decided here: a stream's events parsed, assembled and checked (an
+    error event, a ``[DONE]`` before anything), the text and events that might hold a
+    secret, the cap of a stream kept whole, and whether a stream ended complete. A whole
+    answer (or a stream answered whole: ``answered_whole``) is read by ``whole``.
+
+    After ``finish`` or ``whole``, ``reply`` is the whole reply; after a failure
+    ``partial()`` is what was assembled of it (None when nothing arrived)."""
 
     def __init__(
-        self,
-        http: Session,
-        request: Request,
-        dialect: Dialect,
-        *,
-        stream: bool,
-        keep_text: bool = True,
-        lines: bool = False,
+        self, request: Request, dialect: Dialect, *, keep_text: bool = True, lines: bool = False
     ) -> None:
-        self.http = http
         self.request = request
         self.dialect = dialect
-        self.stream = stream
         self.keep_text = keep_text
         self.lines = lines
         self.where = request.gateway
@@ -74,91 +77,86 @@ class Exchange:
         #: stream sends in pieces is scrubbed from the text they make, and from the reply
         self._texts = _TextScrubbers(request.secrets) if request.secrets else None
         self._held = _HeldEvents(self._texts, dialect, lines) if self._texts else None
-        self._assembly: Any = None
+        self._assembly: Any = dialect.assembler(keep_text, self.where)
+        self._decoder = SSEDecoder()
+        self._kept = 0
         self._events = 0
         self._done = False
 
+    @staticmethod
+    def answered_whole(first: bytes) -> bool:
+        """Whether a stream's first bytes are a whole JSON answer: a server that ignores
+        ``stream: true`` is recognised by its first byte, whatever its Content-Type says."""
+        return first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
     def partial(self) -> JSON | None:
-        if self._assembly is None or not self._events:
+        if not self._events:
             return None
         result: JSON = self._assembly.result()
         return result
 
-    def __iter__(self) -> Iterator[Read]:
+    def whole(self, body: bytes) -> Read:
+        """A whole answer's one read; an error it carries (a 200 too) raises."""
+        parsed = parse_reply(body, self.request)
         try:
-            if not self.stream:
-                yield self._whole(self.http.send(self.request).body)
-            else:
-                yield from self._stream()
+            reply = self.dialect.check(parsed, self.where)
         except LlmcliError as e:  # a server's words may repeat a secret
             e.message = redact(e.message, self.request.secrets)
             raise
-
-    def _whole(self, body: bytes) -> Read:
-        parsed = parse_reply(body, self.request)
-        reply = self.dialect.check(parsed, self.where)  # an error sent with a 200 raises
         self.reply = reply
         return Read(body, [parsed] if self.lines else [], list(self.dialect.pieces(reply)), True)
 
-    def _stream(self) -> Iterator[Read]:
-        request, dialect = self.request, self.dialect
-        self._assembly = assembly = dialect.assembler(self.keep_text, self.where)
-        decoder = SSEDecoder()
-        with self.http.open(request) as response:
-            chunks = self.http.iter_bytes(request, response)
-            first = next(chunks, b"")
-            if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-                yield self._whole(self.http.read_whole(request, itertools.chain((first,), chunks)))
-                return
-            kept = 0
-            try:
-                for chunk in itertools.chain((first,), chunks):
-                    if self.keep_text:  # a reply kept whole is capped as a whole body is
-                        kept += len(chunk)
-                        if kept > MAX_BODY:
-                            raise ProtocolError(
-                                f"stream from {self.where} is larger than {MAX_BODY >> 20} MiB, "
-                                f"more than a reply kept whole may be ({request.method} "
-                                f"{request.url})"
-                            )
-                    if self._held is not None:  # secrets: events held while they might hide one
-                        yield from self._held_read(chunk, decoder, assembly)
-                        continue
-                    lines: list[Any] = []
-                    pieces: list[Piece] = []
-                    good = 0  # where the events handled so far end in the chunk
-                    try:
-                        for event in decoder.feed(chunk):
-                            self._event(assembly, event.event, event.data, lines, pieces)
-                            good = event.end
-                    except LlmcliError:  # what came before the failing event still goes out
-                        if good:
-                            yield Read(chunk[:good], lines, self._scrubbed(pieces))
-                        raise
-                    yield Read(chunk, lines, self._scrubbed(pieces))
-            except LlmcliError:  # text held back (it could have begun a secret) goes out
-                if self._held is not None:
-                    yield self._held.release_all()
-                raise
-            except TooLarge as e:
-                raise ProtocolError(
-                    f"stream from {self.where} has {e} ({request.method} {request.url})"
-                ) from None
-            decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
+    def feed(self, chunk: bytes) -> Iterator[Read]:
+        """The reads one chunk of a stream makes. A failing event raises after the reads
+        of what came before it (call ``fail`` then, for text held back)."""
+        if self.keep_text:  # a reply kept whole is capped as a whole body is
+            self._kept += len(chunk)
+            if self._kept > MAX_BODY:
+                raise self._error(
+                    f"is larger than {MAX_BODY >> 20} MiB, more than a reply kept whole may be"
+                )
+        if self._held is not None:  # secrets: events held while they might hide one
+            yield from self._held_read(chunk)
+            return
+        lines: list[Any] = []
+        pieces: list[Piece] = []
+        good = 0  # where the events handled so far end in the chunk
+        try:
+            for event in self._decoder.feed(chunk):
+                self._event(event.event, event.data, lines, pieces)
+                good = event.end
+        except TooLarge as e:
+            raise self._error(f"has {e}") from None
+        except LlmcliError:  # what came before the failing event still goes out
+            if good:
+                yield Read(chunk[:good], lines, self._scrubbed(pieces))
+            raise
+        yield Read(chunk, lines, self._scrubbed(pieces))
+
+    def fail(self) -> Iterator[Read]:
+        """After a failure: text held back (it could have begun a secret) goes out."""
         if self._held is not None:
             yield self._held.release_all()
-        if not (self._done or assembly.finished):
-            raise ProtocolError(
-                f"stream from {self.where} ended before it finished ({dialect.terminator}) "
-                f"({request.method} {request.url})"
-            )
-        reply = assembly.result()
-        self.reply = reply if self._texts is None else scrub_json(reply, request.secrets)
+
+    def finish(self) -> Iterator[Read]:
+        """The end of the body: what was held goes out; a stream that did not end with
+        its terminator raises, after it."""
+        self._decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
+        if self._held is not None:
+            yield self._held.release_all()
+        if not (self._done or self._assembly.finished):
+            raise self._error(f"ended before it finished ({self.dialect.terminator})")
+        reply = self._assembly.result()
+        self.reply = reply if self._texts is None else scrub_json(reply, self.request.secrets)
+
+    def _error(self, what: str) -> ProtocolError:
+        request = self.request
+        return ProtocolError(f"stream from {self.where} {what} ({request.method} {request.url})")
 
     def _scrubbed(self, pieces: list[Piece]) -> list[Piece]:
         return pieces if self._texts is None or not pieces else self._texts.feed(pieces)
 
-    def _held_read(self, chunk: bytes, decoder: SSEDecoder, assembly: Any) -> Iterator[Read]:
+    def _held_read(self, chunk: bytes) -> Iterator[Read]:
         """One read when secrets may come back: each event goes out as it came unless the
         text it carries might begin a secret; then it waits (``_HeldEvents``)."""
         held = self._held
@@ -166,12 +164,14 @@ class Exchange:
         out = _Out()
         start = 0
         try:
-            for event in decoder.feed(chunk):
+            for event in self._decoder.feed(chunk):
                 pieces: list[Piece] = []
-                data = self._event(assembly, event.event, event.data, [], pieces)
+                data = self._event(event.event, event.data, [], pieces)
                 raw = held.partial + chunk[start : event.end]
                 held.partial, start = b"", event.end
                 held.add(out, raw, event.event, data, pieces)
+        except TooLarge as e:
+            raise self._error(f"has {e}") from None
         except LlmcliError:
             if out:
                 yield out.read()
@@ -179,9 +179,7 @@ class Exchange:
         held.partial += chunk[start:]  # an event not yet whole: out with its end
         yield out.read()
 
-    def _event(
-        self, assembly: Any, name: str, data: str, lines: list[Any], pieces: list[Piece]
-    ) -> Any:
+    def _event(self, name: str, data: str, lines: list[Any], pieces: list[Piece]) -> Any:
         """Take one event; its parsed data (None for [DONE] and keep-alives)."""
         if self._done or not data or data.isspace():  # empty data: a proxy's keep-alive
             return None
@@ -201,10 +199,70 @@ class Exchange:
                 f"{e.msg}: {data[:80]!r}"
             ) from None
         line = self.dialect.event_line(name, parsed) if self.lines else None
-        pieces.extend(self.dialect.add(assembly, name, parsed))  # an error event raises
+        try:
+            pieces.extend(self.dialect.add(self._assembly, name, parsed))  # an error event raises
+        except LlmcliError as e:  # a server's words may repeat a secret
+            e.message = redact(e.message, self.request.secrets)
+            raise
         if self.lines:
             lines.append(line)
         return parsed
+
+
+class Exchange:
+    """The blocking driver of one ``Reading``: iterate for the reads as they arrive;
+    then ``reply`` is the whole reply. After a failure, ``partial()`` is what was
+    assembled of it (None when nothing arrived)."""
+
+    def __init__(
+        self,
+        http: Session,
+        request: Request,
+        dialect: Dialect,
+        *,
+        stream: bool,
+        keep_text: bool = True,
+        lines: bool = False,
+    ) -> None:
+        self.http = http
+        self.request = request
+        self.stream = stream
+        self.reading = Reading(request, dialect, keep_text=keep_text, lines=lines)
+
+    @property
+    def reply(self) -> JSON | None:
+        return self.reading.reply
+
+    def partial(self) -> JSON | None:
+        return self.reading.partial()
+
+    def __iter__(self) -> Iterator[Read]:
+        try:
+            if not self.stream:
+                yield self.reading.whole(self.http.send(self.request).body)
+            else:
+                yield from self._stream()
+        except LlmcliError as e:  # a server's words may repeat a secret
+            e.message = redact(e.message, self.request.secrets)
+            raise
+
+    def _stream(self) -> Iterator[Read]:
+        request, reading = self.request, self.reading
+        with self.http.open(request) as response:
+            chunks = self.http.iter_bytes(request, response)
+            first = next(chunks, b"")
+            if reading.answered_whole(first):
+                yield reading.whole(
+                    self.http.read_whole(request, itertools.chain((first,), chunks))
+                )
+                return
+            try:
+                for chunk in itertools.chain((first,), chunks):
+                    yield from reading.feed(chunk)
+            except LlmcliError:
+                yield from reading.fail()
+                raise
+        yield from reading.finish()
 
 
 class _TextScrubbers:
