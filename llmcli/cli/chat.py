@@ -9,77 +9,19 @@ import orjson
 import typer
 
 from llmcli.cli.chat_params import ChatParams, named_files, options
-from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, grouped
-from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt, gather
+from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
+from llmcli.cli.turn import Turn
 from llmcli.client import Client
 from llmcli.errors import NotJsonError, UsageError
-from llmcli.io import conversation, inputs, outputs
+from llmcli.http.request import Blob
+from llmcli.io import inputs
 from llmcli.protocol.chat import CHAT
 from llmcli.protocol.chat import shapes as chat_shapes
 
 ReasoningFlag = Annotated[
     bool, typer.Option("--reasoning", help="Show reasoning on stderr as it arrives.")
 ]
-
-
-def user_message(gathered: Gathered) -> dict[str, Any] | None:
-    """The new user message: the prompt, with attachments as content parts."""
-    parts = []
-    for att in gathered.attachments:
-        parts.append(chat_shapes.attachment_part(att.mime, att.filename, att.url or att.token))
-    content = chat_shapes.user_content(gathered.text, parts)
-    return None if content is None else {"role": "user", "content": content}
-
-
-def build_body(
-    gathered: Gathered,
-    prompt: Prompt,
-    params: ChatParams,
-    stdin: inputs.Stdin,
-    client: Client,
-    model: str | None,
-) -> dict[str, Any]:
-    """The request body: gateway defaults < --body < history and prompt < flags < -p."""
-    body: dict[str, Any] = {**client.gateway.params, **gathered.body}
-    new = user_message(gathered)
-    messages = chat_shapes.build_messages(gathered.history, prompt.system, None)
-    if new is not None:
-        messages.append(new)
-    if not messages or messages[-1].get("role") == "system":
-        raise UsageError(NO_PROMPT)
-    body["messages"] = messages
-    if model or "model" not in body:
-        body["model"] = model or client.model
-    chat_shapes.apply_options(
-        body, options(params, stdin), reasoning_style=client.gateway.reasoning_style
-    )
-    for item in params.param or []:
-        path, value = inputs.parse_param(item)
-        inputs.set_path(body, path, value)
-    if not body.get("model"):
-        raise UsageError("no model: pass -m MODEL or set LLMCLI_MODEL")
-    return body
-
-
-def check_json(reply: dict[str, Any], params: ChatParams, schema: Any = None) -> None:
-    """With --json or --schema, the reply must parse as JSON, and with --schema match it
-    (exit 3 when it does not; the reply is already on stdout)."""
-    if not (params.json_mode or params.schema):
-        return
-    flag = "--json" if params.json_mode else f"--schema {params.schema}"
-    for choice in reply.get("choices") or []:
-        text = chat_shapes.message_text(choice.get("message") or {})
-        if not text and (choice.get("message") or {}).get("tool_calls"):
-            continue
-        check_text(text, flag, schema, params.schema)
-
-
-def _schema_of(body: dict[str, Any]) -> Any:
-    """The JSON Schema --schema put in the body (as json_schema.schema)."""
-    response_format = body.get("response_format")
-    spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
-    return spec.get("schema") if isinstance(spec, dict) else None
 
 
 def check_text(text: str, flag: str, schema: Any, source: str | None) -> None:
@@ -98,41 +40,89 @@ def check_text(text: str, flag: str, schema: Any, source: str | None) -> None:
             raise NotJsonError(f"the reply does not match {flag}: {found}")
 
 
-def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, stream: bool) -> None:
-    fmt = common.output.value if common.output else "text"
-    if fmt == "sse" and not stream:
-        raise UsageError("-o sse needs a stream: use `llmcli stream -o sse`")
-    if prompt.continue_ is not None:
-        conversation.check_writable(prompt.continue_)
-    stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
-    gathered = gather(prompt, stdin, also_named=named_files(params), api="chat")
-    with open_client(common, require_key=not common.dry_run) as client:
-        body = build_body(gathered, prompt, params, stdin, client, common.model)
-        if stream:
-            body["stream"] = True
-            if fmt == "json" or common.usage:
-                body.setdefault("stream_options", {}).setdefault("include_usage", True)
-        blobs = [
-            a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
+def _schema_of(body: dict[str, Any]) -> Any:
+    """The JSON Schema --schema put in the body (as json_schema.schema)."""
+    response_format = body.get("response_format")
+    spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+    return spec.get("schema") if isinstance(spec, dict) else None
+
+
+class ChatTurn(Turn[ChatParams]):
+    """Chat Completions: messages, content parts, ``choices[].message``."""
+
+    endpoint = "chat"
+    dialect = CHAT
+    sse_hint = "-o sse needs a stream: use `llmcli stream -o sse`"
+
+    def named_files(self, params: ChatParams) -> list[str | None]:
+        return named_files(params)
+
+    def user_message(self, gathered: Gathered) -> dict[str, Any] | None:
+        parts = [
+            chat_shapes.attachment_part(att.mime, att.filename, att.url or att.token)
+            for att in gathered.attachments
         ]
-        schema = _schema_of(body) if params.schema else None
+        content = chat_shapes.user_content(gathered.text, parts)
+        return None if content is None else {"role": "user", "content": content}
+
+    def build_body(
+        self,
+        gathered: Gathered,
+        prompt: Prompt,
+        params: ChatParams,
+        stdin: inputs.Stdin,
+        client: Client,
+        model: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {**client.gateway.params, **gathered.body}
+        new = self.user_message(gathered)
+        messages = chat_shapes.build_messages(gathered.history, prompt.system, None)
+        if new is not None:
+            messages.append(new)
+        if not messages or messages[-1].get("role") == "system":
+            raise UsageError(NO_PROMPT)
+        body["messages"] = messages
+        if model:
+            body["model"] = model
+        chat_shapes.apply_options(
+            body, options(params, stdin), reasoning_style=client.gateway.reasoning_style
+        )
+        for item in params.param or []:
+            path, value = inputs.parse_param(item)
+            inputs.set_path(body, path, value)
         if params.schema:
             from llmcli.protocol import schemas
 
-            schemas.check(schema, params.schema)  # a broken schema: nothing is sent
-        request = client.request("POST", "chat", body, stream=stream, blobs=blobs)
-        if common.dry_run:
-            dry_run(request)
+            schemas.check(_schema_of(body), params.schema)  # a broken schema: nothing is sent
+        return client.body("chat", body)
+
+    def streaming(self, body: dict[str, Any], want_usage: bool) -> None:
+        if want_usage:
+            body.setdefault("stream_options", {}).setdefault("include_usage", True)
+
+    def blobs(self, gathered: Gathered) -> list[Blob]:
+        return [
+            a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
+        ]
+
+    def checks_reply(self, params: ChatParams) -> bool:
+        return bool(params.json_mode or params.schema)
+
+    def check(self, reply: dict[str, Any], params: ChatParams, body: dict[str, Any]) -> None:
+        """With --json or --schema, the reply must parse as JSON, and with --schema match
+        it (exit 3 when it does not; the reply is already on stdout)."""
+        if not (params.json_mode or params.schema):
             return
-        writer = outputs.WRITERS[fmt](output(), CHAT, reasoning)
-        keep = bool(prompt.continue_ or params.json_mode or params.schema)
-        exchange = client.exchange(
-            request, CHAT, stream=stream, keep_text=keep or writer.keep_text, lines=writer.lines
-        )
-        reply = outputs.write(exchange, writer)
-        report_usage(common, client, reply)
-    check_json(reply, params, schema)
-    if prompt.continue_ is not None:
+        schema = _schema_of(body) if params.schema else None
+        flag = "--json" if params.json_mode else f"--schema {params.schema}"
+        for choice in reply.get("choices") or []:
+            message = choice.get("message") or {}
+            text = chat_shapes.message_text(message)
+            if not text and message.get("tool_calls"):
+                continue
+            check_text(text, flag, schema, params.schema)
+
+    def assistant(self, reply: dict[str, Any]) -> dict[str, Any]:
         choices = reply.get("choices") or [{}]
         message = choices[0].get("message") or {}
         assistant = {"role": "assistant", "content": None}
@@ -140,13 +130,10 @@ def _run(common: Common, prompt: Prompt, params: ChatParams, reasoning: bool, st
         if assistant["content"] is None and not assistant.get("tool_calls"):
             # a reply of reasoning only, or cut at its length: the next turn must load
             assistant["content"] = ""
-        conversation.record_turn(
-            prompt.continue_,
-            system=prompt.system if gathered.new_conversation else None,
-            user=user_message(gathered),
-            assistant=assistant,
-            blobs=blobs,
-        )
+        return assistant
+
+
+TURN = ChatTurn()
 
 
 @grouped
@@ -166,7 +153,7 @@ def chat(
       llmcli chat -g mock -m echo -o json hi | jq -r '.choices[0].message.content'
       git diff | llmcli chat -s "You review code." -f - "what breaks?"
     """
-    _run(common, prompt, params, reasoning, stream=False)
+    TURN.run(common, prompt, params, reasoning, stream=False)
 
 
 @grouped
@@ -185,4 +172,4 @@ def stream(
       llmcli stream -o sse hi > raw.sse          # the bytes exactly as sent
       llmcli stream -o jsonl hi | jq -c '.choices[0].delta'
     """
-    _run(common, prompt, params, reasoning, stream=True)
+    TURN.run(common, prompt, params, reasoning, stream=True)

@@ -1,0 +1,111 @@
+"""One turn of a conversation, the skeleton every conversation command shares (``chat``,
+``stream``, ``messages``): flags -> the library's request and exchange -> a writer.
+
+What differs between the APIs is a ``Turn``: how the body is built from the gathered
+input and the flags, what a streamed body adds, which attachments travel as blobs, how a
+reply is checked (``--json``/``--schema``) and which assistant message a conversation
+file records.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from llmcli.cli.client import dry_run, open_client, output, report_usage
+from llmcli.cli.prompt import gather
+from llmcli.errors import UsageError
+from llmcli.io import conversation, inputs, outputs
+
+if TYPE_CHECKING:
+    from llmcli.cli.options import Common
+    from llmcli.cli.prompt import Gathered, Prompt
+    from llmcli.client import Client
+    from llmcli.http.request import Blob
+    from llmcli.protocol.dialect import Dialect
+
+JSON = dict[str, Any]
+P = TypeVar("P")
+
+
+class Turn(ABC, Generic[P]):
+    """One API's part in a turn; ``run`` is the rest, the same for every API."""
+
+    endpoint: Literal["chat", "messages"]
+    dialect: Dialect
+    fallback: str = "openai"  # the gateway a flagless run talks to
+    sse_hint: str  # the usage error of -o sse without a stream
+
+    @abstractmethod
+    def named_files(self, params: P) -> list[str | None]:
+        """The files the flags read (stdin, when one is '-')."""
+
+    @abstractmethod
+    def user_message(self, gathered: Gathered) -> JSON | None:
+        """The new user message: the prompt, with attachments."""
+
+    @abstractmethod
+    def build_body(
+        self,
+        gathered: Gathered,
+        prompt: Prompt,
+        params: P,
+        stdin: inputs.Stdin,
+        client: Client,
+        model: str | None,
+    ) -> JSON:
+        """The request body: gateway defaults < --body < history and prompt < flags < -p."""
+
+    def streaming(self, body: JSON, want_usage: bool) -> None:
+        """What a body adds to stream (``stream: true`` is already set)."""
+
+    @abstractmethod
+    def blobs(self, gathered: Gathered) -> list[Blob]:
+        """The attachments sent as blobs (files, not URLs)."""
+
+    @abstractmethod
+    def checks_reply(self, params: P) -> bool:
+        """Whether the reply's text is checked (--json, --schema): it is then kept."""
+
+    @abstractmethod
+    def check(self, reply: JSON, params: P, body: JSON) -> None:
+        """--json / --schema: the reply parses and matches (else exit 3)."""
+
+    @abstractmethod
+    def assistant(self, reply: JSON) -> JSON:
+        """The assistant message a conversation file records of the reply."""
+
+    def run(self, common: Common, prompt: Prompt, params: P, reasoning: bool, stream: bool) -> None:
+        fmt = common.output.value if common.output else "text"
+        if fmt == "sse" and not stream:
+            raise UsageError(self.sse_hint)
+        if prompt.continue_ is not None:
+            conversation.check_writable(prompt.continue_)
+        stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
+        gathered = gather(prompt, stdin, also_named=self.named_files(params), api=self.endpoint)
+        with open_client(common, require_key=not common.dry_run, fallback=self.fallback) as client:
+            body = self.build_body(gathered, prompt, params, stdin, client, common.model)
+            if stream:
+                body["stream"] = True
+                self.streaming(body, fmt == "json" or common.usage)
+            blobs = self.blobs(gathered)
+            request = client.request("POST", self.endpoint, body, stream=stream, blobs=blobs)
+            if common.dry_run:
+                dry_run(request)
+                return
+            writer = outputs.WRITERS[fmt](output(), self.dialect, reasoning)
+            keep = bool(prompt.continue_ or self.checks_reply(params)) or writer.keep_text
+            exchange = client.exchange(
+                request, self.dialect, stream=stream, keep_text=keep, lines=writer.lines
+            )
+            reply = outputs.write(exchange, writer)
+            report_usage(common, client, reply)
+        self.check(reply, params, body)
+        if prompt.continue_ is not None:
+            conversation.record_turn(
+                prompt.continue_,
+                system=prompt.system if gathered.new_conversation else None,
+                user=self.user_message(gathered),
+                assistant=self.assistant(reply),
+                blobs=blobs,
+            )
