@@ -10,19 +10,19 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.options import Common, Param, grouped
-from llmcli.client import Client
 from llmcli.errors import DataError, UsageError
-from llmcli.http.request import parse_reply
 from llmcli.io import inputs
-from llmcli.protocol import embeddings
+
+if TYPE_CHECKING:
+    from llmcli.batch.embed import Embedded
 
 
 class OnEmpty(StrEnum):
@@ -201,66 +201,45 @@ def embed(
         if not model:
             raise UsageError("no embedding model: pass -m MODEL or set LLMCLI_EMBEDDING_MODEL")
         encoding = encoding_format.value if encoding_format else None
+        from llmcli.batch.embed import Embedder, Totals  # threads only when embedding
 
-        def request(batch: list[Item]) -> Any:
-            body = embeddings.request_body(
-                model,
-                [i.text for i in batch],
-                dimensions=dimensions,
-                encoding_format=encoding,
-                extra=extra,
-            )
-            return client.request("POST", "embeddings", body)
-
+        embedder = Embedder(client, model, dimensions, encoding, extra)
         batches = _batches(_items(spec, stdin, given), batch_size)
         if common.dry_run:
             first = next(batches, None)
             if first is None:
                 raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
-            dry_run(request(first))
+            dry_run(embedder.request([item.text for item in first]))
             return
-        _run(common, client, batches, request, parallel, fmt)
+        totals = Totals()
+        done = _write(embedder.run(batches, text=_text, parallel=parallel, totals=totals), fmt)
+        if done == 0:
+            raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
+        report_usage(common, client, {"usage": totals.usage or None})
 
 
-def _run(
-    common: Common,
-    client: Client,
-    batches: Iterator[list[Item]],
-    request: Any,
-    parallel: int,
-    fmt: str,
-) -> None:
-    from llmcli.batch.parallel import ordered_map
+def _text(item: Item) -> str:
+    return item.text
 
+
+def _write(answers: "Iterator[tuple[Sequence[Item], Embedded]]", fmt: str) -> int:
+    """Each answer as it comes: -o json its body as sent, -o jsonl a line per input
+    (the fields carried from --jsonl-in, ``index``, ``embedding``); how many inputs."""
     out = output()
-    where = client.gateway.name
-    usage: dict[str, int] = {}
     done = 0
     started = time.monotonic()
-
-    def send(batch: list[Item]) -> tuple[bytes, list[list[float]], Any]:
-        sent = request(batch)
-        answer = client.send(sent)
-        body = parse_reply(answer.body, sent)
-        return answer.body, embeddings.vectors(body, len(batch), where), body.get("usage")
-
     try:
-        for batch, (raw, vectors, used) in ordered_map(send, batches, workers=parallel):
-            for key, value in (used if isinstance(used, dict) else {}).items():
-                if isinstance(value, int):  # summed here, in one thread, not in the workers
-                    usage[key] = usage.get(key, 0) + value
+        for batch, embedded in answers:
             if fmt == "json":  # each answer body as sent
+                raw = embedded.raw
                 out.data(raw if raw.endswith(b"\n") else raw + b"\n")
                 done += len(batch)
-            for item, vector in zip(batch, vectors, strict=fmt == "jsonl"):
-                if fmt != "jsonl":
-                    break
-                out.jsonl({**(item.carry or {}), "index": item.position, "embedding": vector})
-                done += 1
+            else:
+                for item, vector in zip(batch, embedded.vectors, strict=True):
+                    out.jsonl({**(item.carry or {}), "index": item.position, "embedding": vector})
+                done += len(batch)
             out.flush()
             out.progress(f"{done:,} inputs · {done / max(time.monotonic() - started, 1e-9):,.0f}/s")
     finally:
         out.progress(None)
-    if done == 0:
-        raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
-    report_usage(common, client, {"usage": usage or None})
+    return done

@@ -1,0 +1,97 @@
+"""Embeddings at corpus scale: batches of inputs, several requests in flight, answers in
+input order, usage summed, memory flat however long the input. ``llmcli embed`` is this
+engine with a writer; a program can drive it as well::
+
+    embedder = llmcli.batch.embed.Embedder(client, model="e")
+    for batch, answer in embedder.run(itertools.batched(lines, 100), parallel=4):
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from llmcli.batch.parallel import ordered_map
+from llmcli.http.request import parse_reply
+from llmcli.protocol import embeddings
+
+if TYPE_CHECKING:
+    from llmcli.client import Client
+    from llmcli.http.request import Request
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """One batch's answer: its body as sent, its vectors in input order, its usage."""
+
+    raw: bytes
+    vectors: list[list[float]]
+    usage: Any
+
+
+@dataclass(slots=True)
+class Totals:
+    """The usage of every answer so far, summed field by field (integers only)."""
+
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def add(self, used: Any) -> None:
+        for key, value in (used if isinstance(used, Mapping) else {}).items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.usage[key] = self.usage.get(key, 0) + value
+
+
+@dataclass(frozen=True, slots=True)
+class Embedder:
+    """Embeddings requests to one client and model, every batch the same shape."""
+
+    client: Client
+    model: str
+    dimensions: int | None = None
+    encoding_format: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def request(self, texts: Sequence[str]) -> Request:
+        """The request of one batch (what ``--dry-run`` shows)."""
+        body = embeddings.request_body(
+            self.model,
+            texts,
+            dimensions=self.dimensions,
+            encoding_format=self.encoding_format,
+            extra=self.extra,
+        )
+        return self.client.request("POST", "embeddings", body)
+
+    def send(self, texts: Sequence[str]) -> Embedded:
+        """One batch's answer, checked (a vector per input, in input order)."""
+        request = self.request(texts)
+        answer = self.client.send(request)
+        parsed = parse_reply(answer.body, request)
+        vectors = embeddings.vectors(parsed, len(texts), self.client.gateway.name)
+        return Embedded(answer.body, vectors, parsed.get("usage"))
+
+    def run(
+        self,
+        batches: Iterable[Sequence[T]],
+        *,
+        text: Callable[[T], str] | None = None,
+        parallel: int = 4,
+        totals: Totals | None = None,
+    ) -> Iterator[tuple[Sequence[T], Embedded]]:
+        """Each batch with its answer, in input order, ``parallel`` requests in flight.
+        ``text`` takes an item to its text (default: the item is the text). ``totals``,
+        when given, sums the usage of the answers as they are handed out (in the caller's
+        thread, not the workers')."""
+        of: Callable[[T], str] = text or (lambda item: str(item))
+
+        def send(batch: Sequence[T]) -> Embedded:
+            return self.send([of(item) for item in batch])
+
+        for batch, embedded in ordered_map(send, batches, workers=parallel):
+            if totals is not None:
+                totals.add(embedded.usage)
+            yield batch, embedded
