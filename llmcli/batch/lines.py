@@ -14,9 +14,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+from llmcli.protocol.messages.shapes import DEFAULT_MAX_TOKENS
+
+if TYPE_CHECKING:
+    from llmcli.client import Client
 
 Endpoint = Literal["chat", "embeddings", "messages"]
 JSON = dict[str, Any]
@@ -44,6 +49,27 @@ class Defaults:
     options: Mapping[str, Any] = field(default_factory=dict)  # max_tokens, temperature …
     #: where prompt lines and bare bodies go: "messages" on a gateway without chat
     endpoint: Endpoint = "chat"
+
+    @classmethod
+    def of(
+        cls,
+        client: Client,
+        *,
+        system: str | None = None,
+        params: Sequence[tuple[list[str], Any]] = (),
+        options: Mapping[str, Any] | None = None,
+    ) -> Defaults:
+        """A client's defaults: its model (-m, then LLMCLI_MODEL, then the gateway's, as
+        every command takes it); prompts go to /messages on a gateway that has it but no
+        chat (anthropic)."""
+        endpoints = client.gateway.endpoints
+        return cls(
+            model=client.model,
+            system=system,
+            params=params,
+            options={k: v for k, v in (options or {}).items() if v is not None},
+            endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +141,7 @@ def _finish(row: Row, defaults: Defaults) -> Row:
             elif not any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
                 body["messages"] = [{"role": "system", "content": defaults.system}, *messages]
         if row.endpoint == "messages":
-            body.setdefault("max_tokens", 4096)
+            body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
     elif "input" not in body:
         return _problem(row, body, 'an embeddings body needs "input"')
     for path, value in defaults.params:

@@ -131,7 +131,8 @@ def answer(
     if stop is not None:
         stop.check()
     try:
-        request = client.request("POST", row.endpoint, row.body)
+        # the gateway's default params below the row's own, as for every command
+        request = client.request("POST", row.endpoint, client.body(row.endpoint, row.body))
         reply = client.send(request, halted=None if stop is None else stop.halted)
     except Halted:
         raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None

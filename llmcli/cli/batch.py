@@ -145,33 +145,34 @@ def run(
       llmcli batch run rows.jsonl --shard "$SLURM_ARRAY_TASK_ID/8" -o "out.$SLURM_ARRAY_TASK_ID"
     """
     from llmcli.batch import runner
+    from llmcli.batch.lines import Defaults
     from llmcli.batch.results_file import ResultsFile
     from llmcli.http.governor import Governor
 
     where = _shard(shard)
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
-    options = {"max_tokens": max_tokens, "temperature": temperature}
-    defaults = _row_defaults(conn, system, param, options)
-    source = open_input(file)
-    name = file if file not in (None, "-") else "<stdin>"
-    if resume:  # a repeated custom_id would make --resume drop or resend answered rows
-        source = _check_ids(source, name, defaults)
-    # locked, and rewritten without the rows to send again, before anything is sent
-    sink = ResultsFile(out_file, resume=resume) if out_file and not conn.dry_run else None
-    done = sink.done if sink is not None else set()
-    rows = runner.rows_of(input_texts(source, name), defaults, where, done.__contains__)
-    if conn.dry_run:
-        _plan(rows, where, len(done))
-        return
     governor = Governor(parallel, max_wait=max_wait)
-    tally = runner.Tally()
-    out = output()
-    total = _count_lines(file) if out.terminal.stderr_tty else None
-    if total is not None:  # about: blank lines count, and a shard holds about 1/N
-        total = max(total // (where[1] if where else 1) - len(done), 0)
-    started = time.monotonic()
-    with open_client(conn, governor=governor) as client:
+    with open_client(conn, require_key=not conn.dry_run, governor=governor) as client:
+        options = {"max_tokens": max_tokens, "temperature": temperature}
+        params = [inputs.parse_param(item) for item in param or []]
+        defaults = Defaults.of(client, system=system, params=params, options=options)
+        source = open_input(file)
+        name = file if file not in (None, "-") else "<stdin>"
+        if resume:  # a repeated custom_id would make --resume drop or resend answered rows
+            source = _check_ids(source, name, defaults)
+        # locked, and rewritten without the rows to send again, before anything is sent
+        sink = ResultsFile(out_file, resume=resume) if out_file and not conn.dry_run else None
+        done = sink.done if sink is not None else set()
+        rows = runner.rows_of(input_texts(source, name), defaults, where, done.__contains__)
+        if conn.dry_run:
+            _plan(rows, where, len(done))
+            return
+        tally = runner.Tally()
+        total = _count_lines(file) if output().terminal.stderr_tty else None
+        if total is not None:  # about: blank lines count, and a shard holds about 1/N
+            total = max(total // (where[1] if where else 1) - len(done), 0)
+        started = time.monotonic()
         answered = runner.run(
             rows, client=client, parallel=parallel, ordered=not unordered, rpm=rpm, tpm=tpm
         )
@@ -184,26 +185,6 @@ def run(
         )
     if tally.rejected:
         raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
-
-
-def _row_defaults(
-    conn: Connection, system: str | None, param: list[str] | None, options: dict[str, Any]
-) -> Any:
-    """What every row that does not say otherwise gets: -m, then LLMCLI_MODEL, then the
-    gateway's default model, as every command takes it; prompts go to /messages on a
-    gateway that has it but no chat (anthropic)."""
-    from llmcli.batch import lines
-    from llmcli.config import resolve
-
-    resolved = resolve(conn.gateway, conn.base_url, conn.model, require_key=False)
-    endpoints = resolved.gateway.endpoints
-    return lines.Defaults(
-        model=resolved.model,
-        endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
-        system=system,
-        params=[inputs.parse_param(item) for item in param or []],
-        options={k: v for k, v in options.items() if v is not None},
-    )
 
 
 def _write_rows(

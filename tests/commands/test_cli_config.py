@@ -234,3 +234,24 @@ def test_the_readme_config_example_works(tmp_path: Path) -> None:
     assert rows["team"]["urls"]["chat"] == "https://openrouter.ai/api/v1/chat/completions"
     sent = dry("-m", "m", env=env)
     assert sent["url"] == "http://127.0.0.1:8080/v1/chat/completions"
+
+
+def test_config_params_are_below_every_batch_row(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    """A gateway's default params go under a batch row's body as under chat's: the
+    row's own fields win."""
+    env = write_config(
+        tmp_path,
+        f'[gateways.t]\nbase_url = "{gw.base_url}"\nmodel = "echo"\n'
+        "params = {temperature = 0.2, seed = 7}\n",
+    )
+    row = {"custom_id": "b", "body": {"messages": [{"role": "user", "content": "x"}], "seed": 1}}
+    rows = b"hi\n" + orjson.dumps(row) + b"\n"
+    r = llmcli("batch", "run", "-g", "t", stdin=rows, env=env)
+    assert r.code == 0, r.err
+    sent = sorted((orjson.loads(q.body) for q in gw.requests), key=lambda b: b["seed"])
+    assert [(b["temperature"], b["seed"], b["model"]) for b in sent] == [
+        (0.2, 1, "echo"),
+        (0.2, 7, "echo"),
+    ]
