@@ -144,7 +144,7 @@ class Reading:
         self._decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
         if self._held is not None:
             yield self._held.release_all()
-        if not (self._done or self._assembly.finished):
+        if not ((self._done and self.dialect.done_ends) or self._assembly.finished):
             raise self._error(f"ended before it finished ({self.dialect.terminator})")
         reply = self._assembly.result()
         self.reply = reply if self._texts is None else scrub_json(reply, self.request.secrets)

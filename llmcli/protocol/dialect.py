@@ -29,3 +29,6 @@ class Dialect:
     tools: Callable[[Mapping[str, Any]], list[JSON]]  # tool calls of a reply, as JSON lines
     event_line: Callable[[str, Any], Any]  # what -o jsonl prints for one stream event
     terminator: str  # what a finished stream ends with, for the error of one that did not
+    #: whether ``data: [DONE]`` ends a stream (Chat Completions); where it only trails the
+    #: terminal event (Responses), a stream without that event is cut however it ended
+    done_ends: bool = True

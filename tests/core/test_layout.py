@@ -143,6 +143,7 @@ def test_commands_run_no_stream_loop(module: str) -> None:
         "llmcli.protocol.sse",
         "llmcli.protocol.chat.stream",
         "llmcli.protocol.messages.stream",
+        "llmcli.protocol.responses.stream",
     }
 
 
@@ -167,7 +168,7 @@ def test_imports_point_down_the_layers(module: str) -> None:
             assert wrong == set(), f"{module} imports {wrong}"
 
 
-DIALECTS = ("llmcli.protocol.chat", "llmcli.protocol.messages")
+DIALECTS = ("llmcli.protocol.chat", "llmcli.protocol.messages", "llmcli.protocol.responses")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith(DIALECTS)))
