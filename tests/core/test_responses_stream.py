@@ -23,8 +23,9 @@ REQUEST = Request("POST", "http://gw.test/v1/responses", {}, gateway="gw")
 
 REASONING = {"type": "reasoning", "id": "rs_1", "summary": [
     {"type": "summary_text", "text": "Thinking hard."}], "encrypted_content": "gAAA=="}  # fmt: skip
+TEXT = {"type": "output_text", "text": "Hello, pipes", "annotations": []}
 MESSAGE = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
-           "content": [{"type": "output_text", "text": "Hello, pipes", "annotations": []}]}  # fmt: skip
+           "content": [TEXT]}  # fmt: skip
 CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "add",
         "arguments": '{"a": 1, "b": 2}', "status": "completed"}  # fmt: skip
 RESPONSE = {"id": "resp_1", "object": "response", "status": "completed", "model": "m",
@@ -213,7 +214,8 @@ def test_incomplete_is_a_finish() -> None:
         ({"type": "error", "code": "server_error", "message": "boom", "param": None,
           "sequence_number": 3}, UnavailableError, "error from gw: boom [server_error]"),
         ({"type": "error", "error": {"type": "rate_limit_exceeded", "code": "rate_limit_exceeded",
-          "message": "slow down"}}, TemporaryError, "error from gw: slow down [rate_limit_exceeded]"),
+          "message": "slow down"}}, TemporaryError,
+         "error from gw: slow down [rate_limit_exceeded]"),
         ({"type": "response.failed", "response": {**RESPONSE, "status": "failed", "output": [],
           "error": {"code": "invalid_prompt", "message": "no"}}}, DataError,
          "error from gw: no [invalid_prompt]"),
@@ -254,8 +256,8 @@ def test_whole_response_checks() -> None:
                                          "code": None}}, "gw")  # fmt: skip
     assert caught.value.message == "error from gw: bad [invalid_request_error]"
     with pytest.raises(UnavailableError):
-        shapes.check_response({**RESPONSE, "status": "failed",
-                               "error": {"code": "server_error", "message": "x"}}, "gw")  # fmt: skip
+        failed = {**RESPONSE, "status": "failed", "error": {"code": "server_error", "message": "x"}}
+        shapes.check_response(failed, "gw")
     with pytest.raises(ProtocolError) as bad:
         shapes.check_response({"object": "response", "status": "completed"}, "gw")
     assert bad.value.message == 'gw: response has no "output" list'
