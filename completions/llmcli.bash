@@ -34,7 +34,7 @@ _llmcli() {
     case $cmd in
         "")
             if [[ $cur == -* ]]; then _llmcli_words "--version -V -h --help" "$cur"
-            else _llmcli_words "chat stream messages models embed gateways serve batch" "$cur"; fi
+            else _llmcli_words "chat stream messages responses models embed gateways serve batch" "$cur"; fi
             ;;
         chat|stream)
             case $prev in
@@ -67,6 +67,21 @@ _llmcli() {
                 --retries --dry-run -v --verbose --usage --debug --record --replay -o
                 --output --stream --reasoning --max-tokens --thinking-budget --temperature
                 --top-p --top-k --stop --tools --tool --tool-choice --metadata --json
+                --schema -p --param -h --help" "$cur"
+            ;;
+        responses)
+            case $prev in
+                -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
+                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
+                -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
+                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
+                --retries --dry-run -v --verbose --usage --debug --record --replay -o
+                --output --stream --reasoning --max-output-tokens --reasoning-effort
+                --reasoning-summary --store --no-store --previous-response-id --include
+                --temperature --top-p --tools --tool --tool-choice --metadata --json
                 --schema -p --param -h --help" "$cur"
             ;;
         models)

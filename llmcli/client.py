@@ -3,8 +3,8 @@
 The CLI's commands, the batch runner and a user's own program (a Ray, Dask or Spark job)
 all talk to gateways through this class, so they resolve gateways, keys and config the
 same way (flags > environment > config file > built-in, DESIGN.md) and share one request
-path: ``chat`` and ``messages`` build the same request, run the same ``Exchange`` and
-return the same dict whether the body streams or not.
+path: ``chat``, ``messages`` and ``responses`` build the same request, run the same
+``Exchange`` and return the same dict whether the body streams or not.
 
     >>> client = llmcli.Client("mock")
     >>> client.chat({"model": "echo", "messages": [{"role": "user", "content": "hi"}]})
@@ -31,6 +31,7 @@ from llmcli.protocol.dialect import Dialect
 from llmcli.protocol.messages import MESSAGES
 from llmcli.protocol.messages import shapes as messages_shapes
 from llmcli.protocol.pieces import Piece
+from llmcli.protocol.responses import RESPONSES
 from llmcli.redaction import header_secrets, url_secrets
 from llmcli.version import __version__
 
@@ -287,10 +288,12 @@ class Client:
         return describe_sources(self.gateway)
 
     def body(self, endpoint: str, body: Mapping[str, Any]) -> JSON:
-        """A chat or messages body with the gateway's default params below it and the
-        default model when it names none."""
+        """A request body with the gateway's default params below it (chat, messages,
+        responses) and the default model when it names none."""
         full: JSON = (
-            {**self.gateway.params, **body} if endpoint in ("chat", "messages") else dict(body)
+            {**self.gateway.params, **body}
+            if endpoint in ("chat", "messages", "responses")
+            else dict(body)
         )
         if not full.get("model"):
             model = self.model if endpoint != "embeddings" else self.gateway.embedding_model
@@ -336,11 +339,21 @@ class Client:
         """An Anthropic Messages request; the ``message`` dict, streamed or not."""
         return self._whole("messages", MESSAGES, body)
 
+    def responses(self, body: Mapping[str, Any]) -> JSON:
+        """A Responses API request; the ``response`` dict. A body with ``stream: true``
+        is streamed and returned as its terminal event carries it (checked against the
+        deltas; its output rebuilt from them when the server sent it empty)."""
+        return self._whole("responses", RESPONSES, body)
+
     def stream(self, body: Mapping[str, Any], *, api: str = "chat") -> Iterator[Piece]:
-        """Stream a chat (or, with ``api="messages"``, a Messages) request: ``Piece``
-        values as they arrive (``kind`` "content" or "reasoning", ``text``, ``choice``),
-        then one ``Piece`` of kind "reply" whose ``data`` is the assembled reply."""
-        endpoint, dialect = ("messages", MESSAGES) if api == "messages" else ("chat", CHAT)
+        """Stream a chat (``api="messages"``: a Messages, ``api="responses"``: a
+        Responses) request: ``Piece`` values as they arrive (``kind`` "content" or
+        "reasoning", ``text``, ``choice``), then one ``Piece`` of kind "reply" whose
+        ``data`` is the assembled reply."""
+        dialects = {"chat": CHAT, "messages": MESSAGES, "responses": RESPONSES}
+        if api not in dialects:
+            raise UsageError(f"api must be one of chat, messages, responses, not {api!r}")
+        endpoint, dialect = api, dialects[api]
         full = {**self.body(endpoint, body), "stream": True}
         exchange = self.exchange(
             self.request("POST", endpoint, full, stream=True), dialect, stream=True

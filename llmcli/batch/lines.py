@@ -23,7 +23,7 @@ from llmcli.protocol.messages.shapes import DEFAULT_MAX_TOKENS
 if TYPE_CHECKING:
     from llmcli.client import Client
 
-Endpoint = Literal["chat", "embeddings", "messages"]
+Endpoint = Literal["chat", "embeddings", "messages", "responses"]
 JSON = dict[str, Any]
 
 #: batch-line urls, with or without the version prefix, and the endpoint each means
@@ -34,7 +34,11 @@ URLS: Mapping[str, Endpoint] = {
     "/embeddings": "embeddings",
     "/v1/messages": "messages",
     "/messages": "messages",
+    "/v1/responses": "responses",
+    "/responses": "responses",
 }
+#: the request flags as a Responses body names them
+_RESPONSES_OPTIONS = {"max_tokens": "max_output_tokens"}
 #: what a batch answer never is: a stream
 _STREAMING = ("stream", "stream_options")
 
@@ -128,7 +132,16 @@ def from_object(value: Any, line: int, defaults: Defaults = Defaults()) -> Row:
 def _finish(row: Row, defaults: Defaults) -> Row:
     """Fill in what the row does not set; say what is still missing."""
     body = {k: v for k, v in row.body.items() if k not in _STREAMING}
-    if row.endpoint != "embeddings":
+    if row.endpoint == "responses":
+        for key, value in defaults.options.items():
+            if value is not None:
+                body.setdefault(_RESPONSES_OPTIONS.get(key, key), value)
+        given = body.get("input")
+        if not (isinstance(given, str) and given) and not (isinstance(given, list) and given):
+            return _problem(row, body, 'a responses body needs "input" (a string or items)')
+        if defaults.system is not None:
+            body.setdefault("instructions", defaults.system)
+    elif row.endpoint != "embeddings":
         for key, value in defaults.options.items():
             if value is not None:
                 body.setdefault(key, value)
@@ -191,5 +204,11 @@ def estimate_tokens(row: Row) -> int:
     """Tokens a row may use, before sending (for ``--tpm``): about 4 bytes a token of
     its body, plus the most it may generate."""
     size = len(orjson.dumps(row.body)) // 4
-    most = row.body.get("max_tokens") or row.body.get("max_completion_tokens") or 0
+    body = row.body
+    most = (
+        body.get("max_tokens")
+        or body.get("max_completion_tokens")
+        or body.get("max_output_tokens")
+        or 0
+    )
     return size + (most if isinstance(most, int) else 0)

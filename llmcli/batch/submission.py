@@ -30,7 +30,11 @@ import orjson
 from llmcli.batch.lines import Row
 from llmcli.errors import DataError
 
-OPENAI_URLS = {"chat": "/v1/chat/completions", "embeddings": "/v1/embeddings"}
+OPENAI_URLS = {
+    "chat": "/v1/chat/completions",
+    "embeddings": "/v1/embeddings",
+    "responses": "/v1/responses",  # the OpenAI Batch API takes it
+}
 MESSAGES_URL = "/v1/messages"
 #: (most rows, most bytes) of one batch; sizes in bytes as the providers count them (MB)
 LIMITS = {"openai": (50_000, 200_000_000), "anthropic": (100_000, 256_000_000)}

@@ -17,6 +17,7 @@ from llmcli.cli import (  # noqa: F401  (they add batch's commands)
     messages,
     models,
     provider_batch,
+    responses,
     serve,
 )
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
@@ -36,6 +37,9 @@ app.command("chat", short_help="Send a prompt, print the reply (Chat Completions
 app.command("stream", short_help="Send a prompt, print the reply as it arrives.")(chat.stream)
 app.command("messages", short_help="Send a prompt to an Anthropic-compatible /messages API.")(
     messages.messages
+)
+app.command("responses", short_help="Send a prompt to a /responses API (OpenAI Responses).")(
+    responses.responses
 )
 app.command("models", short_help="List a gateway's models: ids on a pipe, a table on a tty.")(
     models.models

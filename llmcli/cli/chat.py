@@ -13,7 +13,7 @@ from llmcli.cli.options import Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.turn import Turn
 from llmcli.client import Client
-from llmcli.errors import NotJsonError, UsageError
+from llmcli.errors import LlmcliError, NotJsonError, UsageError
 from llmcli.http.request import Blob
 from llmcli.io import inputs
 from llmcli.protocol.chat import CHAT
@@ -105,6 +105,11 @@ class ChatTurn(Turn[ChatParams]):
             a.blob(f"data:{a.mime};base64,".encode()) for a in gathered.attachments if not a.url
         ]
 
+    def explain(self, error: LlmcliError) -> None:
+        """OpenAI's newest models answer only on /responses: say which command does."""
+        if "v1/responses" in error.message and "only supported" in error.message:
+            error.message += " (use `llmcli responses`, which speaks the Responses API)"
+
     def checks_reply(self, params: ChatParams) -> bool:
         return bool(params.json_mode or params.schema)
 
@@ -122,7 +127,7 @@ class ChatTurn(Turn[ChatParams]):
                 continue
             check_text(text, flag, schema, params.schema)
 
-    def assistant(self, reply: dict[str, Any]) -> dict[str, Any]:
+    def recorded(self, reply: dict[str, Any]) -> list[dict[str, Any]]:
         choices = reply.get("choices") or [{}]
         message = choices[0].get("message") or {}
         assistant = {"role": "assistant", "content": None}
@@ -130,7 +135,7 @@ class ChatTurn(Turn[ChatParams]):
         if assistant["content"] is None and not assistant.get("tool_calls"):
             # a reply of reasoning only, or cut at its length: the next turn must load
             assistant["content"] = ""
-        return assistant
+        return [assistant]
 
 
 TURN = ChatTurn()

@@ -159,8 +159,8 @@ class MessagesTurn(Turn[MessagesParams]):
         flag = "--json" if params.json_mode else f"--schema {params.schema}"
         check_text(text, flag, _schema(body), params.schema)
 
-    def assistant(self, reply: dict[str, Any]) -> dict[str, Any]:
-        return {"role": "assistant", "content": reply.get("content", [])}
+    def recorded(self, reply: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"role": "assistant", "content": reply.get("content", [])}]
 
 
 TURN = MessagesTurn()

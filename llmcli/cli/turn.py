@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.prompt import gather
-from llmcli.errors import UsageError
+from llmcli.errors import LlmcliError, UsageError
 from llmcli.io import conversation, inputs, outputs
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ P = TypeVar("P")
 class Turn(ABC, Generic[P]):
     """One API's part in a turn; ``run`` is the rest, the same for every API."""
 
-    endpoint: Literal["chat", "messages"]
+    endpoint: Literal["chat", "messages", "responses"]
     dialect: Dialect
     fallback: str = "openai"  # the gateway a flagless run talks to
     sse_hint: str  # the usage error of -o sse without a stream
@@ -72,8 +72,15 @@ class Turn(ABC, Generic[P]):
         """--json / --schema: the reply parses and matches (else exit 3)."""
 
     @abstractmethod
-    def assistant(self, reply: JSON) -> JSON:
-        """The assistant message a conversation file records of the reply."""
+    def recorded(self, reply: JSON) -> list[JSON]:
+        """What a conversation file records of the reply (the assistant message)."""
+
+    def explain(self, error: LlmcliError) -> None:
+        """Add what to do to a failure's message, where the API's words leave it unsaid."""
+
+    def finished(self, reply: JSON) -> str | None:
+        """A line for stderr about how the reply ended (an incomplete response), or None."""
+        return None
 
     def run(self, common: Common, prompt: Prompt, params: P, reasoning: bool, stream: bool) -> None:
         fmt = common.output.value if common.output else "text"
@@ -98,14 +105,20 @@ class Turn(ABC, Generic[P]):
             exchange = client.exchange(
                 request, self.dialect, stream=stream, keep_text=keep, lines=writer.lines
             )
-            reply = outputs.write(exchange, writer)
+            try:
+                reply = outputs.write(exchange, writer)
+            except LlmcliError as e:
+                self.explain(e)
+                raise
             report_usage(common, client, reply)
+        if (line := self.finished(reply)) is not None:
+            output().note(f"llmcli: {line}")
         self.check(reply, params, body)
         if prompt.continue_ is not None:
             conversation.record_turn(
                 prompt.continue_,
                 system=prompt.system if gathered.new_conversation else None,
                 user=self.user_message(gathered),
-                assistant=self.assistant(reply),
+                replies=self.recorded(reply),
                 blobs=blobs,
             )

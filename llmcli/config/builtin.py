@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from llmcli.config.gateway import ALL_ENDPOINTS, MOCK, Gateway
+from llmcli.config.gateway import MOCK, Gateway
 
 OPENAI_FAMILY = frozenset({"chat", "models", "embeddings"})
+#: servers that also answer the Responses API (/responses): OpenAI, OpenRouter, and the
+#: local servers that implement the Open Responses specification
+WITH_RESPONSES = OPENAI_FAMILY | {"responses"}
 
 _ALL: tuple[Gateway, ...] = (
     Gateway(
@@ -68,7 +71,7 @@ _ALL: tuple[Gateway, ...] = (
         key_env=("LUMYXAI_API_KEY",),
         model="lumyx-plus_v1",
         embedding_model="lumyx-embed_v1",
-        endpoints=ALL_ENDPOINTS,
+        endpoints=frozenset({"chat", "messages", "models", "embeddings"}),
         description="seed 004: chat, messages, models with _meta, embeddings",
     ),
     Gateway(
@@ -78,7 +81,7 @@ _ALL: tuple[Gateway, ...] = (
         base_url_env="OPENAI_BASE_URL",
         model="gpt-4o-mini",
         embedding_model="text-embedding-3-small",
-        endpoints=OPENAI_FAMILY,
+        endpoints=WITH_RESPONSES,
         batch_apis=frozenset({"openai"}),
         description="OpenAI",
     ),
@@ -88,7 +91,7 @@ _ALL: tuple[Gateway, ...] = (
         key_env=("OPENROUTER_API_KEY",),
         model="openai/gpt-4o-mini",
         embedding_model="openai/text-embedding-3-small",
-        endpoints=OPENAI_FAMILY,
+        endpoints=WITH_RESPONSES,
         reasoning_style="openrouter",
         description="OpenRouter",
     ),
@@ -108,7 +111,7 @@ _ALL: tuple[Gateway, ...] = (
         "ollama",
         base_url="http://127.0.0.1:11434/v1",
         auth="none",
-        endpoints=OPENAI_FAMILY,
+        endpoints=WITH_RESPONSES,
         description="Ollama on this machine",
     ),
     Gateway(
@@ -116,7 +119,7 @@ _ALL: tuple[Gateway, ...] = (
         base_url="http://127.0.0.1:8000/v1",
         key_env=("VLLM_API_KEY",),
         key_optional=True,
-        endpoints=OPENAI_FAMILY,
+        endpoints=WITH_RESPONSES,
         description="vLLM on this machine (key optional)",
     ),
     Gateway(
@@ -131,7 +134,7 @@ _ALL: tuple[Gateway, ...] = (
         "lmstudio",
         base_url="http://127.0.0.1:1234/v1",
         auth="none",
-        endpoints=OPENAI_FAMILY,
+        endpoints=WITH_RESPONSES,
         description="LM Studio on this machine",
     ),
 )

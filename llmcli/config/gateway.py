@@ -20,6 +20,7 @@ ENDPOINT_PATHS: Mapping[str, str] = {
     "models": "/models",
     "embeddings": "/embeddings",
     "messages": "/messages",
+    "responses": "/responses",
 }
 ALL_ENDPOINTS = frozenset(ENDPOINT_PATHS)
 #: the provider batch APIs llmcli speaks: OpenAI's Files + Batches, Anthropic's Message Batches

@@ -18,7 +18,7 @@ from typing import Any
 from llmcli.config.gateway import BATCH_APIS
 from llmcli.errors import ConfigError
 
-ENDPOINTS = ("chat", "embeddings", "messages", "models")
+ENDPOINTS = ("chat", "embeddings", "messages", "models", "responses")
 #: config key → Gateway field, for the keys whose value is any string
 STRINGS = {
     "base_url": "base_url",

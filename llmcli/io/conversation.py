@@ -117,13 +117,14 @@ def record_turn(
     *,
     system: str | None,
     user: JSON | None,
-    assistant: JSON,
+    replies: Sequence[JSON],
     blobs: Sequence[Blob] = (),
 ) -> None:
     """Append one completed turn: the system prompt (given only when the conversation
-    starts), the user message (none when the turn sent history only), the reply."""
+    starts), the user message (none when the turn sent history only), the reply (one
+    assistant message; a Responses reply is its output items)."""
     opening = [{"role": "system", "content": system}] if system else []
-    append(path, [m for m in (user, assistant) if m], blobs, opening=opening)
+    append(path, [m for m in (user, *replies) if m], blobs, opening=opening)
 
 
 def _rewrite(

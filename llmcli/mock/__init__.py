@@ -1,10 +1,10 @@
 """The offline gateway: a deterministic fake LLM gateway on loopback.
 
-Serves the OpenAI-compatible ``/chat/completions``, ``/models``, ``/embeddings`` and the
-Anthropic-compatible ``/messages`` under a profile's prefix, with deterministic models
-(``echo``, ``lorem``, ``think``, ``tools``, ``unicode``, ``embed-small``,
-``embed-large``) and injectable faults (see ``faults``). Used by the tests, by
-``llmcli serve`` and in-process by ``llmcli … -g mock``.
+Serves the OpenAI-compatible ``/chat/completions``, ``/models``, ``/embeddings``,
+``/responses`` and the Anthropic-compatible ``/messages`` under a profile's prefix, with
+deterministic models (``echo``, ``lorem``, ``think``, ``tools``, ``unicode``,
+``embed-small``, ``embed-large``) and injectable faults (see ``faults``). Used by the
+tests, by ``llmcli serve`` and in-process by ``llmcli … -g mock``.
 
 It also serves the providers' batch APIs (``batches``): OpenAI's ``/files`` +
 ``/batches`` and Anthropic's ``/messages/batches``. A batch runs for ``batch_seconds``
@@ -127,8 +127,8 @@ class RunningGateway:
         self._stopped = False
 
     def url(self, endpoint: str) -> str:
-        """The full URL of ``endpoint`` (``chat``, ``models``, ``embeddings``, ``messages``);
-        ``ValueError`` when the profile does not serve it."""
+        """The full URL of ``endpoint`` (``chat``, ``models``, ``embeddings``, ``messages``,
+        ``responses``); ``ValueError`` when the profile does not serve it."""
         path = self.profile.path(endpoint)
         if path is None:
             raise ValueError(f"profile {self.profile.name!r} has no {endpoint} endpoint")

@@ -13,7 +13,9 @@ Anthropic: ``in_progress`` (all ``processing``) to the end, then ``ended``; a ca
 A row whose ``custom_id`` starts with ``expire`` expires; any other gets what the live
 endpoint answers its body (``run``), so its outcome is known at create (``s``, ``f``,
 ``x``) and bodies are rendered only for the results, shuffled as the real APIs do not
-keep the input order (seeded by the batch id).
+keep the input order (seeded by the batch id). A ``/v1/responses`` row is answered the
+whole ``response`` object, made when the batch was created (``created_at``) and stored
+nowhere: a ``previous_response_id`` is a 404 there.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import anthropic_wire, openai_wire
+from . import anthropic_wire, openai_wire, responses_wire
 from .batch_store import Row, lines_of
-from .error_bodies import RequestError, error_body
+from .error_bodies import RequestError
 from .fake_models import ask_chat, ask_messages, reply
 from .lookup import chat_model, embed_model
 from .profiles import ENDPOINT_PATHS
@@ -129,9 +131,12 @@ def check_input(data: bytes, endpoint: str) -> list[Record]:
     ]
 
 
-def run(profile: Profile, url: str, body: Any, style: str, render: bool) -> tuple[int, Any]:
+def run(
+    profile: Profile, url: str, body: Any, style: str, render: bool, created: float = 0.0
+) -> tuple[int, Any]:
     """(status, body) of what the live endpoint at ``url`` answers ``body``: the reply (None
-    unless ``render``) or the error body in ``style``. Streaming is ignored."""
+    unless ``render``) or the error body in ``style``. Streaming is ignored; a response
+    (``/v1/responses``) is dated ``created``."""
     endpoint = SERVED.get(url)
     try:
         if endpoint is None or endpoint not in profile.endpoints:
@@ -144,11 +149,14 @@ def run(profile: Profile, url: str, body: Any, style: str, render: bool) -> tupl
         if endpoint == "messages":
             said = reply(ask_messages(body, chat_model(profile, body)))
             return 200, anthropic_wire.message(said) if render else None
+        if endpoint == "responses":
+            nowhere = responses_wire.Stored(lambda: created)
+            said, when = responses_wire.turn(body, chat_model(profile, body), nowhere)
+            return 200, responses_wire.response(said, body, when) if render else None
         said = reply(ask_chat(body, chat_model(profile, body)))
         return 200, openai_wire.chat_completion(said, profile) if render else None
     except RequestError as e:
-        error = error_body(style, e.status, e.message, code=e.code, type_=e.type)
-        return e.status, orjson.loads(error)
+        return e.status, orjson.loads(e.body(style))
 
 
 def outcome(profile: Profile, custom_id: str, url: str, body: Any, style: str) -> str:
@@ -239,7 +247,7 @@ def openai_results(
             line.update(response=None, error=CANCELLED if fate == "c" else EXPIRED)
             files[1].append(orjson.dumps(line))
             continue
-        status, answer = run(profile, url, body, profile.errors, render=True)
+        status, answer = run(profile, url, body, profile.errors, True, rec["created"])
         request_id = "req_" + _hex(rec["id"], i, "request")
         line["response"] = {"status_code": status, "request_id": request_id, "body": answer}
         line["error"] = None

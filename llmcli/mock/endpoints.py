@@ -6,8 +6,10 @@ either — seed 004 takes Bearer everywhere and, for the Anthropic SDK, ``x-api-
 Payment Required`` for a key with no balance (``{"error": {"message": "Insufficient
 balance", "type": "insufficient_balance", "code": "insufficient_balance"}}``).
 
-``answer``: ``/models`` in the profile's shape, ``/embeddings``, ``/messages`` and chat,
-streaming or not. Unknown body parameters are ignored (they stay in the request record).
+``answer``: ``/models`` in the profile's shape, ``/embeddings``, ``/messages``,
+``/responses`` (``responses_wire``: the gateway's ``Stored`` responses, and the
+``failed`` fault) and chat, streaming or not. Unknown body parameters are ignored (they
+stay in the request record).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import anthropic_wire, openai_wire
+from . import anthropic_wire, openai_wire, responses_wire
 from .error_bodies import RequestError
 from .fake_models import ask_chat, ask_messages, reply
 from .lookup import chat_model, embed_model, model_list
@@ -27,12 +29,19 @@ if TYPE_CHECKING:
 
     from .faults import Faults
     from .profiles import Profile
+    from .responses_wire import Stored
     from .writer import Writer
 
 __all__ = ["METHODS", "answer", "authorize"]
 
 # endpoint -> allowed method
-METHODS = {"chat": "POST", "models": "GET", "embeddings": "POST", "messages": "POST"}
+METHODS = {
+    "chat": "POST",
+    "models": "GET",
+    "embeddings": "POST",
+    "messages": "POST",
+    "responses": "POST",
+}
 
 _MISSING = {
     "bearer": "missing or malformed Authorization: Bearer header",
@@ -66,8 +75,11 @@ def _ok(writer: Writer, faults: Faults, obj: dict[str, Any]) -> None:
     writer.send(200, MALFORMED if faults.malformed else orjson.dumps(obj))
 
 
-def answer(profile: Profile, endpoint: str, raw: bytes, writer: Writer, faults: Faults) -> None:
-    """Answer a request that passed the checks (``RequestError`` for a bad body)."""
+def answer(
+    profile: Profile, endpoint: str, raw: bytes, writer: Writer, faults: Faults, stored: Stored
+) -> None:
+    """Answer a request that passed the checks (``RequestError`` for a bad body);
+    ``stored``: the gateway's stored responses."""
     if endpoint == "models":
         _ok(writer, faults, model_list(profile))
         return
@@ -88,6 +100,14 @@ def answer(profile: Profile, endpoint: str, raw: bytes, writer: Writer, faults: 
             writer.send_stream(anthropic_wire.message_events(said), anthropic_wire.ERROR)
         else:
             _ok(writer, faults, anthropic_wire.message(said))
+        return
+    if endpoint == "responses":
+        said, created = responses_wire.turn(body, chat_model(profile, body), stored)
+        if stream:
+            events = responses_wire.response_events(said, body, created, faults.failed)
+            writer.send_stream(events, responses_wire.error_event(faults.error_after or 0))
+        else:
+            _ok(writer, faults, responses_wire.response(said, body, created))
         return
     said = reply(ask_chat(body, chat_model(profile, body)))
     if stream:

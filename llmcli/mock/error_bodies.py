@@ -7,7 +7,9 @@
 the OpenAI shape with the seed's type per status (401 authentication_error, 403
 authorization_error, 400 invalid_request_error, 404 not_found_error, 429
 rate_limit_error, 5xx server_error). Also the HTML page a proxy sends, and
-``RequestError`` raised by request validation.
+``RequestError`` raised by request validation; ``OpenAIError`` is one that OpenAI's API
+sends with all four fields (``param``, and a ``code`` that may be null), as the Responses
+endpoint does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from http import HTTPStatus
 import orjson
 
 __all__ = [
+    "OpenAIError",
     "RequestError",
     "anthropic_error",
     "error_body",
@@ -84,6 +87,27 @@ class RequestError(Exception):
         self.message = message
         self.code = code
         self.type = type_
+
+    def body(self, style: str) -> bytes:
+        """The error body in a profile's ``errors`` style."""
+        return error_body(style, self.status, self.message, code=self.code, type_=self.type)
+
+
+class OpenAIError(RequestError):
+    """A ``RequestError`` as OpenAI's API words it: ``{"error": {message, type, param,
+    code}}``, ``param`` and ``code`` null when None; other styles as ``RequestError``."""
+
+    def __init__(
+        self, status: int, message: str, *, type_: str, param: str | None, code: str | None
+    ) -> None:
+        super().__init__(status, message, code=code, type_=type_)
+        self.param = param
+
+    def body(self, style: str) -> bytes:
+        if style != "openai":
+            return super().body(style)
+        fields = {"message": self.message, "type": self.type, "param": self.param}
+        return orjson.dumps({"error": {**fields, "code": self.code}})
 
 
 def openai_error(

@@ -1,10 +1,11 @@
 """The deterministic models of the offline gateway: replies as pure functions of a request.
 
-A request body (chat or messages) is read into an ``Ask``; ``reply(ask)`` gives a
+A request body (chat, messages or responses) is read into an ``Ask``; ``reply(ask)`` gives a
 ``Reply`` — reasoning pieces, content pieces (a generator factory, so ``lorem`` can stream
 half a million chunks without holding its text), tool calls, finish reason and usage.
 The wire modules render one ``Reply`` both as a JSON body and as an SSE stream, which is
-what keeps the two equivalent. Also the embedding vectors.
+what keeps the two equivalent; ``within`` cuts a reply to the Responses API's
+``max_output_tokens``. Also the embedding vectors.
 
 A profile serves these models under its own ids (``catalog``, ``lookup.chat_model``):
 ``Ask.model`` is the id the reply shows, ``Ask.behaves`` the model that answers.
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from .catalog import CHAT_MODELS, CREATED, EMBED_MODELS
-from .error_bodies import RequestError
+from .error_bodies import OpenAIError, RequestError
 
 __all__ = [
     "CHAT_MODELS",
@@ -35,10 +36,13 @@ __all__ = [
     "ToolCall",
     "ask_chat",
     "ask_messages",
+    "ask_responses",
     "fragments",
+    "input_items",
     "pieces",
     "reply",
     "vector",
+    "within",
 ]
 
 UNICODE_TEXT = "héllo wörld — 日本語 😀🎉 naïve café ∑ 👩\u200d💻 ok"
@@ -55,6 +59,7 @@ LOREM = tuple(_LOREM_TEXT.split())
 LOREM_DEFAULT = 100
 ARG_FRAGMENT = 5  # characters per streamed tool-call argument fragment
 Model = tuple[str, str]  # (the id the reply shows, the deterministic model that answers)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,7 @@ class Reply:
     content: Callable[[], Iterator[str]] | None  # None: content is null (tool calls)
     reasoning: tuple[str, ...]
     tool_calls: tuple[ToolCall, ...]
-    finish: str  # "stop" | "tool_calls"
+    finish: str  # "stop" | "tool_calls" | "length" (cut by ``within``)
     completion_tokens: int
 
     @property
@@ -105,6 +110,10 @@ class Reply:
     @property
     def prompt_tokens(self) -> int:
         return self.ask.prompt_tokens
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return sum(_words(p) for p in self.reasoning)
 
 
 def pieces(text: str) -> list[str]:
@@ -164,6 +173,37 @@ def reply(ask: Ask) -> Reply:
     return Reply(ask, _fixed(pieces(text)), reasoning, (), "stop", tokens)
 
 
+def within(said: Reply, most: int | None) -> Reply:
+    """``said`` cut to at most ``most`` completion tokens, as the Responses API's
+    ``max_output_tokens`` cuts it: pieces are kept in the order they are generated
+    (reasoning, content, tool calls) while they fit, and the reply finishes ``"length"``
+    when one did not. Content cut to nothing is null (no message), as when reasoning used
+    up the budget. ``lorem`` makes exactly ``max_tokens`` words, so it is never cut."""
+    if most is None or said.completion_tokens <= most:
+        return said
+    left = most
+
+    def fitting(items: Iterable[T], count: Callable[[T], int]) -> list[T]:
+        nonlocal left
+        kept: list[T] = []
+        for item in items:
+            n = count(item)
+            if not 0 <= n <= left:
+                left = -1  # nothing after a piece that did not fit
+                break
+            left -= n
+            kept.append(item)
+        return kept
+
+    reasoning = fitting(said.reasoning, _words)
+    text = fitting(said.content(), _words) if said.content is not None else []
+    calls = fitting(said.tool_calls, lambda c: _words(c.arguments))
+    content = _fixed(text) if text else None
+    used = sum(map(_words, reasoning)) + sum(map(_words, text))
+    used += sum(_words(c.arguments) for c in calls)
+    return Reply(said.ask, content, tuple(reasoning), tuple(calls), "length", used)
+
+
 # ---- reading request bodies -------------------------------------------------------------
 
 
@@ -200,14 +240,21 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _ask(body: dict[str, Any], model: Model, prompt: str, tool: str | None, all_text: str) -> Ask:
+def _ask(
+    body: dict[str, Any],
+    model: Model,
+    prompt: str,
+    tool: str | None,
+    all_text: str,
+    limits: tuple[str, ...] = ("max_completion_tokens", "max_tokens"),
+) -> Ask:
     per = _int_field(body, "mock_words_per_chunk") or 1
     return Ask(
         model=model[0],
         behaves=model[1],
         prompt=prompt,
         tool_result=tool,
-        max_tokens=_int_field(body, "max_completion_tokens", "max_tokens"),
+        max_tokens=_int_field(body, *limits),
         words_per_chunk=per,
         prompt_tokens=max(1, _words(all_text)),
     )
@@ -239,6 +286,85 @@ def ask_messages(body: dict[str, Any], model: Model) -> Ask:
     system = _text_of(body.get("system"))
     all_text = "\n".join([system, *texts, tool or ""])
     return _ask(body, model, users[-1] if users else "", tool, all_text)
+
+
+def _kind(value: Any) -> str:
+    """How OpenAI's errors name a JSON value's type: ``an object``, ``an integer`` …"""
+    kinds: tuple[tuple[type, str], ...] = (
+        *((bool, "a boolean"), (int, "an integer"), (float, "a decimal")),
+        *((str, "a string"), (list, "an array"), (dict, "an object")),
+    )
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+def input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Responses body's ``input`` as a list of items (a string is one user message); 400
+    in OpenAI's words when it is missing or not a string or an array of objects."""
+    value = body.get("input")
+    if value is None:
+        raise OpenAIError(
+            400,
+            "Missing required parameter: 'input'.",
+            type_="invalid_request_error",
+            param="input",
+            code="missing_required_parameter",
+        )
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise OpenAIError(
+            400,
+            "Invalid type for 'input': expected one of a string or array of input items,"
+            f" but got {_kind(value)} instead.",
+            type_="invalid_request_error",
+            param="input",
+            code="invalid_type",
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise OpenAIError(
+                400,
+                f"Invalid type for 'input[{i}]': expected an input item,"
+                f" but got {_kind(item)} instead.",
+                type_="invalid_request_error",
+                param=f"input[{i}]",
+                code="invalid_type",
+            )
+    return value
+
+
+_RESPONSES_TEXT = ("input_text", "output_text")
+
+
+def ask_responses(
+    body: dict[str, Any], model: Model, history: Sequence[dict[str, Any]] = ()
+) -> Ask:
+    """Read a Responses request body, its ``input`` after ``history`` (the items of the
+    previous response's conversation); ``model`` as for ``ask_chat``. The prompt is the
+    last user message's text, the tool result the outputs of the ``function_call_output``
+    items ending the input (joined with newlines); ``instructions`` counts as input."""
+    items = [*history, *input_items(body)]
+    texts: list[str] = []
+    users: list[str] = []
+    outputs: list[str] = []
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "function_call_output":
+            outputs.append(_text_of(item.get("output"), _RESPONSES_TEXT))
+            texts.append(outputs[-1])
+            continue
+        if kind in ("message", "function_call"):
+            outputs.clear()
+        if kind == "message":
+            text = _text_of(item.get("content"), _RESPONSES_TEXT)
+            texts.append(text)
+            if item.get("role") == "user":
+                users.append(text)
+    instructions = body.get("instructions")
+    if isinstance(instructions, str):
+        texts.insert(0, instructions)
+    prompt, tool = users[-1] if users else "", "\n".join(outputs) if outputs else None
+    return _ask(body, model, prompt, tool, "\n".join(texts), ("max_output_tokens",))
 
 
 # ---- embeddings -------------------------------------------------------------------------

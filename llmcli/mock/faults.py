@@ -50,7 +50,10 @@ Stream faults (streamed replies only): ``cut=N`` closes the connection after N e
 (non-streamed: half the body); ``eof=N`` ends the stream cleanly after N events;
 ``no_done`` drops ``[DONE]``/``message_stop``; ``malformed=N`` makes event N invalid JSON
 (bare ``malformed``: the non-streamed body); ``error_after=N`` an error event after N
-events, then hangs up; ``comment`` a comment before each event; ``crlf`` CRLF line ends;
+events, then hangs up (on ``/responses`` OpenAI's ``error`` event, numbered N);
+``failed`` ends a ``/responses`` stream with ``response.failed`` (status ``failed``,
+``error: {code: server_error, message}``) instead of ``response.completed`` (other
+streams: no effect); ``comment`` a comment before each event; ``crlf`` CRLF line ends;
 ``huge_line=SIZE`` a content delta of SIZE bytes in one ``data:`` line, first (chat) or
 inside the first block (Anthropic), then the normal stream; ``huge_event=SIZE`` there
 instead a content delta whose JSON is padded with whitespace to SIZE bytes (rounded up to
@@ -118,6 +121,7 @@ class Faults:
     no_done: bool = False
     malformed: int | None = None
     error_after: int | None = None
+    failed: bool = False
     split_utf8: bool = False
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -220,6 +224,7 @@ SYNTAX: dict[str, str] = {
     "no_done": "",
     "malformed": "N",
     "error_after": "N",
+    "failed": "",
     "comment": "",
     "crlf": "",
     "echo_headers": "",

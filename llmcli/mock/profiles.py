@@ -31,9 +31,12 @@ ENDPOINT_PATHS = {
     "models": "/models",
     "embeddings": "/embeddings",
     "messages": "/messages",
+    "responses": "/responses",
 }
 ALL = frozenset(ENDPOINT_PATHS)
 OPENAI_FAMILY = frozenset({"chat", "models", "embeddings"})
+#: the seed gateways document no /responses
+NO_RESPONSES = ALL - {"responses"}
 BATCH_APIS = frozenset({"openai", "anthropic"})
 NO_BATCHES: frozenset[str] = frozenset()
 
@@ -44,8 +47,8 @@ class Profile:
 
     - ``prefix``: the base path; ``base_url`` is ``http://host:port`` + prefix.
     - ``endpoints``: the endpoints served (``chat``, ``models``, ``embeddings``,
-      ``messages``), at ``prefix + ENDPOINT_PATHS[e]`` unless ``paths`` (pairs of
-      endpoint, path under the prefix) moves one. Other paths answer 404.
+      ``messages``, ``responses``), at ``prefix + ENDPOINT_PATHS[e]`` unless ``paths``
+      (pairs of endpoint, path under the prefix) moves one. Other paths answer 404.
     - ``auth``: ``"none"`` (anything accepted, nothing required), ``"bearer"``
       (``Authorization: Bearer <non-empty>``), ``"x-api-key"`` (a non-empty ``x-api-key``)
       or ``"either"`` (one of the two); ``messages_auth`` overrides it on ``/messages``.
@@ -177,6 +180,7 @@ PROFILES: dict[str, Profile] = {
             "lumyxai",
             prefix="/api/v1",
             auth="bearer",
+            endpoints=NO_RESPONSES,
             messages_auth="either",
             errors="lumyxai",
             models=LUMYXAI_MODELS,
@@ -201,7 +205,7 @@ PROFILES: dict[str, Profile] = {
             "openrouter",
             prefix="/api/v1",
             auth="bearer",
-            endpoints=OPENAI_FAMILY,
+            endpoints=OPENAI_FAMILY | {"responses"},
             models=OPENROUTER_MODELS,
             reasoning="openrouter",
             processing_comment=True,

@@ -7,6 +7,9 @@ it; the in-process gateway of ``-g mock`` and the tests never do). Every API req
 recorded, under a lock; ``/_mock/requests`` (at the root or under the prefix) lists the
 records.
 
+The server keeps what a gateway remembers between requests: its clock, fault counters,
+budgets, batches and the Responses API's stored responses (``responses_wire.Stored``).
+
 Every answer carries ``x-request-id`` (OpenAI's name) and ``request-id`` (Anthropic's):
 ``req_<n>``, n counting the requests the server has read, from 1.
 
@@ -42,6 +45,7 @@ from .faults import parse as parse_faults
 from .gates import Counters
 from .profiles import Profile, RecordedRequest
 from .request_log import log_line
+from .responses_wire import Stored
 from .writer import Writer
 
 if TYPE_CHECKING:  # the replay and batch machinery load only when asked for
@@ -78,6 +82,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.batch_seconds = 3.0
         self._batches: Batches | None = None  # made at the first batch request
         self.replay: Replay | None = None  # set: every API request is answered from it
+        self.responses = Stored(self.clock.wall)  # for previous_response_id
         super().__init__(address, Handler)
 
     @property
@@ -225,9 +230,7 @@ class Handler(BaseHTTPRequestHandler):
         return writer
 
     def _error(self, writer: Writer, style: str, err: RequestError) -> None:
-        writer.send(
-            err.status, error_body(style, err.status, err.message, code=err.code, type_=err.type)
-        )
+        writer.send(err.status, err.body(style))
 
     def _style(self, path: str) -> str:
         """The error style for ``path``: Anthropic's on ``/messages`` of an OpenAI-style profile."""
@@ -304,7 +307,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             authorize(profile, endpoint, self.headers)
             if batch is None:
-                answer(profile, endpoint, body, writer, faults)
+                answer(profile, endpoint, body, writer, faults, self.server.responses)
             else:
                 self.server.batches.answer(batch, self.path, self.headers, body, writer)
         except RequestError as e:

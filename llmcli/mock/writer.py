@@ -65,7 +65,9 @@ def _boundaries(data: bytes, faults: Faults) -> Iterable[int]:
 
 
 def _is_done(event: Event) -> bool:
-    return event[1] == b"[DONE]" or event[0] == "message_stop"
+    """A stream's terminator: chat's [DONE], Anthropic's message_stop, a Responses stream's
+    response.completed (``no_done`` leaves it out: a stream cut before its end)."""
+    return event[1] == b"[DONE]" or event[0] in ("message_stop", "response.completed")
 
 
 def _merge(*layers: Headers) -> Headers:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
-Api = Literal["chat", "messages", "any"]
+Api = Literal["chat", "messages", "responses", "any"]
 
 #: OpenAI's part types, Mistral Magistral's ``thinking``, vLLM's ``audio_url``/``video_url``
 CHAT_PARTS = (
@@ -62,7 +62,17 @@ ANTHROPIC_BLOCKS = (
 #: the OpenAI parts ``anthropic.from_openai`` turns into blocks
 CONVERTED_PARTS = ("image_url", "file")
 
-ALL_PARTS = frozenset(CHAT_PARTS + ANTHROPIC_BLOCKS)
+#: the input parts of the Responses API (and the output parts a history sends back)
+RESPONSES_PARTS = (
+    "input_text",
+    "output_text",
+    "input_image",
+    "input_file",
+    "summary_text",
+    "reasoning_text",
+)
+
+ALL_PARTS = frozenset(CHAT_PARTS + ANTHROPIC_BLOCKS + RESPONSES_PARTS)
 
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MESSAGES_ROLES = ("user", "assistant", "system", "developer", "tool")
@@ -90,7 +100,15 @@ _DIALECTS: dict[str, _Dialect] = {
         False,
         False,
     ),
-    "any": _Dialect("either API", CHAT_ROLES, ALL_PARTS, True, True, True),
+    "responses": _Dialect(
+        "the Responses API",
+        CHAT_ROLES,
+        frozenset(CHAT_PARTS + RESPONSES_PARTS),
+        False,
+        True,
+        True,
+    ),
+    "any": _Dialect("any API", CHAT_ROLES, ALL_PARTS, True, True, True),
 }
 
 
@@ -120,6 +138,10 @@ def problem(message: Any, api: Api = "any") -> str | None:
     dialect = _DIALECTS[api]
     if not isinstance(message, Mapping):
         return "a message must be a JSON object"
+    item = message.get("type")
+    if api in ("responses", "any") and item is not None and item != "message":
+        # a Responses input item (function_call, reasoning …): the server reads it
+        return None if isinstance(item, str) else f'"type" must be a string, not {kind(item)}'
     role = message.get("role")
     if not isinstance(role, str):
         return 'message has no "role"'
@@ -275,6 +297,8 @@ def _redacted(part: Mapping[str, Any], _: _Dialect) -> str | None:
 
 _PART_CHECKS: dict[str, Callable[[Mapping[str, Any], _Dialect], str | None]] = {
     "text": _text,
+    "input_text": _text,
+    "output_text": _text,
     "image_url": _url_object("image_url"),
     "audio_url": _url_object("audio_url"),
     "video_url": _url_object("video_url"),

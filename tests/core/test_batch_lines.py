@@ -80,7 +80,7 @@ def test_each_line_form_goes_to_its_endpoint(line: str, endpoint: str) -> None:
     [
         ("{nope", "line 1 column 2: unexpected character, expected a string key"),
         ('{"custom_id": 5, "body": {}}', "line 1: custom_id must be a non-empty string"),
-        ('{"url": "/v1/files", "body": {}}', "line 1: url '/v1/files' is not one of /v1/chat/completions, /v1/embeddings, /v1/messages"),  # noqa: E501
+        ('{"url": "/v1/files", "body": {}}', "line 1: url '/v1/files' is not one of /v1/chat/completions, /v1/embeddings, /v1/messages, /v1/responses"),  # noqa: E501
         ('{"url": "/v1/embeddings", "method": "GET", "body": {"input": "x"}}', "line 1: method must be POST"),  # noqa: E501
         ('{"body": [1]}', "line 1: the body must be an object"),
         ('{"body": {"messages": []}}', 'line 1: "messages" must be a non-empty list'),

@@ -35,7 +35,9 @@ BIN = Path(sys.executable).parent  # the venv's bin: `llmcli` for `gateways --na
 FORMATS = {"text", "json", "jsonl", "sse"}
 EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 GATEWAYS = {*BUILTINS, "work"}  # "work" comes from the temporary config file
-COMMANDS = {"chat", "stream", "messages", "models", "embed", "batch", "gateways", "serve"}
+COMMANDS = {
+    "chat", "stream", "messages", "responses", "models", "embed", "batch", "gateways", "serve"
+}  # fmt: skip
 NOTES = {"notes.md", "notes.txt"}
 
 # (line typed, candidates offered): the same in every shell

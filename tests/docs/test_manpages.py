@@ -34,6 +34,7 @@ COMMANDS = [
     "chat",
     "stream",
     "messages",
+    "responses",
     "models",
     "embed",
     "gateways",

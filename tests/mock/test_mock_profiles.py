@@ -25,14 +25,14 @@ ENDPOINTS = {
 }
 # name -> (prefix, endpoints served, headers that pass its auth)
 TABLE: dict[str, tuple[str, set[str], dict[str, str]]] = {
-    "mock": ("/v1", {"chat", "models", "embeddings", "messages"}, {}),
+    "mock": ("/v1", {"chat", "models", "embeddings", "messages", "responses"}, {}),
     "lumiltc": ("", {"chat"}, {}),
     "lumenfall": ("/openai/v1", {"chat"}, KEY),
     "lumyx": ("/v1", {"chat"}, KEY),
     "llmbase": ("/v1", {"chat", "models"}, KEY),
     "lumyxai": ("/api/v1", {"chat", "models", "embeddings", "messages"}, KEY),
     "anthropic": ("/v1", {"messages", "models"}, ANTHROPIC),
-    "openrouter": ("/api/v1", {"chat", "models", "embeddings"}, KEY),
+    "openrouter": ("/api/v1", {"chat", "models", "embeddings", "responses"}, KEY),
 }
 # a chat model each profile serves
 MODEL = {
