@@ -150,7 +150,7 @@ class ResponsesTurn(Turn[ResponsesParams]):
             previous = responses_shapes.last_response_id(gathered.history)
             if previous is None:
                 raise UsageError(
-                    f"--previous-response-id last: {prompt.continue_} has no response yet"
+                    f"--previous-response-id last: {prompt.continue_} holds no response yet"
                 )
         instructions, history = _instructions(responses_shapes.from_chat(history))
         if previous is not None and prompt.continue_ is not None:
@@ -185,7 +185,7 @@ class ResponsesTurn(Turn[ResponsesParams]):
 
             loaded = inputs.load_json(params.schema, stdin)
             options["format"] = responses_shapes.schema_format(loaded, params.schema)
-            schemas.check(responses_shapes.schema_of({"text": options["format"]}), params.schema)
+            schemas.check(options["format"].get("schema"), params.schema)
         responses_shapes.apply_options(body, options)
         for item in params.param or []:
             path, value = inputs.parse_param(item)

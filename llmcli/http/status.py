@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 _TAG = re.compile(rb"<[^>]*>")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
@@ -51,7 +52,9 @@ def error_text(body: bytes, content_type: str) -> str:
 
     JSON: ``{"error": {"message", "type", "code"}}`` (OpenAI, seeds 002-004),
     ``{"type": "error", "error": {...}}`` (Anthropic), ``{"error": "text"}``,
-    ``{"message", "type"}``, ``{"detail": ...}``; otherwise HTML (its title) or text.
+    ``{"message", "type"}``, ``{"detail": ...}``; an event stream (a Responses server
+    answering an error with ``event: error`` and a 500): its first ``data:`` line of JSON;
+    otherwise HTML (its title) or text.
     """
     import orjson
 
@@ -60,7 +63,7 @@ def error_text(body: bytes, content_type: str) -> str:
     try:
         data = body_json(body)
     except orjson.JSONDecodeError:
-        data = None
+        data = _event_data(body) if "event-stream" in content_type else None
     if isinstance(data, dict):
         inner = data.get("error", data)
         if isinstance(inner, str):
@@ -81,6 +84,21 @@ def error_text(body: bytes, content_type: str) -> str:
         return " ".join(raw.decode("utf-8", "replace").split())[:300] or "(HTML error page)"
     text = " ".join(body.decode("utf-8", "replace").split())
     return text[:300] if text else "(empty body)"
+
+
+def _event_data(body: bytes) -> Any:
+    """The first ``data:`` line of an event stream that holds a JSON object, parsed."""
+    import orjson
+
+    for line in body.splitlines():
+        if line.startswith(b"data:"):
+            try:
+                data = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                return data
+    return None
 
 
 def status_line(status: int, reason: str = "") -> str:
