@@ -286,3 +286,37 @@ def test_batch_submit_takes_responses_rows(url: str, tmp_path: Path) -> None:
     assert done.code == 0, done.err
     row = orjson.loads(done.out)
     assert row["custom_id"] == "a" and row["response"]["body"]["object"] == "response"
+
+
+def test_messages_are_input_items_and_nested_tools_are_flattened(url: str, tmp_path: Path) -> None:
+    history = tmp_path / "items.jsonl"
+    items = [
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": [{"type": "text", "text": "add 1 and 2"}]},
+        {"type": "function_call", "call_id": "c1", "name": "add", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "3"},
+        {"type": "some_future_item", "x": 1},
+    ]
+    history.write_bytes(b"".join(orjson.dumps(i) + b"\n" for i in items))
+    tools = tmp_path / "tools.json"
+    nested = {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
+    tools.write_bytes(orjson.dumps([nested, {"type": "web_search"}]))
+    r = llmcli("responses", "--dry-run", "--base-url", url, "-m", "m", "--messages",
+               str(history), "--tools", str(tools), "and now?")  # fmt: skip
+    assert r.code == 0, r.err
+    body = orjson.loads(r.out)["body"]
+    assert body["instructions"] == "Answer in French."
+    assert body["input"] == [
+        {"role": "user", "content": [{"type": "input_text", "text": "add 1 and 2"}]},
+        *items[2:],
+        {"role": "user", "content": "and now?"},
+    ]
+    assert body["tools"] == [
+        {"type": "function", "name": "add", "parameters": {"type": "object"}},
+        {"type": "web_search"},
+    ]
+    history.write_bytes(b'{"role": "user", "content": "hi"}\n["not", "an", "item"]\n')
+    bad = llmcli("responses", "--dry-run", "--base-url", url, "-m", "m", "--messages",
+                 str(history), "x")  # fmt: skip
+    assert bad.code == 65
+    assert bad.err == f"llmcli: {history}:2: a message must be a JSON object\n"

@@ -52,6 +52,9 @@ PROFILES: dict[str, tuple[str | None, tuple[str, ...], list[Job]]] = {
             (("messages", "-m", "echo", "hello"), b""),
             (("messages", "-m", "think", "--stream", "-o", "json", "hello"), b""),
             (("messages", "-m", "lorem", "--stream", "-o", "sse", "hello"), b""),
+            (("responses", "-m", "think", "--reasoning", "hello"), b""),
+            (("responses", "-m", "tools", "--stream", "-o", "jsonl", "hello"), b""),
+            (("responses", "-m", "echo", "--stream", "-o", "sse", "hello"), b""),
             (("embed", "-m", "embed-small", "a", "b"), b""),
             (("embed", "-m", "embed-large", "-o", "json", "a"), b""),
             (("models",), b""),
@@ -99,7 +102,7 @@ def test_every_command_replays_byte_for_byte(tmp_path: Path, profile: str) -> No
         env = {var: KEY} if var else {}
         recorded = run_all([((*a, *where, "--record", cassette), i, env) for a, i in commands])
     assert [r.code for r in recorded if r.code] == ([65, 76, 65] if profile == "mock" else [])
-    sent = {"mock": 19, "lumyxai": 7, "anthropic": 2, "lumiltc": 1}  # a batch row is one
+    sent = {"mock": 22, "lumyxai": 7, "anthropic": 2, "lumiltc": 1}  # a batch row is one
     assert len(lines(Path(cassette))) == sent[profile]
     # the gateway is gone, and so is the key
     replayed = run_all([((*a, *where, "--replay", cassette), i, {}) for a, i in commands])

@@ -122,17 +122,22 @@ def texts(reads: list[Read]) -> tuple[str, str]:
     st.lists(st.integers(min_value=0, max_value=4000), max_size=6),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
 )
 def test_any_cut_gives_the_same_bytes_text_lines_and_response(
-    cuts: list[int], named: bool, done: bool
+    cuts: list[int], named: bool, done: bool, numbered: bool
 ) -> None:
-    body = sse(events(), named=named, done=done)
+    """With or without ``event:`` lines, ``sequence_number`` and a trailing [DONE]."""
+    sent = events()
+    if not numbered:
+        sent = [{k: v for k, v in e.items() if k != "sequence_number"} for e in sent]
+    body = sse(sent, named=named, done=done)
     reads, reading = drive(body, [c for c in cuts if c <= len(body)], lines=True)
     assert b"".join(r.raw for r in reads) == body
     assert texts(reads) == ("Hello, pipes", "Thinking hard.")
     lines = [line for r in reads for line in r.lines]
-    assert [line["event"] for line in lines] == [e["type"] for e in events()]
-    assert [line["data"] for line in lines] == events()
+    assert [line["event"] for line in lines] == [e["type"] for e in sent]
+    assert [line["data"] for line in lines] == sent
     assert reading.reply == RESPONSE
 
 
