@@ -74,7 +74,7 @@ GATEWAY_KEYS = {
     'endpoints = "chat"': "endpoints must be an array, not a string",
     "endpoints = [[1]]": "endpoints[0] must be a string, not an array",
     'endpoints = ["chat", "chats"]': "endpoints[1] must be one of chat, embeddings, messages, "
-    "models",
+    "models, responses",
     "batch_api = 1": "batch_api must be a string or an array, not an integer",
     'batch_api = "openia"': "batch_api must be one of openai, anthropic or none",
     'batch_api = ["openai", 2]': "batch_api[1] must be a string, not an integer",

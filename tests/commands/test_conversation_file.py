@@ -154,6 +154,6 @@ def test_a_system_prompt_is_not_added_to_a_conversation_another_writer_started(
     conv.write_bytes(b'{"role":"user","content":"a"}\n{"role":"assistant","content":"b"}')
     user = {"role": "user", "content": "c"}
     conversation.record_turn(
-        str(conv), system="be brief", user=user, assistant={"role": "assistant", "content": "d"}
+        str(conv), system="be brief", user=user, replies=[{"role": "assistant", "content": "d"}]
     )
     assert [m["content"] for m in lines(conv)] == ["a", "b", "c", "d"]

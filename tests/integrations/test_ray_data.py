@@ -92,7 +92,7 @@ def test_ray_data_pipeline_answers_every_row_once(
     # its line number is its place in its batch: a Ray batch is the runner's whole input
     assert re.fullmatch(
         r"line \d+: url '/v1/nope' is not one of /v1/chat/completions, /v1/embeddings, "
-        r"/v1/messages",
+        r"/v1/messages, /v1/responses",
         results["bad"]["error"]["message"],
     )
     assert sorted(row["status_code"] or 0 for row in written) == [0] + [200] * ROWS
