@@ -82,6 +82,7 @@ class Reading:
         self._kept = 0
         self._events = 0
         self._done = False
+        self._parsed: Any = None  # the data of the event last taken (a failing one too)
 
     @staticmethod
     def answered_whole(first: bytes) -> bool:
@@ -120,16 +121,16 @@ class Reading:
             return
         lines: list[Any] = []
         pieces: list[Piece] = []
-        good = 0  # where the events handled so far end in the chunk
+        end = 0  # where the event being handled ends in the chunk
         try:
             for event in self._decoder.feed(chunk):
+                end = event.end
                 self._event(event.event, event.data, lines, pieces)
-                good = event.end
         except TooLarge as e:
             raise self._error(f"has {e}") from None
-        except LlmcliError:  # what came before the failing event still goes out
-            if good:
-                yield Read(chunk[:good], lines, self._scrubbed(pieces))
+        except LlmcliError:  # what came up to the failing event, that event included, goes
+            if end:  # out (-o sse and jsonl show what the server sent: its error too)
+                yield Read(chunk[:end], lines, self._scrubbed(pieces))
             raise
         yield Read(chunk, lines, self._scrubbed(pieces))
 
@@ -166,9 +167,13 @@ class Reading:
         try:
             for event in self._decoder.feed(chunk):
                 pieces: list[Piece] = []
-                data = self._event(event.event, event.data, [], pieces)
                 raw = held.partial + chunk[start : event.end]
                 held.partial, start = b"", event.end
+                try:
+                    data = self._event(event.event, event.data, [], pieces)
+                except LlmcliError:  # the failing event goes out too, in its turn
+                    held.add(out, raw, event.event, self._parsed, [])
+                    raise
                 held.add(out, raw, event.event, data, pieces)
         except TooLarge as e:
             raise self._error(f"has {e}") from None
@@ -181,6 +186,7 @@ class Reading:
 
     def _event(self, name: str, data: str, lines: list[Any], pieces: list[Piece]) -> Any:
         """Take one event; its parsed data (None for [DONE] and keep-alives)."""
+        self._parsed = None
         if self._done or not data or data.isspace():  # empty data: a proxy's keep-alive
             return None
         self._events += 1
@@ -198,14 +204,14 @@ class Reading:
                 f"malformed JSON in stream event {self._events} from {self.where}: "
                 f"{e.msg}: {data[:80]!r}"
             ) from None
-        line = self.dialect.event_line(name, parsed) if self.lines else None
+        self._parsed = parsed
+        if self.lines:
+            lines.append(self.dialect.event_line(name, parsed))
         try:
             pieces.extend(self.dialect.add(self._assembly, name, parsed))  # an error event raises
         except LlmcliError as e:  # a server's words may repeat a secret
             e.message = redact(e.message, self.request.secrets)
             raise
-        if self.lines:
-            lines.append(line)
         return parsed
 
 

@@ -6,6 +6,7 @@ closed while idle is replaced without a word."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -43,9 +44,11 @@ def test_events_before_an_error_event_in_the_same_read_go_out(url: str, fmt: str
     assert burst.out == trickled.out
     if fmt == "text":
         assert burst.out == b"lorem ipsum "
-    else:  # three events, the error event not among them
+    else:  # three events, then the error event: what the server sent, its error too
         assert burst.out.count(b"chat.completion.chunk") == 3
-        assert b"upstream error" not in burst.out
+        assert burst.out.count(b"upstream error") == 1
+        last = burst.out.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        assert b"upstream error" in last
 
 
 def test_malformed_event_after_good_ones_in_one_read(url: str) -> None:
@@ -87,7 +90,15 @@ def test_a_batch_keeps_its_connection_and_replaces_one_the_server_closed(
         "2",
     )
     r = llmcli(*args, stdin=b"one\ntwo\nthree\n")
-    assert (r.code, r.err) == (0, "")  # no retry note: a closed idle connection is no failure
+    assert r.code == 0
+    # no retry note when the close was seen before the connection was taken again; on a
+    # loaded machine the server's FIN may land just after: then one stale-connection retry
+    # (a race no client can win without Connection: close), and nothing else
+    stale = re.compile(
+        r"(llmcli: connection to 127\.0\.0\.1:\d+ broke: Server disconnected without "
+        r"sending a response\.; retry 1/2 in 0\.0s\n)?"
+    )
+    assert stale.fullmatch(r.err), r.err
     assert r.out.count(b'"status_code":200') == 3
     assert gw.connections_accepted == connections
 

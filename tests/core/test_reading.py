@@ -76,12 +76,13 @@ def test_a_stream_without_its_end_raises_at_finish_after_its_text() -> None:
     assert reading.reply is None
 
 
-def test_an_error_event_raises_after_what_came_before_it() -> None:
+def test_an_error_event_raises_after_what_came_before_it_and_itself() -> None:
     error = b'data: {"error": {"message": "upstream died", "code": 502}}\n\n'
-    reading = Reading(REQUEST, CHAT)
-    feed = reading.feed(chunk("Hi") + error)
+    reading = Reading(REQUEST, CHAT, lines=True)
+    feed = reading.feed(chunk("Hi") + error + chunk("never read"))
     first = next(feed)
-    assert first.raw == chunk("Hi") and text([first]) == "Hi"
+    assert first.raw == chunk("Hi") + error and text([first]) == "Hi"
+    assert first.lines[-1] == {"error": {"message": "upstream died", "code": 502}}
     with pytest.raises(UnavailableError) as caught:
         next(feed)
     assert caught.value.message == "error from gw: upstream died [502]"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -336,6 +337,64 @@ def test_a_conversation_file_keeps_response_ids_apart() -> None:
         {"role": "user", "content": "more"},
     ]
     assert shapes.for_sending(items) == [items[0], MESSAGE, items[3]]
+    assert shapes.for_sending([{**MESSAGE, "phase": None}]) == [MESSAGE]
     assert shapes.last_response_id(items) == "resp_1"
     assert shapes.after_last_response(items) == [items[3]]
     assert shapes.last_response_id(items[:2]) is None
+
+
+# streams recorded from a real third-party server --------------------------------------
+
+DATA = Path(__file__).parents[1] / "data" / "responses"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reasoning"),
+    [
+        ("litellm-1.108.7-think-bridge.sse", "why is the sky blue",
+         "The user wrote 5 words. I will repeat them back."),
+        ("litellm-1.108.7-think-native.sse", "why is the sky blue",
+         "The user wrote 5 words. I will repeat them back."),
+        ("litellm-1.108.7-tools-bridge.sse", "", ""),
+        ("litellm-1.108.7-cut-bridge.sse", None, ""),
+    ],
+)  # fmt: skip
+def test_litellm_streams_assemble_with_each_text_once(
+    name: str, content: str | None, reasoning: str
+) -> None:
+    """LiteLLM's proxy (its chat-completions bridge, and its pass-through): no ``event:``
+    lines, a top-level ``model`` on every event, a trailing [DONE]; on the bridge, summary
+    deltas without ``summary_index``, function-call deltas interleaved, and the final
+    reasoning item shaped as a message (content, not summary): its text is not shown
+    twice."""
+    body = (DATA / name).read_bytes()
+    for cuts in ([], list(range(0, len(body), 97))):
+        reads, reading = drive(body, cuts, lines=True)
+        assert b"".join(r.raw for r in reads) == body
+        shown, thought = texts(reads)
+        assert reading.reply is not None
+        if content is not None:
+            assert shown == content
+        assert thought == reasoning
+        assert shown == shapes.output_text(reading.reply)
+    if "tools" in name:
+        calls = shapes.tool_calls(reading.reply)
+        assert [c["name"] for c in calls] == ["get_weather", "get_time"]
+        assert [orjson.loads(c["arguments"]) for c in calls] == [
+            {"location": "what is the weather in Paris"}, {"timezone": "UTC"}]  # fmt: skip
+    if "cut" in name:
+        assert shapes.incomplete_reason(reading.reply) == "max_output_tokens"
+
+
+def test_a_litellm_failed_stream_reports_the_error_after_its_text() -> None:
+    body = (DATA / "litellm-1.108.7-failed-native.sse").read_bytes()
+    reading = Reading(REQUEST, RESPONSES, lines=True)
+    reads: list[Read] = []
+    with pytest.raises(UnavailableError) as caught:
+        for read in reading.feed(body):
+            reads.append(read)
+    assert caught.value.message == (
+        "error from gw: The server had an error while processing your request. [server_error]"
+    )
+    assert reads[-1].lines[-1]["event"] == "response.failed"  # it goes out too
+    assert b"".join(r.raw for r in reads) == body[: body.index(b"data: [DONE]")]

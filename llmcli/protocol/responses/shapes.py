@@ -121,8 +121,14 @@ def from_chat(history: Sequence[Any]) -> list[JSON]:
 
 
 def for_sending(items: Sequence[JSON]) -> list[JSON]:
-    """A conversation file's items as input: llmcli's own response-id lines left out."""
-    return [item for item in items if item.get("type") != RESPONSE_ID]
+    """A conversation file's items as input: llmcli's own response-id lines left out, and
+    the fields an output item holds as null (a proxy adds ``"phase": null``, ``"caller":
+    null`` … that a strict server refuses as input; absent means the same)."""
+    return [
+        {k: v for k, v in item.items() if v is not None}
+        for item in items
+        if item.get("type") != RESPONSE_ID
+    ]
 
 
 def last_response_id(items: Sequence[JSON]) -> str | None:

@@ -25,7 +25,7 @@ from llmcli.errors import ProtocolError
 from llmcli.protocol.error_objects import stream_error
 from llmcli.protocol.parts import Parts, append, joined
 from llmcli.protocol.pieces import Piece
-from llmcli.protocol.responses.shapes import JSON, error_event, failure
+from llmcli.protocol.responses.shapes import JSON, error_event, failure, item_pieces
 
 _LIFECYCLE = ("response.created", "response.queued", "response.in_progress")
 _ENDS = ("response.completed", "response.incomplete")
@@ -84,6 +84,8 @@ class ResponseStream:
         self._ids: dict[str, int] = {}  # item id -> output_index
         #: how much of each text was handed out as pieces: (index, list, position, field)
         self._shown: dict[tuple[int, str, int, str], int] = {}
+        #: how much of each item's text of each kind was handed out: (index, Piece kind)
+        self._handed: dict[tuple[int, str], int] = {}
 
     # feeding ------------------------------------------------------------------------
 
@@ -181,7 +183,10 @@ class ResponseStream:
         assert index is not None
         shown = (index, key, position if isinstance(position, int) else 0, field)
         self._shown[shown] = self._shown.get(shown, 0) + len(delta)
-        return [Piece(piece, 0, delta)] if piece and delta else []
+        if not piece or not delta:
+            return []
+        self._handed[(index, piece)] = self._handed.get((index, piece), 0) + len(delta)
+        return [Piece(piece, 0, delta)]
 
     def _part(self, kind: str, data: Mapping[str, Any]) -> list[Piece]:
         item = self._item(data)
@@ -332,17 +337,22 @@ class ResponseStream:
                 kind = _kind(item.get("type"), part.get("type"), field)
                 if kind is not None:
                     pieces.append(Piece(kind, 0, text[shown:]))
+                    handed = self._handed.get((index, kind), 0)
+                    self._handed[(index, kind)] = handed + len(text) - shown
                 self._shown[(index, key, position, field)] = len(text)
         return pieces
 
     def _shown_whole(self, index: int, item: Mapping[str, Any]) -> list[Piece]:
-        """The text of an item that arrived whole, less what deltas already handed out."""
+        """The text of an item that arrived whole, less what was already handed out of it,
+        counted per item and kind, not per part: a proxy may stream a reasoning summary
+        and end with the same text as the item's content (LiteLLM's bridge does)."""
         pieces: list[Piece] = []
-        for key in ("summary", "content"):
-            parts = item.get(key)
-            for position, part in enumerate(parts if isinstance(parts, list) else []):
-                if isinstance(part, Mapping):
-                    pieces.extend(self._settle(index, key, position, part, False))
+        for kind in ("reasoning", "content"):
+            full = "".join(p.text for p in item_pieces(item) if p.kind == kind)
+            handed = self._handed.get((index, kind), 0)
+            if len(full) > handed:
+                pieces.append(Piece(kind, 0, full[handed:]))
+                self._handed[(index, kind)] = len(full)
         return pieces
 
     # the result ---------------------------------------------------------------------
