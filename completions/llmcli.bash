@@ -46,8 +46,8 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -o
-                --output --reasoning --temperature --top-p --max-tokens
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -o --output --reasoning --temperature --top-p --max-tokens
                 --max-completion-tokens --stop --seed --frequency-penalty --presence-penalty
                 --response-format --tools --tool-choice --reasoning-effort
                 --reasoning-budget --reasoning-exclude --reasoning-enabled
@@ -64,10 +64,10 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -o
-                --output --stream --reasoning --max-tokens --thinking-budget --temperature
-                --top-p --top-k --stop --tools --tool --tool-choice --metadata --json
-                --schema -p --param -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -o --output --stream --reasoning --max-tokens --thinking-budget
+                --temperature --top-p --top-k --stop --tools --tool --tool-choice --metadata
+                --json --schema -p --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
@@ -78,11 +78,11 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -o
-                --output --stream --reasoning --max-output-tokens --reasoning-effort
-                --reasoning-summary --store --no-store --previous-response-id --include
-                --temperature --top-p --tools --tool --tool-choice --metadata --json
-                --schema -p --param -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -o --output --stream --reasoning --max-output-tokens
+                --reasoning-effort --reasoning-summary --store --no-store
+                --previous-response-id --include --temperature --top-p --tools --tool
+                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
@@ -92,8 +92,8 @@ _llmcli() {
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -o
-                --output --tag --search -q -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -o --output --tag --search -q -h --help" "$cur"
             ;;
         embed)
             case $prev in
@@ -106,8 +106,9 @@ _llmcli() {
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file --whole --jsonl-in --field --empty --no-stdin --body -g --gateway
                 --base-url -m --model -H --header --timeout --connect-timeout --retries
-                --dry-run -v --verbose --usage --debug --record --replay -o --output
-                --batch-size --parallel --dimensions --encoding-format -p --param -h --help" "$cur"
+                --dry-run -v --verbose --usage --refresh-prices --debug --record --replay -o
+                --output --batch-size --parallel --dimensions --encoding-format -p --param
+                -h --help" "$cur"
             ;;
         gateways)
             case $prev in
@@ -135,10 +136,10 @@ _llmcli() {
             esac
             if [[ $cur == -* ]]; then
                 _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
-                    --connect-timeout --retries --dry-run -v --verbose --usage --debug
-                    --record --replay -o --output --resume -P --parallel --rpm --tpm
-                    --max-wait --unordered --shard -s --system --max-tokens --temperature -p
-                    --param -h --help" "$cur"
+                    --connect-timeout --retries --dry-run -v --verbose --usage
+                    --refresh-prices --debug --record --replay -o --output --resume -P
+                    --parallel --rpm --tpm --max-wait --unordered --shard -s --system
+                    --max-tokens --temperature -p --param -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -151,9 +152,9 @@ _llmcli() {
             esac
             if [[ $cur == -* ]]; then
                 _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout
-                    --connect-timeout --retries --dry-run -v --verbose --usage --debug
-                    --record --replay -s --system --max-tokens --temperature -p --param -h
-                    --help" "$cur"
+                    --connect-timeout --retries --dry-run -v --verbose --usage
+                    --refresh-prices --debug --record --replay -s --system --max-tokens
+                    --temperature -p --param -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -165,7 +166,8 @@ _llmcli() {
                 --record|--replay) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -h --help" "$cur"
             ;;
         "batch fetch")
             case $prev in
@@ -174,8 +176,8 @@ _llmcli() {
                 --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay -o
-                --output --wait -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay -o --output --wait -h --help" "$cur"
             ;;
         "batch list")
             case $prev in
@@ -184,8 +186,8 @@ _llmcli() {
                 --record|--replay) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --debug --record --replay --limit
-                -h --help" "$cur"
+                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
+                --replay --limit -h --help" "$cur"
             ;;
     esac
 }

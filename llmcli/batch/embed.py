@@ -35,13 +35,14 @@ class Embedded:
 
 @dataclass(slots=True)
 class Totals:
-    """The usage of every answer so far, summed field by field (integers only)."""
+    """The usage of every answer so far, summed field by field (numbers only: token
+    counts, and the ``cost`` a gateway may report)."""
 
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int | float] = field(default_factory=dict)
 
     def add(self, used: Any) -> None:
         for key, value in (used if isinstance(used, Mapping) else {}).items():
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, int | float) and not isinstance(value, bool):
                 self.usage[key] = self.usage.get(key, 0) + value
 
 

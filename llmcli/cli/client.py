@@ -89,13 +89,30 @@ def dry_run(request: Request) -> None:
     )
 
 
-def report_usage(common: Connection, client: Client, reply: Mapping[str, Any] | None) -> None:
-    """``--usage``: token usage, time to first byte and total time, one line on stderr."""
+def report_usage(
+    common: Connection,
+    client: Client,
+    reply: Mapping[str, Any] | None,
+    *,
+    model: str | None = None,
+) -> None:
+    """``--usage``: token usage, what it cost (USD, ``null`` when no price is known) and
+    where the price came from, time to first byte and total time, one line on stderr.
+    ``model``: the model asked for (priced first; then the one the reply names)."""
     timing = client.timing
     if not common.usage or timing is None:
         return
+    from llmcli.prices import PriceBook
+    from llmcli.protocol.pricing import COST_HEADER
+
     end = timing.end or timing.start
-    line: dict[str, Any] = {"usage": (reply or {}).get("usage")}
+    usage = (reply or {}).get("usage")
+    header = timing.headers.get(COST_HEADER) if timing.headers is not None else None
+    answered = (reply or {}).get("model")
+    cost, source = PriceBook(client, refresh=common.refresh_prices).cost(
+        usage, (model, answered if isinstance(answered, str) else None), header
+    )
+    line: dict[str, Any] = {"usage": usage, "cost": cost, "cost_source": source}
     for key in ("context_left", "context_total"):
         if reply and key in reply:
             line[key] = reply[key]

@@ -215,7 +215,7 @@ def embed(
         done = _write(embedder.run(batches, text=_text, parallel=parallel, totals=totals), fmt)
         if done == 0:
             raise UsageError("nothing to embed: give TEXT, -f FILE, or pipe lines in")
-        report_usage(common, client, {"usage": totals.usage or None})
+        report_usage(common, client, {"usage": totals.usage or None}, model=model)
 
 
 def _text(item: Item) -> str:

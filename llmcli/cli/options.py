@@ -99,6 +99,13 @@ class Connection:
             "--usage", help="One JSON line on stderr: token usage, time to first byte, total."
         ),
     ] = False
+    refresh_prices: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-prices",
+            help="Fetch the gateway's price list again for --usage costs (else cached 24 h).",
+        ),
+    ] = False
     debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for internal errors.")] = False
     record: Annotated[
         str | None,

@@ -35,6 +35,7 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("budget=N:SECONDS", "N requests per SECONDS window, then 429 till it ends"),
     ("retry_after=TEXT", "send Retry-After: TEXT as given (percent-decoded)"),
     ("reset=SECONDS", "send x-ratelimit-*-requests headers, reset in SECONDS"),
+    ("cost=USD", "send x-litellm-response-cost: USD on a 2xx"),
     ("html", "answer a proxy's HTML error page"),
     ("body=TEXT", "answer this body (percent-decoded), as text/plain"),
     ("content_type=TYPE", "the Content-Type of body= (percent-decoded)"),

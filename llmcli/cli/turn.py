@@ -110,7 +110,7 @@ class Turn(ABC, Generic[P]):
             except LlmcliError as e:
                 self.explain(e)
                 raise
-            report_usage(common, client, reply)
+            report_usage(common, client, reply, model=body.get("model"))
         if (line := self.finished(reply)) is not None:
             output().note(f"llmcli: {line}")
         self.check(reply, params, body)

@@ -44,6 +44,8 @@ class Gateway:
     embedding_model: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: model -> {input, output, cached?, reasoning?}: USD per million tokens (config file)
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     endpoints: frozenset[str] = ALL_ENDPOINTS
     #: "openai" sends ``reasoning_effort``; "openrouter" sends ``reasoning: {effort}``.
     reasoning_style: Literal["openai", "openrouter"] = "openai"

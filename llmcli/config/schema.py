@@ -41,8 +41,11 @@ KEYS = frozenset(
         "endpoints",
         "paths",
         "batch_api",
+        "prices",
     }
 )
+#: a [gateways.NAME.prices."MODEL"] table: USD per million tokens
+PRICE_KEYS = ("input", "output", "cached", "reasoning")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML bare key
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -118,12 +121,37 @@ def gateway_fields(where: str, table: dict[str, Any]) -> dict[str, Any]:
             fields["endpoints"] = _endpoints(where, value)
         elif key == "batch_api":
             fields["batch_apis"] = _batch_apis(where, value)
+        elif key == "prices":
+            fields["prices"] = _prices(where, _table(where, key, value))
     if "base_url" in fields:
         check_url(fields["base_url"], f"{where}: base_url")
     for endpoint, path in fields.get("paths", {}).items():
         if "://" in path:
             check_url(path, f"{where}: {key_path('paths', endpoint)}")
     return fields
+
+
+def _prices(where: str, table: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``prices."MODEL" = {input, output, cached?, reasoning?}``: USD per million tokens."""
+    prices = {}
+    for model, entry in table.items():
+        at = key_path("prices", model)
+        entry = _table(where, at, entry)
+        for name, number in entry.items():
+            if name not in PRICE_KEYS:
+                raise ConfigError(
+                    f"{where}: {at}: unknown key {name!r} (prices are {', '.join(PRICE_KEYS)})"
+                )
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                what = "a number of USD per million tokens"
+                raise _wrong(where, key_path("prices", model, name), what, number)
+            if number < 0:
+                raise ConfigError(f"{where}: {key_path('prices', model, name)} is negative")
+        for name in ("input", "output"):
+            if name not in entry:
+                raise ConfigError(f"{where}: {at} needs {name} (USD per million tokens)")
+        prices[model] = {k: float(v) for k, v in entry.items()}
+    return prices
 
 
 def _variables(where: str, value: object) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ class Timing:
     start: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
     end: float | None = None
+    #: the head of the last answer (a gateway may report the request's cost in it)
+    headers: httpx.Headers | None = None
 
     def mark_first_byte(self) -> None:
         if self.first_byte is None:
@@ -242,6 +244,7 @@ class Session:
             # server may have read it), but no reason to wait before it
             raise _Retry(failure, 0.0 if isinstance(e, StaleConnection) else None) from e
         if response.status_code < 400:
+            self.timing.headers = response.headers
             if self.governor is not None and _ratelimited(response.headers):
                 hint = slow_down(response.headers, self.governor.in_flight)
                 if hint is not None:

@@ -33,6 +33,7 @@ from .batch_store import Row, lines_of
 from .error_bodies import RequestError
 from .fake_models import ask_chat, ask_messages, reply
 from .lookup import chat_model, embed_model
+from .pricing import cost_fields
 from .profiles import ENDPOINT_PATHS
 
 if TYPE_CHECKING:
@@ -152,7 +153,8 @@ def run(
         if endpoint == "responses":
             nowhere = responses_wire.Stored(lambda: created)
             said, when = responses_wire.turn(body, chat_model(profile, body), nowhere)
-            return 200, responses_wire.response(said, body, when) if render else None
+            cost = cost_fields(profile, said)
+            return 200, responses_wire.response(said, body, when, cost) if render else None
         said = reply(ask_chat(body, chat_model(profile, body)))
         return 200, openai_wire.chat_completion(said, profile) if render else None
     except RequestError as e:

@@ -10,6 +10,10 @@ the ``_meta`` fields (``tags``, ``pricing`` …) are the seeds' own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .profiles import Profile
 
 __all__ = [
     "ANTHROPIC_MODELS",
@@ -62,10 +66,27 @@ _MOCK_CHAT = MOCK_MODELS[: len(CHAT_MODELS)]
 
 # seed 000
 LUMILTC_MODELS = (ModelInfo("z-ai/glm5", "glm", owned_by="z-ai"),)
-# seed 001 (an ``openrouter/`` prefix is stripped before the lookup)
+# seed 001 (an ``openrouter/`` prefix is stripped before the lookup); OpenRouter's
+# prices, which its usage accounting charges (USD per million tokens)
 LUMENFALL_MODELS = (
-    ModelInfo("google/gemini-3-flash-preview", "echo", owned_by="google"),
-    ModelInfo("openai/gpt-5.4", "think", owned_by="openai"),
+    ModelInfo(
+        "google/gemini-3-flash-preview",
+        "echo",
+        owned_by="google",
+        display_name="Google: Gemini 3 Flash Preview",
+        context_window=1048576,
+        price_in=0.5,
+        price_out=3.0,
+    ),
+    ModelInfo(
+        "openai/gpt-5.4",
+        "think",
+        owned_by="openai",
+        display_name="OpenAI: GPT-5.4",
+        context_window=1050000,
+        price_in=2.5,
+        price_out=15.0,
+    ),
 )
 # seed 002: nova_1_1 (standard), nova_2_0 (advanced reasoning), nova_2_1 (code generation)
 LUMYX_MODELS = (
@@ -172,9 +193,43 @@ ANTHROPIC_MODELS = (
     ),
     *_MOCK_CHAT,
 )
+# OpenRouter's own models with its names, context lengths and prices (USD per million
+# tokens; /models shows them per token); the mock models are free
 OPENROUTER_MODELS = (
-    ModelInfo("openai/gpt-4o-mini", "echo", owned_by="openai"),
-    ModelInfo("deepseek/deepseek-r1", "think", owned_by="deepseek"),
-    ModelInfo("openai/text-embedding-3-small", "embed", 32, owned_by="openai"),
+    ModelInfo(
+        "openai/gpt-4o-mini",
+        "echo",
+        owned_by="openai",
+        display_name="OpenAI: GPT-4o-mini",
+        context_window=128000,
+        price_in=0.15,
+        price_out=0.6,
+    ),
+    ModelInfo(
+        "deepseek/deepseek-r1",
+        "think",
+        owned_by="deepseek",
+        display_name="DeepSeek: R1",
+        context_window=163840,
+        price_in=0.7,
+        price_out=2.5,
+    ),
+    ModelInfo(
+        "openai/text-embedding-3-small",
+        "embed",
+        32,
+        owned_by="openai",
+        display_name="OpenAI: Text Embedding 3 Small",
+        context_window=8192,
+        price_in=0.02,
+    ),
     *MOCK_MODELS,
 )
+
+
+def find(profile: Profile, model: str) -> ModelInfo | None:
+    """The model ``model`` of ``profile`` (a mock model when the profile does not list it)."""
+    for info in (*profile.models, *MOCK_MODELS):
+        if info.id == model:
+            return info
+    return None

@@ -22,6 +22,7 @@ from . import anthropic_wire, openai_wire, responses_wire
 from .error_bodies import RequestError
 from .fake_models import ask_chat, ask_messages, reply
 from .lookup import chat_model, embed_model, model_list
+from .pricing import cost_fields
 from .writer import MALFORMED
 
 if TYPE_CHECKING:
@@ -103,11 +104,12 @@ def answer(
         return
     if endpoint == "responses":
         said, created = responses_wire.turn(body, chat_model(profile, body), stored)
+        cost = cost_fields(profile, said)
         if stream:
-            events = responses_wire.response_events(said, body, created, faults.failed)
+            events = responses_wire.response_events(said, body, created, faults.failed, cost)
             writer.send_stream(events, responses_wire.error_event(faults.error_after or 0))
         else:
-            _ok(writer, faults, responses_wire.response(said, body, created))
+            _ok(writer, faults, responses_wire.response(said, body, created, cost))
         return
     said = reply(ask_chat(body, chat_model(profile, body)))
     if stream:

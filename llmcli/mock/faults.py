@@ -28,7 +28,9 @@ of Content-Type ``content_type=TYPE`` (percent-decoded); ``redirect=URL`` (perce
 any scheme: ``file:``, ``ftp:``) ``307`` (or ``status=3xx``) to it, which a client must
 not follow to another host with its credentials. ``retry_after=TEXT`` (percent-decoded)
 sends ``Retry-After: TEXT`` as given, valid or not (``-5``, ``nan``, a date in the past);
-``reset=SECONDS`` rate-limit headers.
+``reset=SECONDS`` rate-limit headers. ``cost=USD`` sends LiteLLM proxy's
+``x-litellm-response-cost: USD`` (the number as given) on a 2xx answer, whole or
+streamed, on any profile.
 
 Hostile replies (``hostile``), generated 1 MiB at a time so the gateway stays small; a
 SIZE is bytes with an optional ``k``/``M``/``G`` suffix (KiB, MiB, GiB). A request with
@@ -111,6 +113,7 @@ class Faults:
     budget: tuple[int, float] | None = None
     retry_after: str | None = None
     reset: str | None = None
+    cost: str | None = None
     html: bool = False
     body: str | None = None
     content_type: str | None = None
@@ -188,9 +191,12 @@ class Faults:
             return self.slow_ms
         return 2.0 if self.split_utf8 else 0.0
 
-    def headers(self) -> list[tuple[str, str]]:
-        """Extra response headers this spec asks for (Retry-After, rate-limit reset)."""
+    def headers(self, status: int = 200) -> list[tuple[str, str]]:
+        """Extra response headers this spec asks for on an answer of ``status``
+        (Retry-After, rate-limit reset; the response cost on a 2xx)."""
         out: list[tuple[str, str]] = []
+        if self.cost is not None and 200 <= status < 300:
+            out.append(("x-litellm-response-cost", self.cost))
         if self.retry_after is not None:
             out.append(("Retry-After", self.retry_after))
         if self.reset is not None:
@@ -211,6 +217,7 @@ SYNTAX: dict[str, str] = {
     "budget": "N:SECONDS",
     "retry_after": "TEXT",
     "reset": "SECONDS",
+    "cost": "USD",
     "html": "",
     "body": "TEXT",
     "content_type": "TYPE",
@@ -277,9 +284,9 @@ def _item(key: str, eq: str, value: str) -> dict[str, object]:
         if any(c in unquote(value) for c in "\r\n"):
             raise FaultError("retry_after: a header value cannot contain a line break")
         return {key: unquote(value)}
-    if key in {"reset", "hold"}:
-        seconds = number(key, value)
-        return {key: seconds if key == "hold" else value}
+    if key in {"reset", "hold", "cost"}:
+        checked = number(key, value)
+        return {key: checked if key == "hold" else value}
     if key in {"body", "content_type", "redirect"}:
         return {key: unquote(value)}
     if key == "raw":

@@ -1,10 +1,12 @@
 """Model lookup for a profile's requests, and the ``/models`` bodies.
 
-``/models`` comes in three shapes: OpenAI's (``id``, ``object``, ``created``,
-``owned_by``), seed 004's (``id``, ``object`` and ``_meta`` with ``displayName``,
-``description``, ``contextWindow``, ``supportsStreaming``, ``tags``, ``pricing {input,
-output, free}``) and Anthropic's (``type``, ``id``, ``display_name``, ``created_at``;
-``has_more``, ``first_id``, ``last_id``). An unknown model is a 404; on ``llmbase`` its
+``/models`` comes in four shapes: OpenAI's (``id``, ``object``, ``created``,
+``owned_by``), OpenRouter's (OpenAI's, then ``name``, ``context_length`` — null when
+unknown — and ``pricing``: decimal strings, USD per token, module ``pricing``), seed
+004's (``id``, ``object`` and ``_meta`` with ``displayName``, ``description``,
+``contextWindow``, ``supportsStreaming``, ``tags``, ``pricing {input, output, free}``)
+and Anthropic's (``type``, ``id``, ``display_name``, ``created_at``; ``has_more``,
+``first_id``, ``last_id``). An unknown model is a 404; on ``llmbase`` its
 body is exactly seed 003's ``{"error": {"message": "Model not found: X", "type":
 "invalid_request_error"}}``.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .catalog import MOCK_MODELS, ModelInfo
+from .catalog import ModelInfo, find
 from .error_bodies import RequestError
 
 if TYPE_CHECKING:
@@ -22,14 +24,6 @@ if TYPE_CHECKING:
     from .profiles import Profile
 
 __all__ = ["chat_model", "embed_model", "find", "model_list"]
-
-
-def find(profile: Profile, model: str) -> ModelInfo | None:
-    """The model ``model`` of ``profile`` (a mock model when the profile does not list it)."""
-    for info in (*profile.models, *MOCK_MODELS):
-        if info.id == model:
-            return info
-    return None
 
 
 def _not_found(profile: Profile, model: str) -> RequestError:
@@ -109,10 +103,15 @@ def model_list(profile: Profile) -> dict[str, Any]:
             "object": "list",
             "data": [{"id": m.id, "object": "model", "_meta": _meta(m)} for m in models],
         }
-    return {
-        "object": "list",
-        "data": [
-            {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by}
-            for m in models
-        ],
-    }
+    listed: list[dict[str, Any]] = [
+        {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by}
+        for m in models
+    ]
+    if profile.models_shape == "openrouter":
+        from .pricing import openrouter_pricing
+
+        for entry, m in zip(listed, models, strict=True):
+            entry["name"] = m.display_name or m.id
+            entry["context_length"] = m.context_window or None
+            entry["pricing"] = openrouter_pricing(m)
+    return {"object": "list", "data": listed}

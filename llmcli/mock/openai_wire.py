@@ -14,7 +14,9 @@ seed 002 all three with ``reasoning_details`` items exactly ``{type, text}``, st
 one delta after the reasoning text); seed 002's ``"tool_calls": null`` and
 ``"reasoning_content": null`` (in the role chunk when streaming) and top-level
 ``context_left``/``context_total`` (on the finish chunk when streaming); seed 003's usage
-on the finish chunk of every stream, instead of a separate usage chunk.
+on the finish chunk of every stream, instead of a separate usage chunk; OpenRouter's
+(and seed 001's) usage accounting, ``cost`` and the token details, in the usage object
+wherever it goes (``pricing``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import orjson
 
 from .error_bodies import RequestError
 from .fake_models import CREATED, Reply, fragments, vector
+from .pricing import chat_usage
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -48,12 +51,13 @@ def _id(reply: Reply) -> str:
     return "chatcmpl-" + reply.ask.digest
 
 
-def _usage(reply: Reply) -> dict[str, int]:
-    return {
+def _usage(reply: Reply, profile: Profile) -> dict[str, Any]:
+    usage = {
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
     }
+    return chat_usage(profile, reply, usage)
 
 
 def _details(text: str, style: str) -> list[dict[str, Any]]:
@@ -110,7 +114,7 @@ def chat_completion(reply: Reply, profile: Profile) -> dict[str, Any]:
         "model": reply.ask.model,
         **_context(reply, profile),
         "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
-        "usage": _usage(reply),
+        "usage": _usage(reply, profile),
     }
 
 
@@ -163,11 +167,11 @@ def chat_chunks(reply: Reply, include_usage: bool, profile: Profile) -> Iterator
         yield chunk({"tool_calls": [delta]})
     head.update(_context(reply, profile))
     if profile.usage_in_final_chunk:
-        yield chunk({}, reply.finish, usage=_usage(reply))
+        yield chunk({}, reply.finish, usage=_usage(reply, profile))
     else:
         yield chunk({}, reply.finish)
         if include_usage:
-            yield None, dumps({**head, "choices": [], "usage": _usage(reply)})
+            yield None, dumps({**head, "choices": [], "usage": _usage(reply, profile)})
     yield DONE
 
 

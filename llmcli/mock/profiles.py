@@ -57,8 +57,10 @@ class Profile:
       Anthropic's shape on ``/messages``), ``"llmbase"`` (no ``code``), ``"lumyxai"`` (the
       seed's type per status, on every endpoint) or ``"anthropic"`` (everywhere).
     - ``models``: what ``/models`` lists (the mock models are accepted anyway);
-      ``models_shape``: ``"openai"``, ``"lumyxai"`` (``_meta``) or ``"anthropic"``;
-      ``strip_model_prefix``: a model id prefix dropped before the lookup.
+      ``models_shape``: ``"openai"``, ``"openrouter"`` (OpenAI's fields and ``name``,
+      ``context_length``, ``pricing`` in USD per token, module ``pricing``), ``"lumyxai"``
+      (``_meta``) or ``"anthropic"``; ``strip_model_prefix``: a model id prefix dropped
+      before the lookup.
     - ``reasoning``: the message fields reasoning comes in: ``"all"`` (``reasoning``,
       ``reasoning_content`` and ``reasoning_details`` with ``format``/``index``),
       ``"openrouter"`` (``reasoning`` + ``reasoning_details``), ``"reasoning_content"``
@@ -68,6 +70,9 @@ class Profile:
       ``null`` when there are none; ``context_total``: adds top-level ``context_total``
       and ``context_left`` (total minus total tokens; streamed on the finish chunk).
     - ``usage_in_final_chunk``: every stream carries ``usage`` on its finish chunk.
+    - ``usage_cost``: OpenRouter's usage accounting (``cost`` in USD, ``is_byok``,
+      ``cost_details`` and, on chat, the token details) in every chat and Responses
+      usage, whole or streamed (module ``pricing``).
     - ``processing_comment``: every stream starts with ``: OPENROUTER PROCESSING``.
     - ``empty_balance_key``: a key answered ``402 Payment Required``.
     - ``rate_limit``: every response carries ``x-ratelimit-*-requests`` headers, the
@@ -92,6 +97,7 @@ class Profile:
     null_fields: bool = False
     context_total: int | None = None
     usage_in_final_chunk: bool = False
+    usage_cost: bool = False
     processing_comment: bool = False
     empty_balance_key: str | None = None
     rate_limit: int | None = None
@@ -141,15 +147,18 @@ PROFILES: dict[str, Profile] = {
             reasoning="reasoning_content",
             batches=NO_BATCHES,
         ),
-        # seed 001: OpenRouter behind /openai/v1; openrouter/ model prefix optional
+        # seed 001: OpenRouter behind /openai/v1; openrouter/ model prefix optional;
+        # OpenRouter's usage accounting (its /models, were it served, OpenRouter's too)
         Profile(
             "lumenfall",
             prefix="/openai/v1",
             auth="bearer",
             endpoints=frozenset({"chat"}),
             models=LUMENFALL_MODELS,
+            models_shape="openrouter",
             strip_model_prefix="openrouter/",
             reasoning="openrouter",
+            usage_cost=True,
             processing_comment=True,
             batches=NO_BATCHES,
         ),
@@ -200,14 +209,17 @@ PROFILES: dict[str, Profile] = {
             models_shape="anthropic",
             batches=frozenset({"anthropic"}),
         ),
-        # OpenRouter: processing comments, reasoning + reasoning_details
+        # OpenRouter: processing comments, reasoning + reasoning_details, prices per
+        # token on /models, cost in every usage
         Profile(
             "openrouter",
             prefix="/api/v1",
             auth="bearer",
             endpoints=OPENAI_FAMILY | {"responses"},
             models=OPENROUTER_MODELS,
+            models_shape="openrouter",
             reasoning="openrouter",
+            usage_cost=True,
             processing_comment=True,
             batches=NO_BATCHES,
         ),

@@ -16,7 +16,9 @@ Stream: ``response.created`` and ``response.in_progress`` (the object ``in_progr
 (``reasoning_summary_part``, ``content_part``) added, the text or argument deltas, their
 ``.done``, the part done, ``response.output_item.done`` with the whole item; then
 ``response.completed`` (``response.incomplete`` when cut) with the object the whole answer
-gives, or ``response.failed`` under the ``failed`` fault. Every event is ``event: TYPE``
+gives, or ``response.failed`` under the ``failed`` fault. A profile's usage accounting
+(OpenRouter's ``cost``, ``is_byok``, ``cost_details``) goes beside the usage's own fields,
+whole or streamed. Every event is ``event: TYPE``
 with data ``{"type": TYPE, "sequence_number": n, …}``, n from 0. The ``error`` event of
 ``error_after=N`` is OpenAI's flat one, numbered N.
 
@@ -225,13 +227,14 @@ def _call_item(said: Reply, digest: str, index: int) -> Item:
     }
 
 
-def _usage(said: Reply) -> Item:
+def _usage(said: Reply, accounting: Item | None) -> Item:
     return {
         "input_tokens": said.prompt_tokens,
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens": said.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": said.reasoning_tokens},
         "total_tokens": said.prompt_tokens + said.completion_tokens,
+        **(accounting or {}),
     }
 
 
@@ -279,8 +282,11 @@ def _status(said: Reply, failed: bool) -> str:
     return "incomplete" if said.finish == "length" else "completed"
 
 
-def response(said: Reply, body: dict[str, Any], created: int) -> Item:
-    """The non-streaming ``response`` object (what ``response.completed`` carries)."""
+def response(
+    said: Reply, body: dict[str, Any], created: int, accounting: Item | None = None
+) -> Item:
+    """The non-streaming ``response`` object (what ``response.completed`` carries);
+    ``accounting``: fields added to its usage (OpenRouter's ``cost`` …)."""
     digest = _digest(said, body)
     output: list[Item] = []
     if said.reasoning:
@@ -289,14 +295,18 @@ def response(said: Reply, body: dict[str, Any], created: int) -> Item:
         output.append(_message_item(said, digest, "".join(said.content())))
     output.extend(_call_item(said, digest, i) for i in range(len(said.tool_calls)))
     obj = _object(said, body, created, _status(said, failed=False))
-    return {**obj, "output": output, "usage": _usage(said)}
+    return {**obj, "output": output, "usage": _usage(said, accounting)}
 
 
 def response_events(
-    said: Reply, body: dict[str, Any], created: int, failed: bool = False
+    said: Reply,
+    body: dict[str, Any],
+    created: int,
+    failed: bool = False,
+    accounting: Item | None = None,
 ) -> Iterator[Event]:
     """The SSE events of the streaming answer, ending with ``response.completed`` (or
-    ``.incomplete``; ``.failed`` when ``failed``)."""
+    ``.incomplete``; ``.failed`` when ``failed``); ``accounting`` as for ``response``."""
     numbers = itertools.count()
     dumps = orjson.dumps
 
@@ -353,5 +363,6 @@ def response_events(
         yield event("response.output_item.done", output_index=len(output), item=item)
         output.append(item)
     status = _status(said, failed)
-    final = {**_object(said, body, created, status), "output": output, "usage": _usage(said)}
+    usage = _usage(said, accounting)
+    final = {**_object(said, body, created, status), "output": output, "usage": usage}
     yield event(f"response.{status}", response=final)

@@ -114,7 +114,7 @@ class Writer:
         self.started = True
         self.status = status
         h = self.handler
-        every = (*headers, *_merge(self.headers, self.limits, f.headers()))
+        every = (*headers, *_merge(self.headers, self.limits, f.headers(status)))
         self._head(heads.head(h, status, reason(status), every))
         if self.flush:
             h.wfile.flush()
