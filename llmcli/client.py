@@ -224,7 +224,8 @@ class Client:
         stream: bool = False,
         blobs: Sequence[Blob] = (),
     ) -> Request:
-        """The HTTP request for ``endpoint`` (chat, messages, embeddings, models)."""
+        """The HTTP request for ``endpoint`` (chat, messages, responses, embeddings,
+        models)."""
         defaults = (
             {"anthropic-version": messages_shapes.ANTHROPIC_VERSION}
             if endpoint == "messages"

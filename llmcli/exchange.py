@@ -1,18 +1,21 @@
 """One exchange: the promises of DESIGN's Limits as pure decisions over the bytes and
 events of an answer (``Reading``), and the blocking driver that feeds it (``Exchange``).
 
-Every dialect (``llmcli.protocol.chat``, ``llmcli.protocol.messages``) and both modes go
-through the same code. A whole answer is parsed and checked (an error inside a 200
-raises); a stream is decoded as SSE (``llmcli.protocol.sse``), each event fed to the
-dialect's assembler, and every network read handed out as one ``Read``: its raw bytes,
-the events it completed (for ``-o jsonl``) and the text pieces they carried. The stream
-must end with its terminator (``[DONE]``, ``message_stop`` or every choice's finish
-reason); one that does not is a ``ProtocolError`` after everything that arrived was
-handed out. A server that ignores ``stream: true`` and answers whole is recognised by its
-first byte (``{``), whatever its Content-Type says. ``Reading`` has no socket and no
-thread, so the commands' blocking driver and an event-loop batch engine run the same
-decisions. Writers (``llmcli.io.outputs``) and the library (``llmcli.Client``) consume
-the reads; neither runs code of the other's per chunk.
+Every dialect (``llmcli.protocol.chat``, ``llmcli.protocol.messages``,
+``llmcli.protocol.responses``) and both modes go through the same code. A whole answer
+is parsed and checked (an error inside a 200 raises); a stream is decoded as SSE
+(``llmcli.protocol.sse``), each event fed to the dialect's assembler, and every network
+read handed out as one ``Read``: its raw bytes, the events it completed
+(for ``-o jsonl``) and the text pieces they carried. The stream must end with its terminator
+(``[DONE]``, ``message_stop``, every choice's finish reason, ``response.completed`` or
+``.incomplete``); one that does not is a ``ProtocolError`` after everything that arrived
+was handed out, and an event that fails the stream (an error event, ``response.failed``)
+is handed out with what came before it. A server that ignores ``stream: true`` and
+answers whole is recognised by its first byte (``{``), whatever its Content-Type says.
+``Reading`` has no socket and no thread, so the commands' blocking driver and an
+event-loop batch engine run the same decisions. Writers (``llmcli.io.outputs``) and the
+library (``llmcli.Client``) consume the reads; neither runs code of the other's per
+chunk.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class Reading:
         #: stream sends in pieces is scrubbed from the text they make, and from the reply
         self._texts = _TextScrubbers(request.secrets) if request.secrets else None
         self._held = _HeldEvents(self._texts, dialect, lines) if self._texts else None
-        self._assembly: Any = dialect.assembler(keep_text, self.where)
+        self._assembly: Any = dialect.assembler(keep_text, self.where, request.secrets)
         self._decoder = SSEDecoder()
         self._kept = 0
         self._events = 0
@@ -94,7 +97,7 @@ class Reading:
         if not self._events:
             return None
         result: JSON = self._assembly.result()
-        return result
+        return result if self._texts is None else scrub_json(result, self.request.secrets)
 
     def whole(self, body: bytes) -> Read:
         """A whole answer's one read; an error it carries (a 200 too) raises."""

@@ -2,8 +2,11 @@
 input order, usage summed, memory flat however long the input. ``llmcli embed`` is this
 engine with a writer; a program can drive it as well::
 
-    embedder = llmcli.batch.embed.Embedder(client, model="e")
-    for batch, answer in embedder.run(itertools.batched(lines, 100), parallel=4):
+    from llmcli.batch.embed import Embedder
+
+    embedder = Embedder(client, model="e")
+    batches = (lines[i : i + 100] for i in range(0, len(lines), 100))
+    for batch, answer in embedder.run(batches, parallel=4):
         ...
 """
 

@@ -160,7 +160,8 @@ def _code(error: LlmcliError) -> str:
         return "connection_error"
     if isinstance(error, ProtocolError):
         return "protocol_error"
-    return "invalid_request" if error.exit_code in (2, 65, 66) else "error"
+    # a row the gateway cannot take (no such endpoint: 78) is no temporary failure either
+    return "invalid_request" if error.exit_code in (2, 65, 66, 78) else "error"
 
 
 def run(
@@ -180,7 +181,9 @@ def run(
     from llmcli.batch.parallel import ordered_map, unordered_map
 
     limits = RateLimits(rpm, tpm) if rpm or tpm else None
-    if defaults.model is None and client.model:  # the client's default model, as chat's
+    if defaults == Defaults():  # none given: the client's, as the commands take them
+        defaults = Defaults.of(client)
+    elif defaults.model is None and client.model:  # the client's default model, as chat's
         defaults = dataclasses.replace(defaults, model=client.model)
     mapper = ordered_map if ordered else unordered_map
     todo = rows_of(rows, defaults)

@@ -36,6 +36,14 @@ Ids = Annotated[list[str], typer.Argument(metavar="ID...", help="Batch ids.", sh
 POLL_FIRST, POLL_GROWTH, POLL_MOST = 1.0, 1.5, 60.0
 
 
+def _with_gateway_params(client: Client, row: Any) -> Any:
+    """A row's body with the gateway's default params below it, as ``batch run`` sends
+    it (``Client.body``)."""
+    if row.problem is not None:
+        return row
+    return dataclasses.replace(row, body=client.body(row.endpoint, row.body))
+
+
 def _apis(client: Client) -> frozenset[str]:
     apis = client.gateway.batch_apis
     if not apis:
@@ -173,8 +181,9 @@ def submit(
         name = file if file not in (None, "-") else "<stdin>"
         source = open_input(file)
         spool = stack  # each batch's payload in a file of its own
+        rows = runner.rows_of(input_texts(source, name), defaults)
         plan = submission.plan(
-            runner.rows_of(input_texts(source, name), defaults),
+            (_with_gateway_params(client, row) for row in rows),
             apis,
             client.gateway.name,
             name,

@@ -111,6 +111,23 @@ def _instructions(items: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]
     return None, items
 
 
+def _last_stored(prompt: Prompt, history: list[dict[str, Any]]) -> str:
+    """``--previous-response-id last``: the id of the last response the -c file recorded,
+    which the server must have stored."""
+    where = prompt.continue_
+    if where is None:
+        raise UsageError("--previous-response-id last needs -c FILE: the file it is in")
+    last = responses_shapes.last_response(history)
+    if last is None:
+        raise UsageError(f"--previous-response-id last: {where} holds no response yet")
+    if last.get("stored") is False:
+        raise UsageError(
+            f"--previous-response-id last: the last response in {where} was not stored "
+            "(--no-store): continue without --previous-response-id, which sends it all"
+        )
+    return str(last["id"])
+
+
 class ResponsesTurn(Turn[ResponsesParams]):
     """The Responses API: input items, ``instructions``, output items."""
 
@@ -145,17 +162,13 @@ class ResponsesTurn(Turn[ResponsesParams]):
         history += gathered.history
         previous = params.previous_response_id
         if previous == LAST:
-            if prompt.continue_ is None:
-                raise UsageError("--previous-response-id last needs -c FILE: the file it is in")
-            previous = responses_shapes.last_response_id(gathered.history)
-            if previous is None:
-                raise UsageError(
-                    f"--previous-response-id last: {prompt.continue_} holds no response yet"
-                )
+            previous = _last_stored(prompt, gathered.history)
         instructions, history = _instructions(responses_shapes.from_chat(history))
         if previous is not None and prompt.continue_ is not None:
             history = responses_shapes.after_last_response(history)  # the server has the rest
         items = responses_shapes.for_sending(history)
+        if params.store is False:  # what the server would have to look up: never sent
+            items = responses_shapes.without_unkept_reasoning(items)
         new = self.user_message(gathered)
         if new is not None:
             items.append(new)
@@ -216,7 +229,10 @@ class ResponsesTurn(Turn[ResponsesParams]):
         output = reply.get("output")
         items = [i for i in output if isinstance(i, dict)] if isinstance(output, list) else []
         if isinstance(reply.get("id"), str):
-            items.append({"type": responses_shapes.RESPONSE_ID, "id": reply["id"]})
+            stored = reply.get("store") is not False
+            items.append(
+                {"type": responses_shapes.RESPONSE_ID, "id": reply["id"], "stored": stored}
+            )
         return items
 
 

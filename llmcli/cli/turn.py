@@ -1,5 +1,6 @@
 """One turn of a conversation, the skeleton every conversation command shares (``chat``,
-``stream``, ``messages``): flags -> the library's request and exchange -> a writer.
+``stream``, ``messages``, ``responses``): flags -> the library's request and exchange ->
+a writer.
 
 What differs between the APIs is a ``Turn``: how the body is built from the gathered
 input and the flags, what a streamed body adds, which attachments travel as blobs, how a

@@ -87,9 +87,12 @@ def error_text(body: bytes, content_type: str) -> str:
 
 
 def _event_data(body: bytes) -> Any:
-    """The first ``data:`` line of an event stream that holds a JSON object, parsed."""
+    """The error an event stream carries: the data of its ``error`` (or
+    ``response.failed``) event, else of the first event that holds an error or a message,
+    else of its first JSON event."""
     import orjson
 
+    found: list[dict[str, Any]] = []
     for line in body.splitlines():
         if line.startswith(b"data:"):
             try:
@@ -97,8 +100,14 @@ def _event_data(body: bytes) -> Any:
             except orjson.JSONDecodeError:
                 continue
             if isinstance(data, dict):
-                return data
-    return None
+                found.append(data)
+    for data in found:
+        if data.get("type") in ("error", "response.failed"):
+            failed = data.get("response")
+            if isinstance(failed, dict) and isinstance(failed.get("error"), dict):
+                return failed
+            return data
+    return next((d for d in found if "error" in d or "message" in d), found[0] if found else None)
 
 
 def status_line(status: int, reason: str = "") -> str:

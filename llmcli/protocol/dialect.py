@@ -1,6 +1,7 @@
 """What differs between the dialects an exchange speaks. No I/O.
 
-Each dialect package (``llmcli.protocol.chat``, ``llmcli.protocol.messages``) makes one
+Each dialect package (``llmcli.protocol.chat``, ``llmcli.protocol.messages``,
+``llmcli.protocol.responses``) makes one
 ``Dialect``: how its streams are assembled, how a whole reply is checked, which pieces of
 text and which tool calls a reply holds, what ``-o jsonl`` prints for one event.
 """
@@ -21,8 +22,9 @@ class Dialect:
     """One API's wire format, as the exchange needs it."""
 
     name: str
-    #: a stream's assembler: (keep the text, where the stream comes from) -> assembly
-    assembler: Callable[[bool, str], Any]
+    #: a stream's assembler: (keep the text, where the stream comes from, the secrets the
+    #: session scrubs from the bytes) -> assembly
+    assembler: Callable[[bool, str, tuple[str, ...]], Any]
     add: Callable[[Any, str, Any], list[Piece]]  # (assembly, event name, data)
     check: Callable[[Any, str], JSON]  # a whole reply, or the error it carries
     pieces: Callable[[Mapping[str, Any]], Iterator[Piece]]  # of a whole reply

@@ -210,6 +210,7 @@ def test_a_stateless_conversation_sends_encrypted_reasoning_back(
     second = llmcli(*args, "second turn")
     assert (second.code, second.out) == (0, b"second turn\n"), second.err
     items = [orjson.loads(line) for line in conv.read_bytes().splitlines()]
+    assert items[4] == {"type": "llmcli.response_id", "id": items[4]["id"], "stored": False}
     assert [i.get("type", i.get("role")) for i in items] == [
         "system", "user", "reasoning", "message", "llmcli.response_id",
         "user", "reasoning", "message", "llmcli.response_id",
@@ -239,6 +240,16 @@ def test_a_stateful_conversation_sends_only_the_new_input(
     assert none.code == 2
     assert none.err.endswith("--previous-response-id last: " + str(tmp_path / "new.jsonl")
                              + " holds no response yet\n")  # fmt: skip
+    private = tmp_path / "private.jsonl"
+    assert llmcli(*args[:-1], str(private), "--no-store", "one").code == 0
+    unstored = llmcli(*args[:-1], str(private), "--previous-response-id", "last", "two")
+    assert unstored.code == 2
+    assert unstored.err == (
+        f"llmcli: --previous-response-id last: the last response in {private} was not stored "
+        "(--no-store): continue without --previous-response-id, which sends it all\n"
+    )
+    switched = llmcli(*args, "--no-store", "third turn")  # stored reasoning: never sent back
+    assert switched.code == 0, switched.err
 
 
 def test_chat_points_to_responses_for_a_model_only_served_there(url: str) -> None:

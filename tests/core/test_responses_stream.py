@@ -338,9 +338,12 @@ def test_a_conversation_file_keeps_response_ids_apart() -> None:
     ]
     assert shapes.for_sending(items) == [items[0], MESSAGE, items[3]]
     assert shapes.for_sending([{**MESSAGE, "phase": None}]) == [MESSAGE]
-    assert shapes.last_response_id(items) == "resp_1"
+    assert shapes.last_response(items) == {"type": shapes.RESPONSE_ID, "id": "resp_1"}
     assert shapes.after_last_response(items) == [items[3]]
-    assert shapes.last_response_id(items[:2]) is None
+    assert shapes.last_response(items[:2]) is None
+    reasoning = [{"type": "reasoning", "id": "rs_1"}, {"type": "reasoning", "id": "rs_2",
+                 "encrypted_content": "e"}, MESSAGE]  # fmt: skip
+    assert shapes.without_unkept_reasoning(reasoning) == reasoning[1:]
 
 
 # streams recorded from a real third-party server --------------------------------------
@@ -398,3 +401,141 @@ def test_a_litellm_failed_stream_reports_the_error_after_its_text() -> None:
     )
     assert reads[-1].lines[-1]["event"] == "response.failed"  # it goes out too
     assert b"".join(r.raw for r in reads) == body[: body.index(b"data: [DONE]")]
+
+
+# what a fresh-eyes review found -------------------------------------------------------
+
+KEY = "alphakey-0123456789abcdef"
+
+
+def test_a_key_split_over_deltas_is_no_mismatch_and_never_shown() -> None:
+    """The session scrubs the bytes: a key sent whole in a done event or the final object
+    arrives as ***, the same key in two deltas arrives whole in the text they make."""
+    request = Request("POST", "http://gw.test/v1/responses", {}, gateway="gw", secrets=(KEY,))
+    said = f"say {KEY} now"
+    response = copy.deepcopy(RESPONSE)
+    response["output"] = [copy.deepcopy(MESSAGE)]
+    response["output"][0]["content"][0]["text"] = said
+    evts = events(response)
+    for event in evts:  # as the session hands them over: scrubbed where whole
+        for holder in (event, event.get("part") or {}, *(
+                (event.get("item") or {}).get("content") or [])):  # fmt: skip
+            if isinstance(holder, dict) and holder.get("text") == said:
+                holder["text"] = "say *** now"
+    evts[-1]["response"]["output"][0]["content"][0]["text"] = "say *** now"
+    body = sse(evts)
+    for keep in (True, False):
+        reading = Reading(request, RESPONSES, keep_text=keep, lines=True)
+        reads = [*reading.feed(body), *reading.finish()]
+        assert texts(reads)[0] == "say *** now"
+        assert KEY not in orjson.dumps(reading.reply).decode()
+    cut = Reading(request, RESPONSES)
+    list(cut.feed(sse(evts[:-3])))
+    assert KEY not in orjson.dumps(cut.partial()).decode()
+
+
+def test_text_not_kept_is_checked_by_its_length_and_hash() -> None:
+    long = {**RESPONSE, "output": [copy.deepcopy(MESSAGE)]}
+    long["output"][0]["content"][0]["text"] = "x" * 5000
+    evts = events(long)
+    reading = Reading(REQUEST, RESPONSES, keep_text=False)
+    reads = [*reading.feed(sse(evts)), *reading.finish()]
+    assert texts(reads)[0] == "x" * 5000
+    assert reading.reply is not None and reading.reply["output"] == long["output"]
+    wrong = events(long)
+    wrong[-1]["response"]["output"][0]["content"][0]["text"] = "y" * 5000
+    with pytest.raises(ProtocolError, match="differs from what its deltas made"):
+        drive(sse(wrong), [], keep_text=False)
+
+
+def test_memory_stays_flat_when_the_text_is_not_kept() -> None:
+    """10 MB of deltas for -o text: the assembly holds their hash, not their text."""
+    import tracemalloc
+
+    start = {"type": "response.created", "response": {"id": "r", "status": "in_progress"}}
+    delta = sse([{"type": "response.output_text.delta", "output_index": 0,
+                  "content_index": 0, "delta": "x" * 1000}])  # fmt: skip
+    end = {"type": "response.completed", "response": {"id": "r", "status": "completed"}}
+    for keep, most in ((False, 2 << 20), (True, 1 << 40)):
+        reading = Reading(REQUEST, RESPONSES, keep_text=keep)
+        tracemalloc.start()
+        try:
+            list(reading.feed(sse([start])))
+            for _ in range(10_000):
+                list(reading.feed(delta))  # each read let go, as a writer does
+            list(reading.feed(sse([end])))
+            list(reading.finish())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < most, (keep, peak)
+        if keep:
+            assert peak > 10_000_000  # kept: the whole text
+
+
+def test_deltas_with_only_an_item_id_make_their_own_item() -> None:
+    start = {
+        "type": "response.created",
+        "response": {"id": "r", "object": "response", "status": "in_progress", "output": []},
+    }
+    evts = [
+        start,
+        {"type": "response.reasoning_summary_text.delta", "item_id": "rs", "delta": "why"},
+        {"type": "response.output_text.delta", "item_id": "m", "delta": "Hello "},
+        {"type": "response.output_text.delta", "item_id": "m", "delta": "world"},
+        {"type": "response.completed", "response": {"id": "r", "object": "response",
+                                                    "status": "completed", "output": []}},
+    ]  # fmt: skip
+    reads, reading = drive(sse(evts, named=False), [])
+    assert texts(reads) == ("Hello world", "why")
+    assert reading.reply is not None
+    assert [i["id"] for i in reading.reply["output"]] == ["rs", "m"]
+    assert reading.reply["output"][1]["content"][0]["text"] == "Hello world"
+
+
+def test_a_summary_sent_only_whole_follows_streamed_reasoning_text_once() -> None:
+    item = {"type": "reasoning", "id": "rs", "summary": [{"type": "summary_text", "text": "SUM"}],
+            "content": [{"type": "reasoning_text", "text": "RAWTHOUGHT"}]}  # fmt: skip
+    evts = [
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {"type": "reasoning", "id": "rs", "summary": []}},
+        {"type": "response.reasoning_text.delta", "output_index": 0, "content_index": 0,
+         "delta": "RAWTHOUGHT"},
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": {"id": "r", "status": "completed",
+                                                    "output": [item]}},
+    ]  # fmt: skip
+    reads, _ = drive(sse(evts), [])
+    assert [p.text for r in reads for p in r.pieces] == ["RAWTHOUGHT", "SUM"]
+
+
+def test_a_final_output_without_ids_in_other_places_repeats_nothing() -> None:
+    thought = {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]}
+    said = {"type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": "Hello"}]}  # fmt: skip
+    evts = [
+        {"type": "response.output_item.added", "output_index": 0, "item": thought},
+        {"type": "response.output_item.added", "output_index": 1,
+         "item": {**said, "content": []}},
+        {"type": "response.output_text.delta", "output_index": 1, "content_index": 0,
+         "delta": "Hello"},
+        {"type": "response.completed", "response": {"status": "completed", "output": [said]}},
+    ]  # fmt: skip
+    reads, reading = drive(sse(evts), [])
+    assert texts(reads) == ("Hello", "hm")
+    assert reading.reply is not None and reading.reply["output"] == [said]
+
+
+def test_an_error_answered_as_an_event_stream_is_named_by_its_error_event() -> None:
+    from llmcli.http.status import error_text
+
+    body = (
+        b'event: response.created\ndata: {"type": "response.created", "response": {}}\n\n'
+        b'event: error\ndata: {"type": "error", "code": "server_error", "message": "boom"}\n\n'
+    )
+    assert error_text(body, "text/event-stream") == "boom [server_error]"
+    failed = (
+        b'data: {"type": "response.failed", "response": {"status": "failed", '
+        b'"error": {"code": "rate_limit_exceeded", "message": "slow"}}}\n\n'
+    )
+    assert error_text(failed, "text/event-stream") == "slow [rate_limit_exceeded]"

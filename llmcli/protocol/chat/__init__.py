@@ -19,7 +19,7 @@ def _add(assembly: ChatStream, name: str, chunk: Any) -> list[Piece]:
 
 CHAT = Dialect(
     name="chat",
-    assembler=lambda keep, where: ChatStream(keep_text=keep, where=where),
+    assembler=lambda keep, where, secrets: ChatStream(keep_text=keep, where=where),
     add=_add,
     check=shapes.check_completion,
     pieces=shapes.iter_pieces,

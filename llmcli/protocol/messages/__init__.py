@@ -9,7 +9,7 @@ from llmcli.protocol.messages.stream import MessageStream
 
 MESSAGES = Dialect(
     name="messages",
-    assembler=lambda keep, where: MessageStream(keep_text=keep, where=where),
+    assembler=lambda keep, where, secrets: MessageStream(keep_text=keep, where=where),
     add=lambda assembly, name, data: assembly.add(name, data),
     check=shapes.check_message,
     pieces=shapes.iter_pieces,

@@ -21,7 +21,7 @@ def event_line(name: str, data: Any) -> Any:
 
 RESPONSES = Dialect(
     name="responses",
-    assembler=lambda keep, where: ResponseStream(keep_text=keep, where=where),
+    assembler=lambda keep, where, secrets: ResponseStream(keep, where, secrets),
     add=lambda assembly, name, data: assembly.add(name, data),
     check=shapes.check_response,
     pieces=shapes.iter_pieces,

@@ -25,8 +25,6 @@ from llmcli.protocol.pieces import Piece
 
 JSON = dict[str, Any]
 
-#: the statuses a response ends with; ``failed`` is an error, ``incomplete`` a length finish
-TERMINAL = ("completed", "incomplete", "failed", "cancelled")
 #: the tool calls the client runs (hosted tools such as web search are the server's)
 CLIENT_CALLS = ("function_call", "custom_tool_call")
 #: what a conversation file records of a response, besides its output items
@@ -131,12 +129,21 @@ def for_sending(items: Sequence[JSON]) -> list[JSON]:
     ]
 
 
-def last_response_id(items: Sequence[JSON]) -> str | None:
-    """The id of the last response a conversation file recorded."""
+def last_response(items: Sequence[JSON]) -> JSON | None:
+    """The last response a conversation file recorded: ``{type, id, stored}``."""
     for item in reversed(items):
         if item.get("type") == RESPONSE_ID and isinstance(item.get("id"), str):
-            return str(item["id"])
+            return item
     return None
+
+
+def without_unkept_reasoning(items: Sequence[JSON]) -> list[JSON]:
+    """Items for a request with ``store: false``: reasoning items the server would have
+    to look up (sent without ``encrypted_content``) left out; the server answers 404
+    for them."""
+    return [
+        item for item in items if item.get("type") != "reasoning" or item.get("encrypted_content")
+    ]
 
 
 def after_last_response(items: Sequence[JSON]) -> list[JSON]:

@@ -13,19 +13,26 @@ Real servers differ from the reference: the event's type is read from ``data.typ
 ``event:`` line is optional), ``sequence_number`` may be absent, ``output_index`` may be
 missing (then the item is found by ``item_id``), and unknown events and item types pass
 through untouched (they reach ``-o jsonl``/``sse``; the assembly skips them).
+
+Memory stays flat when the text need not be kept (``keep_text=False``: ``-o text``,
+``sse``, ``jsonl``): each text is then held as its length and hash only, enough to check
+the final text against it. With secrets set, a final text the session scrubbed is
+compared with the deltas scrubbed the same way.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from llmcli.errors import ProtocolError
 from llmcli.protocol.error_objects import stream_error
-from llmcli.protocol.parts import Parts, append, joined
+from llmcli.protocol.parts import Parts, append
 from llmcli.protocol.pieces import Piece
 from llmcli.protocol.responses.shapes import JSON, error_event, failure, item_pieces
+from llmcli.redaction import REDACTED, redact
 
 _LIFECYCLE = ("response.created", "response.queued", "response.in_progress")
 _ENDS = ("response.completed", "response.incomplete")
@@ -47,12 +54,7 @@ _PART_TYPES = {
     "response.reasoning_text.delta": "reasoning_text",
     "response.reasoning_text.done": "reasoning_text",
 }
-_TEXT_DONE = {
-    "response.output_text.done": ("content", "content_index", "text", "content"),
-    "response.refusal.done": ("content", "content_index", "refusal", None),
-    "response.reasoning_summary_text.done": ("summary", "summary_index", "text", "reasoning"),
-    "response.reasoning_text.done": ("content", "content_index", "text", "reasoning"),
-}
+_TEXT_DONE = {kind.replace(".delta", ".done"): where for kind, where in _DELTAS.items()}
 _PART_ADDED = {
     "response.content_part.added": ("content", "content_index"),
     "response.content_part.done": ("content", "content_index"),
@@ -69,12 +71,58 @@ _ARGUMENTS_DONE = {
 }
 
 
+class _Digest:
+    """A text not kept (``keep_text=False``): its length and hash, to check it by."""
+
+    __slots__ = ("_hash", "length")
+
+    def __init__(self, first: str = "") -> None:
+        self._hash = hashlib.blake2b(digest_size=16)
+        self.length = 0
+        self.add(first)
+
+    def add(self, text: str) -> None:
+        self._hash.update(text.encode("utf-8", "surrogatepass"))
+        self.length += len(text)
+
+    def matches(self, text: str) -> bool:
+        other = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+        return len(text) == self.length and other.digest() == self._hash.digest()
+
+
+def _grow(target: JSON, key: str, text: str, keep: bool) -> None:
+    """Add a delta's text to ``target[key]``: kept in pieces, or as a ``_Digest``."""
+    if keep:
+        append(target, key, text)
+        return
+    held = target.get(key)
+    if not isinstance(held, _Digest):
+        held = target[key] = _Digest(held if isinstance(held, str) else "")
+    held.add(text)
+
+
+def _joined(value: Any) -> Any:
+    """A copy of an assembled value with its texts as strings (a text not kept: "")."""
+    if isinstance(value, Parts):
+        return "".join(value)
+    if isinstance(value, _Digest):
+        return ""
+    if isinstance(value, dict):
+        return {k: _joined(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_joined(v) for v in value]
+    return value
+
+
 class ResponseStream:
     """Feed events (``add``); ``result()`` is the response. ``finished`` once a terminal
     event arrived; a ``failed`` response and an ``error`` event raise."""
 
-    def __init__(self, keep_text: bool = True, where: str = "") -> None:
-        del keep_text  # kept always: the final object is checked against the deltas
+    def __init__(
+        self, keep_text: bool = True, where: str = "", secrets: tuple[str, ...] = ()
+    ) -> None:
+        self.keep_text = keep_text
+        self.secrets = secrets
         self.where = where
         self.finished = False
         self._snapshot: JSON = {}  # the last lifecycle event's response
@@ -102,7 +150,7 @@ class ResponseStream:
         if kind in _ARGUMENTS:
             item = self._item(data)
             if item is not None and isinstance(data.get("delta"), str):
-                append(item, _ARGUMENTS[kind], data["delta"])
+                append(item, _ARGUMENTS[kind], data["delta"])  # calls are kept, as chat's
             return []
         if kind in _LIFECYCLE:
             if isinstance(data.get("response"), Mapping):
@@ -130,7 +178,9 @@ class ResponseStream:
         if isinstance(index, int) and not isinstance(index, bool):
             return index
         item_id = data.get("item_id")
-        if isinstance(item_id, str) and item_id in self._ids:
+        if isinstance(item_id, str):
+            if item_id not in self._ids:  # an item never announced: the next place
+                self._ids[item_id] = max(self._items.keys() | self._done.keys(), default=-1) + 1
             return self._ids[item_id]
         return max(self._items) if self._items else None
 
@@ -143,7 +193,6 @@ class ResponseStream:
             item = self._items[index] = {}
             if isinstance(data.get("item_id"), str):
                 item["id"] = data["item_id"]
-                self._ids[data["item_id"]] = index
         return item
 
     def _added(self, data: Mapping[str, Any]) -> list[Piece]:
@@ -178,7 +227,7 @@ class ResponseStream:
             return []
         key, position_field, field, piece = _DELTAS[kind]
         position = data.get(position_field, 0)
-        append(self._slot(item, key, position, kind), field, delta)
+        _grow(self._slot(item, key, position, kind), field, delta, self.keep_text)
         index = self._index(data)
         assert index is not None
         shown = (index, key, position if isinstance(position, int) else 0, field)
@@ -200,7 +249,7 @@ class ResponseStream:
         assert index is not None
         pieces = self._settle(index, key, position, part, kind.endswith(".done"))
         for name, value in part.items():
-            if not isinstance(slot.get(name), Parts) or kind.endswith(".done"):
+            if not isinstance(slot.get(name), Parts | _Digest) or kind.endswith(".done"):
                 slot[name] = copy.deepcopy(value)
         return pieces
 
@@ -252,7 +301,7 @@ class ResponseStream:
             index = found if found is not None else max(self._items, default=-1) + 1
         assembled = self._items.get(index)
         if assembled is not None:
-            self._check_item(joined(assembled), item, index)
+            self._check_item(assembled, item, index)
         else:
             self._items[index] = copy.deepcopy(dict(item))
         self._done[index] = dict(item)
@@ -271,37 +320,68 @@ class ResponseStream:
         pieces: list[Piece] = []
         output = response.get("output")
         if isinstance(output, list) and output:
-            for index, item in enumerate(output):
+            taken: set[int] = set()
+            fresh = max(self._items.keys() | self._done.keys(), default=-1) + 1
+            for position, item in enumerate(output):
                 if not isinstance(item, Mapping):
                     continue
-                item_id = item.get("id")
-                found = self._ids.get(item_id) if isinstance(item_id, str) else None
-                mine = index if found is None else found
-                if mine in self._items:
-                    self._check_item(self.item(mine), item, mine)
+                mine = self._match(item, position, taken)
+                if mine is None:  # an item no event announced: its text is all new
+                    mine, fresh = fresh, fresh + 1
+                else:
+                    self._check_item(self._items.get(mine, {}), item, mine)
+                taken.add(mine)
                 pieces.extend(self._shown_whole(mine, item))
         return pieces
+
+    def _match(self, item: Mapping[str, Any], position: int, taken: set[int]) -> int | None:
+        """Which streamed item a final one is: by id; without one, the item at its
+        position if of its type, else the first of its type not yet matched."""
+        item_id = item.get("id")
+        if isinstance(item_id, str) and item_id in self._ids:
+            return self._ids[item_id]
+        kind = item.get("type")
+        streamed = sorted(self._items.keys() | self._done.keys())
+        if position in streamed and position not in taken and self._type(position) == kind:
+            return position
+        return next((i for i in streamed if i not in taken and self._type(i) == kind), None)
+
+    def _type(self, index: int) -> Any:
+        return (self._done.get(index) or self._items.get(index) or {}).get("type")
 
     # checks and text sent whole -------------------------------------------------------
 
     def _check(self, assembled: Any, final: str, what: str) -> None:
-        """A text the deltas assembled must be the text the server says it sent."""
+        """A text the deltas assembled must be the text the server says it sent. The
+        session scrubs secrets from the bytes, so a key split over deltas reaches the
+        final text as *** and the deltas whole: they are compared scrubbed alike."""
+        if self.secrets and REDACTED in final:
+            if isinstance(assembled, _Digest):
+                return  # the pieces are not kept: nothing to scrub them by
+            if isinstance(assembled, Parts | str):
+                assembled = redact("".join(assembled), self.secrets)
+        if isinstance(assembled, _Digest):
+            if assembled.length and not assembled.matches(final):
+                raise self._differs(what, assembled.length, final)
+            return
         if isinstance(assembled, Parts):
             assembled = "".join(assembled)
         if isinstance(assembled, str) and assembled and assembled != final:
-            raise ProtocolError(
-                f"stream from {self.where}: {what} differs from what its deltas made "
-                f"({len(assembled)} characters streamed, {len(final)} in the final text)"
-            )
+            raise self._differs(what, len(assembled), final)
+
+    def _differs(self, what: str, streamed: int, final: str) -> ProtocolError:
+        return ProtocolError(
+            f"stream from {self.where}: {what} differs from what its deltas made "
+            f"({streamed} characters streamed, {len(final)} in the final text)"
+        )
 
     def _check_item(
         self, assembled: Mapping[str, Any], final: Mapping[str, Any], index: int
     ) -> None:
         for field in ("arguments", "input"):
             if isinstance(final.get(field), str):
-                self._check(
-                    assembled.get(field), final[field], f"the {field} of output item {index}"
-                )
+                what = f"the {field} of output item {index}"
+                self._check(assembled.get(field), final[field], what)
         for key in ("content", "summary"):
             mine, theirs = assembled.get(key), final.get(key)
             if not isinstance(mine, list) or not isinstance(theirs, list):
@@ -318,8 +398,9 @@ class ResponseStream:
     def _settle(
         self, index: int, key: str, position: Any, part: Mapping[str, Any], done: bool
     ) -> list[Piece]:
-        """A part whose whole text arrived: checked against its deltas; the text no delta
-        carried is handed out (a server that sends text only whole)."""
+        """A part whose whole text arrived: checked against its deltas (``done``); the
+        text no delta carried is its remainder, to hand out (a server that sends text
+        only whole)."""
         position = position if isinstance(position, int) else 0
         pieces: list[Piece] = []
         for field in ("text", "refusal"):
@@ -337,29 +418,66 @@ class ResponseStream:
                 kind = _kind(item.get("type"), part.get("type"), field)
                 if kind is not None:
                     pieces.append(Piece(kind, 0, text[shown:]))
-                    handed = self._handed.get((index, kind), 0)
-                    self._handed[(index, kind)] = handed + len(text) - shown
                 self._shown[(index, key, position, field)] = len(text)
-        return pieces
+        return self._hand(index, pieces)
+
+    def _hand(
+        self, index: int, pieces: list[Piece], budget: dict[str, int] | None = None
+    ) -> list[Piece]:
+        """Pieces handed out of item ``index``, counted; with a ``budget``, at most that
+        many characters of each kind."""
+        out = []
+        for piece in pieces:
+            text = piece.text
+            if budget is not None:
+                text = text[: max(budget.get(piece.kind, 0), 0)]
+                budget[piece.kind] = budget.get(piece.kind, 0) - len(text)
+            if text:
+                key = (index, piece.kind)
+                self._handed[key] = self._handed.get(key, 0) + len(text)
+                out.append(Piece(piece.kind, 0, text))
+        return out
 
     def _shown_whole(self, index: int, item: Mapping[str, Any]) -> list[Piece]:
-        """The text of an item that arrived whole, less what was already handed out of it,
-        counted per item and kind, not per part: a proxy may stream a reasoning summary
-        and end with the same text as the item's content (LiteLLM's bridge does)."""
-        pieces: list[Piece] = []
+        """The text of an item that arrived whole, less what was handed out of it: part
+        by part, but never more of a kind than the item holds beyond what was handed out
+        (a proxy may stream a reasoning summary and end with the same text as the item's
+        content: LiteLLM's bridge does)."""
+        budget = {}
         for kind in ("reasoning", "content"):
-            full = "".join(p.text for p in item_pieces(item) if p.kind == kind)
-            handed = self._handed.get((index, kind), 0)
-            if len(full) > handed:
-                pieces.append(Piece(kind, 0, full[handed:]))
-                self._handed[(index, kind)] = len(full)
+            full = sum(len(p.text) for p in item_pieces(item) if p.kind == kind)
+            budget[kind] = full - self._handed.get((index, kind), 0)
+        candidates: list[Piece] = []
+        for key in ("summary", "content"):
+            parts = item.get(key)
+            for position, part in enumerate(parts if isinstance(parts, list) else []):
+                if isinstance(part, Mapping):
+                    typed = {**part, "item_type": item.get("type")}
+                    candidates.extend(self._remainders(index, key, position, typed))
+        return self._hand(index, candidates, budget)
+
+    def _remainders(
+        self, index: int, key: str, position: int, part: Mapping[str, Any]
+    ) -> list[Piece]:
+        """The text of a part beyond what was shown of it (counted as shown now)."""
+        pieces = []
+        for field in ("text",):
+            text = part.get(field)
+            if not isinstance(text, str):
+                continue
+            shown = self._shown.get((index, key, position, field), 0)
+            if len(text) > shown:
+                kind = _kind(part.get("item_type"), part.get("type"), field)
+                if kind is not None:
+                    pieces.append(Piece(kind, 0, text[shown:]))
+                self._shown[(index, key, position, field)] = len(text)
         return pieces
 
     # the result ---------------------------------------------------------------------
 
     def item(self, index: int) -> JSON:
         """Output item ``index`` as assembled (texts joined)."""
-        found: JSON = joined(self._items[index])
+        found: JSON = _joined(self._items[index])
         return found
 
     def result(self) -> JSON:
