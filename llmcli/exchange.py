@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
+_NO_STREAM: Any = None  # the decoder of a Reading before its first chunk
+
+
 @dataclass(frozen=True, slots=True)
 class Read:
     """What one network read brought (a whole answer is one read)."""
@@ -80,8 +83,9 @@ class Reading:
         #: stream sends in pieces is scrubbed from the text they make, and from the reply
         self._texts = _TextScrubbers(request.secrets) if request.secrets else None
         self._held = _HeldEvents(self._texts, dialect, lines) if self._texts else None
-        self._assembly: Any = dialect.assembler(keep_text, self.where, request.secrets)
-        self._decoder = SSEDecoder()
+        #: made by the first chunk of a stream (a whole answer needs neither)
+        self._assembly: Any = None
+        self._decoder = _NO_STREAM
         self._kept = 0
         self._events = 0
         self._done = False
@@ -94,7 +98,7 @@ class Reading:
         return first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
     def partial(self) -> JSON | None:
-        if not self._events:
+        if not self._events or self._assembly is None:
             return None
         result: JSON = self._assembly.result()
         return result if self._texts is None else scrub_json(result, self.request.secrets)
@@ -113,6 +117,8 @@ class Reading:
     def feed(self, chunk: bytes) -> Iterator[Read]:
         """The reads one chunk of a stream makes. A failing event raises after the reads
         of what came before it (call ``fail`` then, for text held back)."""
+        if self._assembly is None:
+            self._begin()
         if self.keep_text:  # a reply kept whole is capped as a whole body is
             self._kept += len(chunk)
             if self._kept > MAX_BODY:
@@ -145,6 +151,8 @@ class Reading:
     def finish(self) -> Iterator[Read]:
         """The end of the body: what was held goes out; a stream that did not end with
         its terminator raises, after it."""
+        if self._assembly is None:  # a stream of no bytes at all
+            self._begin()
         self._decoder.close()  # an event without its blank line is discarded (WHATWG 9.2.6)
         if self._held is not None:
             yield self._held.release_all()
@@ -152,6 +160,10 @@ class Reading:
             raise self._error(f"ended before it finished ({self.dialect.terminator})")
         reply = self._assembly.result()
         self.reply = reply if self._texts is None else scrub_json(reply, self.request.secrets)
+
+    def _begin(self) -> None:
+        self._assembly = self.dialect.assembler(self.keep_text, self.where, self.request.secrets)
+        self._decoder = SSEDecoder()
 
     def _error(self, what: str) -> ProtocolError:
         request = self.request
