@@ -39,50 +39,51 @@ _llmcli() {
         chat|stream)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
-                --replay -o --output --reasoning --temperature --top-p --max-tokens
-                --max-completion-tokens --stop --seed --frequency-penalty --presence-penalty
-                --response-format --tools --tool-choice --reasoning-effort
-                --reasoning-budget --reasoning-exclude --reasoning-enabled
-                --reasoning-disabled --thinking --no-thinking --chat-template-kwargs
-                --logprobs --top-logprobs --user --stream-options --conversation-id --memory
-                --no-memory --tool --json --schema -p --param -h --help" "$cur"
+                --max-cost -g --gateway --base-url -m --model -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
+                --debug --record --replay -o --output --reasoning --temperature --top-p
+                --max-tokens --max-completion-tokens --stop --seed --frequency-penalty
+                --presence-penalty --response-format --tools --tool-choice
+                --reasoning-effort --reasoning-budget --reasoning-exclude
+                --reasoning-enabled --reasoning-disabled --thinking --no-thinking
+                --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
+                --conversation-id --memory --no-memory --tool --json --schema -p --param -h
+                --help" "$cur"
             ;;
         messages)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
-                --replay -o --output --stream --reasoning --max-tokens --thinking-budget
-                --temperature --top-p --top-k --stop --tools --tool --tool-choice --metadata
-                --json --schema -p --param -h --help" "$cur"
+                --max-cost -g --gateway --base-url -m --model -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
+                --debug --record --replay -o --output --stream --reasoning --max-tokens
+                --thinking-budget --temperature --top-p --top-k --stop --tools --tool
+                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                -g --gateway --base-url -m --model -H --header --timeout --connect-timeout
-                --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
-                --replay -o --output --stream --reasoning --max-output-tokens
-                --reasoning-effort --reasoning-summary --store --no-store
-                --previous-response-id --include --temperature --top-p --tools --tool
-                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                --max-cost -g --gateway --base-url -m --model -H --header --timeout
+                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
+                --debug --record --replay -o --output --stream --reasoning
+                --max-output-tokens --reasoning-effort --reasoning-summary --store
+                --no-store --previous-response-id --include --temperature --top-p --tools
+                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
@@ -131,7 +132,7 @@ _llmcli() {
         "batch run")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
-                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param) :; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost) :; return ;;
                 --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
@@ -139,7 +140,7 @@ _llmcli() {
                     --connect-timeout --retries --dry-run -v --verbose --usage
                     --refresh-prices --debug --record --replay -o --output --resume -P
                     --parallel --rpm --tpm --max-wait --unordered --shard -s --system
-                    --max-tokens --temperature -p --param -h --help" "$cur"
+                    --max-tokens --temperature -p --param --max-cost -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi

@@ -29,18 +29,21 @@ TTL = 24 * 3600  # seconds a fetched price list is used
 
 
 class PriceBook:
-    """The prices of one client's gateway. ``refresh``: fetch the list again."""
+    """The prices of one client's gateway. ``refresh``: fetch the list again; ``fetch``
+    False: never fetch it (the cached list, or none)."""
 
     def __init__(
         self,
         client: Client,
         *,
         refresh: bool = False,
+        fetch: bool = True,
         now: Callable[[], float] = time.time,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.refresh = refresh
+        self.fetch = fetch  # False: the cached list only (--dry-run sends nothing)
         self.now = now
         self.env = env
         self._listed: dict[str, Price] | None = None
@@ -85,6 +88,8 @@ class PriceBook:
         """The prices the gateway's model list states (fetched, or cached when fresh)."""
         if self._listed is None:
             cached = None if self.refresh else self._read()
+            if cached is None and not self.fetch:
+                cached = {}
             self._listed = cached if cached is not None else self._fetch()
         return self._listed
 

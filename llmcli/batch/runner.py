@@ -25,11 +25,14 @@ from llmcli.errors import (
     ReplayMiss,
     TemporaryError,
     UnavailableError,
+    UsageError,
 )
 from llmcli.http.governor import Halted
+from llmcli.spend import OverBudget
 
 if TYPE_CHECKING:
     from llmcli.client import Client
+    from llmcli.spend import Spend
 
 JSON = dict[str, Any]
 
@@ -120,19 +123,57 @@ class _Stop:
 
 
 def answer(
-    client: Client, row: Row, limits: RateLimits | None = None, stop: _Stop | None = None
+    client: Client,
+    row: Row,
+    limits: RateLimits | None = None,
+    stop: _Stop | None = None,
+    spend: Spend | None = None,
 ) -> JSON:
-    """One row's output line. Raises ``Stopped`` on 401/402/403, and for every row
-    whose turn came after one of them (``stop``)."""
+    """One row's output line. Raises ``Stopped`` on 401/402/403, when the row could pass
+    ``--max-cost`` (``spend``), and for every row whose turn came after one of them
+    (``stop``)."""
     if row.problem is not None:
         return results.failed(row.custom_id, "invalid_request", row.problem)
     if limits is not None:
         limits.acquire(estimate_tokens(row))
     if stop is not None:
         stop.check()
+    try:  # the gateway's default params below the row's own, as for every command
+        body = client.body(row.endpoint, row.body)
+        request = client.request("POST", row.endpoint, body)
+    except LlmcliError as e:  # an endpoint the gateway lacks: this row cannot go
+        return results.failed(row.custom_id, _code(e), e.message)
+    worst = 0.0
+    if spend is not None:
+        try:
+            worst = spend.worst(body, len(request.body or b""))
+        except UsageError as e:  # no bound or no price: never sent
+            problem = f"line {row.line}: {e.message}"
+            return results.failed(row.custom_id, "invalid_request", problem)
+        try:
+            spend.reserve(worst)
+        except OverBudget as e:
+            if stop is not None:
+                stop.stop(e.message)
+            raise Stopped(e.message) from None
     try:
-        # the gateway's default params below the row's own, as for every command
-        request = client.request("POST", row.endpoint, client.body(row.endpoint, row.body))
+        line = _sent(client, row, request, stop)
+    except BaseException:
+        if spend is not None:
+            spend.settle(worst, None)  # it may have been billed: counted at its worst
+        raise
+    if spend is not None:
+        response = line.get("response") or {}
+        usage = (response.get("body") or {}).get("usage") if isinstance(response, dict) else None
+        cost = spend.book.cost(usage, (body.get("model"),))[0] if usage else None
+        failed = not (isinstance(response, dict) and response.get("status_code", 0) < 400)
+        spend.settle(worst, 0.0 if failed and cost is None and response else cost)
+    return line
+
+
+def _sent(client: Client, row: Row, request: Any, stop: _Stop | None) -> JSON:
+    """The output line of a row's request, sent."""
+    try:
         reply = client.send(request, halted=None if stop is None else stop.halted)
     except Halted:
         raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
@@ -173,10 +214,13 @@ def run(
     rpm: float | None = None,
     tpm: float | None = None,
     defaults: Defaults = Defaults(),
+    max_cost: float | None = None,
 ) -> Iterator[JSON]:
     """Output rows for input rows (lines, line objects or ``Row`` values), ``parallel``
     in flight, in input order unless ``ordered=False``. For the client's governor to
     pause every worker on a 429, give it one: ``Client(…, governor=Governor(parallel))``.
+    ``max_cost`` (USD): no row is sent whose worst case could pass it (``llmcli.spend``);
+    the run then stops (``Stopped``, exit 77).
     """
     from llmcli.batch.parallel import ordered_map, unordered_map
 
@@ -188,9 +232,15 @@ def run(
     mapper = ordered_map if ordered else unordered_map
     todo = rows_of(rows, defaults)
     stop = _Stop(client)
+    spend = None
+    if max_cost is not None:
+        from llmcli.prices import PriceBook
+        from llmcli.spend import Spend
+
+        spend = Spend(max_cost, PriceBook(client))
     try:
         for _, line in mapper(
-            lambda row: answer(client, row, limits, stop), todo, workers=parallel
+            lambda row: answer(client, row, limits, stop, spend), todo, workers=parallel
         ):
             yield line
     finally:  # the workers are done: the client's governor serves the next run

@@ -21,6 +21,7 @@ from llmcli.io import inputs
 if TYPE_CHECKING:
     from llmcli.batch.results_file import ResultsFile
     from llmcli.batch.runner import Tally
+    from llmcli.client import Client
     from llmcli.io.outputs import Output
 
 app = typer.Typer(
@@ -128,6 +129,16 @@ def run(
     max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     param: Param = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            metavar="USD",
+            min=0,
+            help="Send no row whose worst case (spent, in flight, its input and max tokens) "
+            "could pass USD; then stop (77, --resume continues).",
+        ),
+    ] = None,
 ) -> None:
     """Send one request per input line, -P at a time, and write one result line per input
     line, in input order: OpenAI's batch output shape {id, custom_id, response:
@@ -165,8 +176,10 @@ def run(
         sink = ResultsFile(out_file, resume=resume) if out_file and not conn.dry_run else None
         done = sink.done if sink is not None else set()
         rows = runner.rows_of(input_texts(source, name), defaults, where, done.__contains__)
+        if max_cost is not None:
+            _check_priced(client, defaults.model, max_cost, conn.refresh_prices)
         if conn.dry_run:
-            _plan(rows, where, len(done))
+            _plan(rows, where, len(done), client, conn.refresh_prices)
             return
         tally = runner.Tally()
         total = _count_lines(file) if output().terminal.stderr_tty else None
@@ -174,7 +187,13 @@ def run(
             total = max(total // (where[1] if where else 1) - len(done), 0)
         started = time.monotonic()
         answered = runner.run(
-            rows, client=client, parallel=parallel, ordered=not unordered, rpm=rpm, tpm=tpm
+            rows,
+            client=client,
+            parallel=parallel,
+            ordered=not unordered,
+            rpm=rpm,
+            tpm=tpm,
+            max_cost=max_cost,
         )
         _write_rows(answered, sink, tally, started, total)
     _report(conn, tally, started, len(done))
@@ -234,24 +253,47 @@ def _check_ids(source: IO[bytes], name: str, defaults: Any) -> IO[bytes]:
     return source
 
 
-def _plan(rows: Any, where: tuple[int, int] | None, skipped: int) -> None:
+def _plan(
+    rows: Any, where: tuple[int, int] | None, skipped: int, client: Client, refresh: bool
+) -> None:
+    """``--dry-run``: what the run would send, and what it may cost (nothing is sent;
+    prices from the config file or a cached price list, fetched only with
+    --refresh-prices)."""
+    from llmcli.batch.estimate import Estimate
+    from llmcli.prices import PriceBook
+
     endpoints: dict[str, int] = {}
     invalid: list[str] = []
+    estimate = Estimate(PriceBook(client, refresh=refresh, fetch=refresh))
     for row in rows:
         if row.problem is not None:
             invalid.append(row.problem)
         else:
             endpoints[row.endpoint] = endpoints.get(row.endpoint, 0) + 1
+            estimate.add(client.body(row.endpoint, row.body))
     plan = {
         "rows": sum(endpoints.values()) + len(invalid),
         "endpoints": endpoints,
         "invalid": len(invalid),
         "shard": f"{where[0]}/{where[1]}" if where else None,
         "resume_skipped": skipped,
+        "estimate": estimate.as_json(),
     }
     output().json(plan)
     for problem in invalid[:20]:
         output().note(f"llmcli: {problem}")
+
+
+def _check_priced(client: Client, model: str | None, cap: float, refresh: bool) -> None:
+    """--max-cost with no price for the run's model: a usage error, before anything."""
+    from llmcli.prices import PriceBook
+    from llmcli.spend import usd
+
+    if model and PriceBook(client, refresh=refresh).price(model)[0] is None:
+        raise UsageError(
+            f"--max-cost {usd(cap)}: no price is known for model {model!r} on "
+            f'{client.gateway.name} (set [gateways.NAME.prices."MODEL"] in the config file)'
+        )
 
 
 def _count_lines(path: str | None) -> int | None:

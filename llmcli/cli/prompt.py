@@ -76,6 +76,16 @@ class Prompt:
     no_stdin: Annotated[
         bool, typer.Option("--no-stdin", help="Do not read piped stdin (e.g. inside `while read`).")
     ] = False
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            metavar="USD",
+            min=0,
+            help="Send nothing that could cost more: its input (bytes/4) and its max tokens "
+            "at the model's price; over it, exit 77.",
+        ),
+    ] = None
 
 
 @dataclasses.dataclass(slots=True)

@@ -22,11 +22,21 @@ if TYPE_CHECKING:
     from llmcli.cli.options import Common
     from llmcli.cli.prompt import Gathered, Prompt
     from llmcli.client import Client
-    from llmcli.http.request import Blob
+    from llmcli.http.request import Blob, Request
     from llmcli.protocol.dialect import Dialect
 
 JSON = dict[str, Any]
 P = TypeVar("P")
+
+
+def _within(cap: float, client: Client, body: JSON, request: Request, refresh: bool) -> None:
+    """``--max-cost``: the request goes out only if its worst case is within the cap."""
+    from llmcli.prices import PriceBook
+    from llmcli.spend import Spend
+
+    size = len(request.body) if request.body is not None else 0
+    spend = Spend(cap, PriceBook(client, refresh=refresh))
+    spend.reserve(spend.worst(body, size))
 
 
 class Turn(ABC, Generic[P]):
@@ -98,6 +108,8 @@ class Turn(ABC, Generic[P]):
                 self.streaming(body, fmt == "json" or common.usage)
             blobs = self.blobs(gathered)
             request = client.request("POST", self.endpoint, body, stream=stream, blobs=blobs)
+            if prompt.max_cost is not None and not common.dry_run:
+                _within(prompt.max_cost, client, body, request, common.refresh_prices)
             if common.dry_run:
                 dry_run(request)
                 return

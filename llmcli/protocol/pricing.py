@@ -194,3 +194,30 @@ def from_config(table: Mapping[str, Any]) -> Price:
         None if table.get("cached") is None else float(table["cached"]),
         None if table.get("reasoning") is None else float(table["reasoning"]),
     )
+
+
+# before anything is sent ---------------------------------------------------------------
+
+#: the body fields that bound a reply's length, in every dialect
+_MOST_OUT = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def estimated_input(body_bytes: int) -> int:
+    """Input tokens of a request, estimated as its body's bytes ÷ 4 (rounded up)."""
+    return -(-body_bytes // 4)
+
+
+def most_output(body: Mapping[str, Any]) -> int | None:
+    """The most tokens a request's reply may take (None: its body sets no bound)."""
+    for key in _MOST_OUT:
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def worst_case(tokens_in: int, most_out: int, price: Price) -> float:
+    """The most a request may cost: its input, then every token it may generate at the
+    higher of the output and reasoning rates."""
+    rate_out = max(price.output, price.reasoning if price.reasoning is not None else 0.0)
+    return (tokens_in * price.input + most_out * rate_out) / _PER_MILLION

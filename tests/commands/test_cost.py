@@ -140,3 +140,81 @@ def test_a_bad_price_table_is_a_config_error(tmp_path: Path) -> None:
     r = llmcli("chat", "--dry-run", "-g", "t", "-m", "m", "hi", env=env)
     assert r.code == 78
     assert r.err.endswith('[gateways.t]: prices."a.b" needs output (USD per million tokens)\n')
+
+
+# estimates and caps ---------------------------------------------------------------------
+
+DEAR = '[gateways.t.prices."echo"]\ninput = 1000000.0\noutput = 1000000.0\n'  # $1 a token
+
+
+def priced(gw: offline.RunningGateway, tmp_path: Path) -> dict[str, str]:
+    return write_config(tmp_path, f'[gateways.t]\nbase_url = "{gw.base_url}"\nmodel = "echo"\n'
+                                  + DEAR)  # fmt: skip
+
+
+def test_a_dry_run_estimates_tokens_and_the_cost_range(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = priced(gw, tmp_path)
+    rows = b'one\ntwo three\n{"custom_id": "x", "body": {"messages": [{"role": "user", "content": "4"}], "max_tokens": 7}}\n'  # noqa: E501
+    r = llmcli("batch", "run", "-g", "t", "--dry-run", "--max-tokens", "5", stdin=rows, env=env)
+    assert r.code == 0, r.err
+    estimate = orjson.loads(r.out)["estimate"]
+    assert estimate["tokens_in_is"] == "an estimate: request bytes / 4"
+    assert estimate["tokens_out_most"] == 5 + 5 + 7
+    assert estimate["cost_source"] == "config"
+    assert estimate["cost_usd_min"] == pytest.approx(estimate["tokens_in"] * 1.0)
+    assert estimate["cost_usd_max"] == pytest.approx(estimate["tokens_in"] + 17.0)
+    assert gw.requests == []  # nothing sent, no price list fetched
+    unbounded = llmcli("batch", "run", "-g", "t", "--dry-run", stdin=b"one\n", env=env)
+    estimate = orjson.loads(unbounded.out)["estimate"]
+    assert (estimate["tokens_out_most"], estimate["rows_without_max_tokens"]) == (None, 1)
+    assert estimate["cost_usd_max"] is None and estimate["cost_usd_min"] > 0
+
+
+def test_a_run_stops_at_its_cap_and_resume_finishes(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = priced(gw, tmp_path)
+    out = tmp_path / "out.jsonl"
+    rows = b"".join(b"row %d\n" % i for i in range(6))
+    args = ("batch", "run", "-g", "t", "-P", "1", "--max-tokens", "2", "-o", str(out))
+    first = llmcli(*args, "--max-cost", "30", stdin=rows, env=env)
+    assert first.code == 77, first.err
+    written = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    sent = len(gw.requests)
+    assert 1 <= len(written) == sent < 6
+    spent = sum(
+        (w["response"]["body"]["usage"]["prompt_tokens"]
+         + w["response"]["body"]["usage"]["completion_tokens"]) * 1.0 for w in written
+    )  # fmt: skip
+    assert spent <= 30
+    assert first.err.startswith(f"llmcli: --max-cost $30 reached: ${spent:g} spent, $0 in flight")
+    rest = llmcli(*args, "--resume", "--max-cost", "1000", stdin=rows, env=env)
+    assert rest.code == 0, rest.err
+    ids = [orjson.loads(line)["custom_id"] for line in out.read_bytes().splitlines()]
+    assert sorted(ids, key=int) == [str(i) for i in range(1, 7)]
+    assert len(gw.requests) == 6  # each row sent once
+
+
+def test_a_single_request_over_its_cap_is_never_sent(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = priced(gw, tmp_path)
+    over = llmcli("chat", "-g", "t", "--max-tokens", "10", "--max-cost", "5", "hi", env=env)
+    assert over.code == 77
+    assert over.err.startswith("llmcli: --max-cost $5 reached: $0 spent, $0 in flight, and the "
+                               "next request could cost up to $")  # fmt: skip
+    unbounded = llmcli("chat", "-g", "t", "--max-cost", "5", "hi", env=env)
+    assert unbounded.code == 2
+    assert gw.requests == []
+    within = llmcli("responses", "-g", "t", "--max-output-tokens", "10", "--max-cost", "100",
+                    "hi", env=env)  # fmt: skip
+    assert (within.code, within.out) == (0, b"hi\n")
+    unknown = llmcli("chat", "-g", "t", "-m", "think", "--max-tokens", "1", "--max-cost", "1",
+                     "hi", env=env)  # fmt: skip
+    assert unknown.code == 2
+    assert unknown.err == (
+        "llmcli: --max-cost $1: no price is known for model 'think' on t (set "
+        '[gateways.NAME.prices."MODEL"] in the config file)\n'
+    )

@@ -1,0 +1,67 @@
+"""What a batch may cost, before anything is sent (``batch run --dry-run``): tokens in,
+estimated as request bytes ÷ 4; the most tokens out, from each row's max tokens; and the
+cost range, from the input alone to the input plus every row at its max tokens, at each
+row's model's price. A row whose model has no known price makes the cost unknown (null),
+never a guess; the models without one are named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmcli.protocol import pricing
+
+if TYPE_CHECKING:
+    from llmcli.prices import PriceBook
+
+
+class Estimate:
+    """Rows added one by one (their bodies as sent); ``as_json()`` the totals."""
+
+    def __init__(self, book: PriceBook, discount: float = 0.0) -> None:
+        self.book = book
+        self.discount = discount  # a batch API's (0.5: half price)
+        self.tokens_in = 0
+        self.most_out = 0
+        self.unbounded = 0  # rows without max tokens
+        self.low = 0.0
+        self.high = 0.0
+        self.sources: set[str] = set()
+        self.unpriced: set[str] = set()
+
+    def add(self, body: Mapping[str, Any]) -> None:
+        tokens_in = pricing.estimated_input(len(orjson.dumps(body)))
+        most = pricing.most_output(body)
+        self.tokens_in += tokens_in
+        if most is None:
+            self.unbounded += 1
+        else:
+            self.most_out += most
+        model = body.get("model")
+        price, source = self.book.price(model if isinstance(model, str) else None)
+        if price is None:
+            self.unpriced.add(str(model))
+            return
+        self.sources.add(source)
+        self.low += pricing.cost(pricing.Tokens(input=tokens_in), price)
+        if most is not None:
+            self.high += pricing.worst_case(tokens_in, most, price)
+
+    def as_json(self) -> dict[str, Any]:
+        priced = not self.unpriced
+        bounded = priced and not self.unbounded
+        keep = 1.0 - self.discount
+        return {
+            "tokens_in": self.tokens_in,
+            "tokens_in_is": "an estimate: request bytes / 4",
+            "tokens_out_most": self.most_out if not self.unbounded else None,
+            "rows_without_max_tokens": self.unbounded,
+            "cost_usd_min": round(self.low * keep, 6) if priced else None,
+            "cost_usd_max": round(self.high * keep, 6) if bounded else None,
+            "cost_source": "+".join(sorted(self.sources)) if priced else pricing.UNKNOWN,
+            "unpriced_models": sorted(self.unpriced),
+            **({"batch_discount": self.discount} if self.discount else {}),
+        }
