@@ -12,7 +12,7 @@ stderr and an exit status. The exit codes follow BSD ``sysexits.h``::
     ├── OutputFileError             73   an output file cannot be written
     ├── TemporaryError              75   429 or timeout after retries
     ├── ProtocolError               76   malformed response or SSE, stream cut short
-    ├── NotAllowedError             77   401, 403, 402
+    ├── NotAllowedError             77   401, 403, 402, a --max-cost cap
     └── ConfigError                 78   unknown gateway, missing key, bad config
 
 130 (interrupted) and 141 (stdout closed by the reader) are not exceptions of ours:
@@ -56,7 +56,7 @@ EXIT_STATUS: tuple[tuple[int, str], ...] = (
     (73, "an output file cannot be written (-c, -o FILE): checked before anything is sent"),
     (75, "temporary failure: 429 or timeout after retries"),
     (76, "protocol error: malformed response or SSE, stream cut before it finished"),
-    (77, "not allowed: 401, 403, 402"),
+    (77, "not allowed: 401, 403, 402; a --max-cost cap reached"),
     (78, "configuration error: unknown gateway, missing key, bad config file"),
     (130, "interrupted (Ctrl-C): what had arrived is already on stdout"),
     (141, "stdout closed by the reader (| head): quietly, no traceback"),
