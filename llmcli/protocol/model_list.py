@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmcli.errors import ProtocolError
+from llmcli.protocol import pricing
 from llmcli.protocol.error_objects import check_error
 
 JSON = dict[str, Any]
@@ -78,34 +79,23 @@ def row(model: Mapping[str, Any]) -> dict[str, str]:
     meta = model.get("_meta") if isinstance(model.get("_meta"), dict) else {}
     meta = meta or {}
     context = meta.get("contextWindow", model.get("context_length", model.get("context_window")))
-    price = meta.get("pricing") if isinstance(meta.get("pricing"), dict) else None
-    unit = ""
-    if price is not None:  # a unit only when the gateway states one
-        stated = [price.get(k) for k in ("currency", "unit")]
-        unit = " ".join(str(v) for v in stated if isinstance(v, str) and v)
-    elif isinstance(model.get("pricing"), dict):
-        p = model["pricing"]
-        price = {"input": p.get("prompt"), "output": p.get("completion")}
-        unit = "USD per token"  # OpenRouter's /models: prompt and completion, per token
-    pricing = ""
-    if price:
-        pricing = (
-            "free"
-            if price.get("free")
-            else (f"{_number(price.get('input'))} / {_number(price.get('output'))}")
-        )
+    price = pricing.from_model(model)  # every source normalised to USD per 1M tokens
+    shown = ""
+    if price is not None:
+        free = price.input == price.output == 0
+        shown = "free" if free else f"{price.input:g} / {price.output:g}"
     return {
         "id": model_id(model),
         "owner": str(model.get("owned_by") or ""),
         "context": _number(context),
-        "pricing": pricing,
-        "unit": unit if pricing and pricing != "free" else "",
+        "pricing": shown,
+        "unit": "USD per 1M tokens" if shown and shown != "free" else "",
         "tags": ",".join(sorted(tags(model))),
     }
 
 
 def pricing_header(rows: list[dict[str, str]]) -> str:
-    """The PRICING column's title, naming the unit when every priced row states the same
-    one (input / output, as the gateway gives them)."""
+    """The PRICING column's title, naming the unit (input / output, USD per million
+    tokens, ``llmcli.protocol.pricing``) when a row is priced."""
     units = {r["unit"] for r in rows if r["pricing"] and r["pricing"] != "free"}
     return f"PRICING ({units.pop()})" if len(units) == 1 and "" not in units else "PRICING"

@@ -116,7 +116,7 @@ def test_models_table_on_a_terminal(lumyxai) -> None:
         os.close(controller)
     screen = shown.decode()
     lines = [line.rstrip() for line in screen.splitlines()]
-    assert lines[0].split() == ["ID", "CONTEXT", "PRICING", "TAGS"]
+    assert lines[0].split() == ["ID", "CONTEXT", "PRICING", "(USD", "per", "1M", "tokens)", "TAGS"]
     assert lines[1].split() == [
         "lumyx-plus_v1",
         "128,000",

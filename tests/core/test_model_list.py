@@ -1,4 +1,4 @@
-"""llmcli.protocol.model_list: what the models table shows, its pricing unit included. Pure."""
+"""llmcli.protocol.model_list: what the models table shows, its prices in one unit. Pure."""
 
 from __future__ import annotations
 
@@ -19,12 +19,20 @@ def test_a_stated_unit_names_the_pricing_column() -> None:
     assert pricing_header(rows) == "PRICING (USD per 1M tokens)"
 
 
-def test_openrouter_prices_are_per_token() -> None:
-    assert row(OPENROUTER)["pricing"] == "0.000003 / 0.000015"
-    assert pricing_header([row(OPENROUTER)]) == "PRICING (USD per token)"
+def test_openrouter_prices_per_token_are_shown_per_million() -> None:
+    assert row(OPENROUTER)["pricing"] == "3 / 15"
+    assert pricing_header([row(OPENROUTER)]) == "PRICING (USD per 1M tokens)"
 
 
-def test_no_unit_or_mixed_units_name_none() -> None:
-    assert pricing_header([row(SEED_004)]) == "PRICING"  # seed 004 states none
-    assert pricing_header([row(STATED), row(OPENROUTER)]) == "PRICING"
-    assert pricing_header([row(STATED), row(SEED_004)]) == "PRICING"
+def test_every_source_in_one_unit() -> None:
+    assert row(SEED_004)["pricing"] == "0.5 / 1.5"  # seed 004 states none: USD per 1M
+    assert pricing_header([row(STATED), row(OPENROUTER), row(SEED_004)]) == (
+        "PRICING (USD per 1M tokens)"
+    )
+    assert pricing_header([row({"id": "e"})]) == "PRICING"
+    assert (
+        row({"id": "f", "_meta": {"pricing": {"input": 1, "output": 2, "currency": "EUR"}}})[
+            "pricing"
+        ]
+        == ""
+    )
