@@ -218,3 +218,32 @@ def test_a_single_request_over_its_cap_is_never_sent(
         "llmcli: --max-cost $1: no price is known for model 'think' on t (set "
         '[gateways.NAME.prices."MODEL"] in the config file)\n'
     )
+
+
+def test_the_gateways_own_cost_comes_first(gw: offline.RunningGateway, tmp_path: Path) -> None:
+    """A cost the gateway reports beats every price: LiteLLM's header here, over config
+    prices that would say otherwise."""
+    env = priced(gw, tmp_path)
+    r = llmcli("chat", "--usage", "-g", "t", "-H", "X-Mock-Fault: cost=0.0042", "hi", env=env)
+    assert r.code == 0, r.err
+    line = usage_line(r.err)
+    assert (line["cost"], line["cost_source"]) == (0.0042, "gateway")
+    streamed = llmcli("stream", "--usage", "-g", "t", "-H", "X-Mock-Fault: cost=0.5", "hi",
+                      env=env)  # fmt: skip
+    assert usage_line(streamed.err)["cost"] == 0.5
+
+
+def test_openrouters_usage_cost(tmp_path: Path) -> None:
+    env = {"OPENROUTER_API_KEY": "sk-or-test-0123456789", "XDG_CACHE_HOME": str(tmp_path)}
+    with offline.start("openrouter") as router:
+        args = ("--usage", "-g", "openrouter", "--base-url", router.base_url,
+                "-m", "openai/gpt-4o-mini", "hello there")  # fmt: skip
+        whole = llmcli("chat", *args, env=env)
+        streamed = llmcli("stream", *args, env=env)
+        listed = [q for q in router.requests if q.path.endswith("/models")]
+    for r in (whole, streamed):
+        assert r.code == 0, r.err
+        line = usage_line(r.err)
+        assert line["usage"]["cost"] == 1.5e-6
+        assert (line["cost"], line["cost_source"]) == (1.5e-6, "gateway")
+    assert listed == []  # the gateway said: no price list needed
