@@ -1,6 +1,7 @@
 """The Chat Completions flags: one for every parameter the seed gateways document."""
 
 import dataclasses
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -178,14 +179,27 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
     given["tools"] = [chat_shapes.tool(t) for t in tools] if tools else None
     if given["reasoning_effort"] is not None:
         given["reasoning_effort"] = given["reasoning_effort"].value
-    if params.json_mode and params.schema:
-        raise UsageError("--json and --schema both set the reply format: pick one")
-    if params.json_mode:
-        given["response_format"] = {"type": "json_object"}
-    if params.schema is not None:
-        schema = inputs.load_json(params.schema, stdin)
-        given["response_format"] = chat_shapes.schema_format(schema, params.schema)
+    fmt = reply_format(params.json_mode, params.schema, stdin, chat_shapes.schema_format)
+    if fmt is not None:
+        given["response_format"] = fmt
     return given
+
+
+def reply_format(
+    json_mode: bool,
+    schema: str | None,
+    stdin: inputs.Stdin,
+    schema_format: Callable[[Any, str], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """--json or --schema FILE as the API's reply format (``schema_format`` makes the
+    dialect's shape of a schema), or None when neither is given."""
+    if json_mode and schema:
+        raise UsageError("--json and --schema both set the reply format: pick one")
+    if json_mode:
+        return {"type": "json_object"}
+    if schema is not None:
+        return schema_format(inputs.load_json(schema, stdin), schema)
+    return None
 
 
 def tool_files(tools: str | None, tool: list[str] | None) -> list[str | None]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcli.cli.chat import ReasoningFlag, check_text
-from llmcli.cli.chat_params import tool_files, tools_from
+from llmcli.cli.chat_params import reply_format, tool_files, tools_from
 from llmcli.cli.options import Common, Param, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.turn import Turn
@@ -189,15 +189,12 @@ class ResponsesTurn(Turn[ResponsesParams]):
         options["tools"] = tools_from(params.tool or [], stdin, params.tools)
         if params.store is False:  # stateless reasoning goes back only encrypted
             options["include"] = [*(params.include or []), ENCRYPTED_REASONING]
-        if params.json_mode and params.schema:
-            raise UsageError("--json and --schema both set the reply format: pick one")
-        if params.json_mode:
-            options["format"] = {"type": "json_object"}
+        options["format"] = reply_format(
+            params.json_mode, params.schema, stdin, responses_shapes.schema_format
+        )
         if params.schema is not None:
             from llmcli.protocol import schemas  # jsonschema only when a schema is given
 
-            loaded = inputs.load_json(params.schema, stdin)
-            options["format"] = responses_shapes.schema_format(loaded, params.schema)
             schemas.check(options["format"].get("schema"), params.schema)
         responses_shapes.apply_options(body, options)
         for item in params.param or []:

@@ -25,6 +25,19 @@ def unwrap(schema: Any) -> Any:
     return schema
 
 
+def named(schema: Any, path: str) -> dict[str, Any]:
+    """``--schema FILE`` as OpenAI's strict ``{name, schema, strict}`` (the name from the
+    file's); the file is a JSON Schema, or already ``{"name", "schema", …}``."""
+    if isinstance(schema, Mapping) and isinstance(schema.get("schema"), Mapping):
+        spec = dict(schema)
+    else:
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:64] or "reply"
+        spec = {"name": name, "schema": schema}
+    spec.setdefault("strict", True)
+    return spec
+
+
 def _member(path: str, key: str) -> str:
     return f"{path}.{key}" if _NAME.fullmatch(key) else f"{path}[{key!r}]"
 

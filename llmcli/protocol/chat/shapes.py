@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from llmcli.errors import ProtocolError
+from llmcli.protocol import schemas
 from llmcli.protocol.error_objects import check_error
 from llmcli.protocol.pieces import Piece
 
@@ -88,16 +89,8 @@ def tool(spec: Any) -> Any:
 
 
 def schema_format(schema: Any, path: str) -> JSON:
-    """``--schema FILE`` as a strict ``json_schema`` response format. The file is a JSON
-    Schema, or already ``{"name", "schema", …}``."""
-    if isinstance(schema, Mapping) and isinstance(schema.get("schema"), Mapping):
-        spec = dict(schema)
-    else:
-        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:64] or "reply"
-        spec = {"name": name, "schema": schema}
-    spec.setdefault("strict", True)
-    return {"type": "json_schema", "json_schema": spec}
+    """``--schema FILE`` as a strict ``json_schema`` response format (nested)."""
+    return {"type": "json_schema", "json_schema": schemas.named(schema, path)}
 
 
 def response_format(value: Any) -> Any:

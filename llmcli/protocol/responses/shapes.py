@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from llmcli.errors import LlmcliError, ProtocolError
+from llmcli.protocol import schemas
 from llmcli.protocol.error_objects import carried_error, stream_error
 from llmcli.protocol.pieces import Piece
 
@@ -186,14 +187,7 @@ def tool_choice(value: str) -> Any:
 def schema_format(schema: Any, path: str) -> JSON:
     """``--schema FILE`` as a strict ``json_schema`` text format (the flat shape: name,
     schema and strict beside ``type``)."""
-    if isinstance(schema, Mapping) and isinstance(schema.get("schema"), Mapping):
-        spec = dict(schema)
-    else:
-        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in stem)[:64] or "reply"
-        spec = {"name": name, "schema": schema}
-    spec.setdefault("strict", True)
-    return {"type": "json_schema", **spec}
+    return {"type": "json_schema", **schemas.named(schema, path)}
 
 
 def schema_of(body: Mapping[str, Any]) -> Any:
