@@ -181,14 +181,18 @@ def test_dry_run_checks_every_line_and_sends_nothing(
     r = llmcli("batch", "run", str(source), "--base-url", gw.base_url, "-m", "echo", "--dry-run",
                "--shard", "0/1")  # fmt: skip
     assert r.code == 0
-    assert orjson.loads(r.out) == {
+    plan = orjson.loads(r.out)
+    estimate = plan.pop("estimate")
+    assert plan == {
         "rows": 9,
         "endpoints": {"chat": 4, "embeddings": 1, "messages": 2},
         "invalid": 2,
         "shard": "0/1",
         "resume_skipped": 0,
     }
-    assert gw.requests == []
+    assert estimate["tokens_in"] > 0 and estimate["cost_source"] == "unknown"
+    assert estimate["cost_usd_min"] is None  # no price known here: no guess
+    assert gw.requests == []  # not even the price list
 
 
 def _popen(*args: str, stdin: bytes) -> subprocess.Popen[bytes]:
