@@ -50,6 +50,13 @@ class Tally:
     rejected: int = 0  # a 4xx, or a line that could not be sent
     temporary: int = 0  # 408/429/5xx after retries, timeouts, cut connections
     usage: dict[str, int] = field(default_factory=dict)
+    #: what the answered rows cost (USD), and how many of them had no known cost
+    cost: float = 0.0
+    unpriced: int = 0
+    #: (usage, model) -> (cost or None, its source): ``PriceBook.cost``; None: not counted
+    price: Callable[[Any, str | None], tuple[float | None, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def count(self, row: JSON) -> None:
         self.rows += 1
@@ -61,6 +68,13 @@ class Tally:
             for key, value in (usage or {}).items():
                 if isinstance(value, int):
                     self.usage[key] = self.usage.get(key, 0) + value
+            if self.price is not None and isinstance(body, dict):
+                model = body.get("model")
+                spent, _ = self.price(usage, model if isinstance(model, str) else None)
+                if spent is None:
+                    self.unpriced += 1
+                else:
+                    self.cost += spent
         elif _temporary(row):
             self.temporary += 1
         else:

@@ -182,6 +182,11 @@ def run(
             _plan(rows, where, len(done), client, conn.refresh_prices)
             return
         tally = runner.Tally()
+        if conn.usage or output().terminal.stderr_tty:  # the running total: what it cost
+            from llmcli.prices import PriceBook
+
+            book = PriceBook(client, refresh=conn.refresh_prices)
+            tally.price = lambda usage, model: book.cost(usage, (model,))
         total = _count_lines(file) if output().terminal.stderr_tty else None
         if total is not None:  # about: blank lines count, and a shard holds about 1/N
             total = max(total // (where[1] if where else 1) - len(done), 0)
@@ -314,7 +319,8 @@ def _progress(out: Output, tally: Tally, started: float, total: int | None) -> N
     failed = tally.rejected + tally.temporary
     done = f"{tally.rows:,}/{total:,}" if total else f"{tally.rows:,}"
     eta = f" · ETA {max(total - tally.rows, 0) / max(rate, 1e-9):,.0f}s" if total else ""
-    out.progress(f"{done} rows · {rate:,.0f}/s · {failed:,} failed{eta}")
+    spent = f" · ${tally.cost:,.4f}" if tally.price is not None and not tally.unpriced else ""
+    out.progress(f"{done} rows · {rate:,.0f}/s · {failed:,} failed{spent}{eta}")
 
 
 def _report(conn: Connection, tally: Tally, started: float, skipped: int) -> None:
@@ -330,6 +336,9 @@ def _report(conn: Connection, tally: Tally, started: float, skipped: int) -> Non
             "temporary": tally.temporary,
             "skipped": skipped,
             "usage": tally.usage or None,
+            # USD of the answered rows; null when one had no known cost (never a guess)
+            "cost": round(tally.cost, 10) if tally.ok and not tally.unpriced else None,
+            "unpriced_rows": tally.unpriced,
             "seconds": round(seconds, 3),
             "rows_per_s": round(tally.rows / max(seconds, 1e-9), 1),
         }

@@ -247,3 +247,15 @@ def test_openrouters_usage_cost(tmp_path: Path) -> None:
         assert line["usage"]["cost"] == 1.5e-6
         assert (line["cost"], line["cost_source"]) == (1.5e-6, "gateway")
     assert listed == []  # the gateway said: no price list needed
+
+
+def test_batch_usage_shows_what_the_run_cost(gw: offline.RunningGateway, tmp_path: Path) -> None:
+    env = priced(gw, tmp_path)
+    r = llmcli("batch", "run", "-g", "t", "--usage", stdin=b"one\ntwo three\n", env=env)
+    assert r.code == 0, r.err
+    rows = [orjson.loads(line) for line in r.out.splitlines()]
+    tokens = sum(row["response"]["body"]["usage"]["total_tokens"] for row in rows)
+    line = usage_line(r.err)
+    assert (line["cost"], line["unpriced_rows"]) == (pytest.approx(tokens * 1.0), 0)
+    unknown = llmcli("batch", "run", "-g", "t", "-m", "think", "--usage", stdin=b"one\n", env=env)
+    assert (usage_line(unknown.err)["cost"], usage_line(unknown.err)["unpriced_rows"]) == (None, 1)
