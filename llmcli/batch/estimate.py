@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from llmcli.prices import PriceBook
 
 
+def measure(body: Mapping[str, Any]) -> tuple[int, int | None, str | None]:
+    """What a row's estimate needs of its body: tokens in (bytes ÷ 4), the most tokens
+    out, its model."""
+    model = body.get("model")
+    return (
+        pricing.estimated_input(len(orjson.dumps(body))),
+        pricing.most_output(body),
+        model if isinstance(model, str) else None,
+    )
+
+
 class Estimate:
     """Rows added one by one (their bodies as sent); ``as_json()`` the totals."""
 
@@ -33,15 +44,17 @@ class Estimate:
         self.unpriced: set[str] = set()
 
     def add(self, body: Mapping[str, Any]) -> None:
-        tokens_in = pricing.estimated_input(len(orjson.dumps(body)))
-        most = pricing.most_output(body)
+        self.add_measured(measure(body))
+
+    def add_measured(self, measured: tuple[int, int | None, str | None]) -> None:
+        """A row as ``measure`` gave it: (tokens in, most tokens out, model)."""
+        tokens_in, most, model = measured
         self.tokens_in += tokens_in
         if most is None:
             self.unbounded += 1
         else:
             self.most_out += most
-        model = body.get("model")
-        price, source = self.book.price(model if isinstance(model, str) else None)
+        price, source = self.book.price(model)
         if price is None:
             self.unpriced.add(str(model))
             return

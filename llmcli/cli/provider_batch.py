@@ -36,6 +36,21 @@ Ids = Annotated[list[str], typer.Argument(metavar="ID...", help="Batch ids.", sh
 POLL_FIRST, POLL_GROWTH, POLL_MOST = 1.0, 1.5, 60.0
 
 
+#: the price of a provider batch against the same requests sent one by one (OpenAI's and
+#: Anthropic's batch APIs both document half)
+BATCH_DISCOUNT = 0.5
+
+
+def _measured(rows: Iterator[Any], measured: dict[str, Any]) -> Iterator[Any]:
+    """The rows as they go by, what each sendable one's estimate needs kept by custom_id."""
+    from llmcli.batch.estimate import measure
+
+    for row in rows:
+        if row.problem is None:
+            measured[row.custom_id] = measure(row.body)
+        yield row
+
+
 def _with_gateway_params(client: Client, row: Any) -> Any:
     """A row's body with the gateway's default params below it, as ``batch run`` sends
     it (``Client.body``)."""
@@ -181,9 +196,13 @@ def submit(
         name = file if file not in (None, "-") else "<stdin>"
         source = open_input(file)
         spool = stack  # each batch's payload in a file of its own
-        rows = runner.rows_of(input_texts(source, name), defaults)
+        read = runner.rows_of(input_texts(source, name), defaults)
+        rows: Iterator[Any] = (_with_gateway_params(client, row) for row in read)
+        measured: dict[str, Any] = {}
+        if conn.dry_run:  # each row's size, tokens out and model, for each batch's estimate
+            rows = _measured(rows, measured)
         plan = submission.plan(
-            (_with_gateway_params(client, row) for row in rows),
+            rows,
             apis,
             client.gateway.name,
             name,
@@ -196,9 +215,24 @@ def submit(
             raise DataError(f"{name}: no line to submit")
         gateway = client.gateway.name
         if conn.dry_run:
+            from llmcli.batch.estimate import Estimate
+            from llmcli.prices import PriceBook
+
+            book = PriceBook(client, refresh=conn.refresh_prices, fetch=conn.refresh_prices)
             for part in plan.parts:
                 shown = {"id": None, "api": part.api, "gateway": gateway, "endpoint": part.endpoint}
-                _line({**shown, "status": "planned", "rows": len(part.rows), "bytes": part.size})
+                estimate = Estimate(book, discount=BATCH_DISCOUNT)  # at the batch price
+                for _, custom_id in part.rows:
+                    estimate.add_measured(measured[custom_id])
+                _line(
+                    {
+                        **shown,
+                        "status": "planned",
+                        "rows": len(part.rows),
+                        "bytes": part.size,
+                        "estimate": estimate.as_json(),
+                    }
+                )
             return
         submission_id, submitted = os.urandom(8).hex(), time.time()
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.splitext(os.path.basename(name))[0])

@@ -259,3 +259,21 @@ def test_batch_usage_shows_what_the_run_cost(gw: offline.RunningGateway, tmp_pat
     assert (line["cost"], line["unpriced_rows"]) == (pytest.approx(tokens * 1.0), 0)
     unknown = llmcli("batch", "run", "-g", "t", "-m", "think", "--usage", stdin=b"one\n", env=env)
     assert (usage_line(unknown.err)["cost"], usage_line(unknown.err)["unpriced_rows"]) == (None, 1)
+
+
+def test_a_submit_dry_run_estimates_at_the_batch_price(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = write_config(tmp_path, f'[gateways.t]\nbase_url = "{gw.base_url}"\nmodel = "echo"\n'
+                                 f'batch_api = "openai"\n{DEAR}')  # fmt: skip
+    r = llmcli("batch", "submit", "-", "-g", "t", "--dry-run", "--max-tokens", "4",
+               stdin=b"one\ntwo\n", env=env)  # fmt: skip
+    assert r.code == 0, r.err
+    lines = [orjson.loads(line) for line in r.out.splitlines()]
+    assert [line["status"] for line in lines] == ["planned"]  # one batch, its estimate in it
+    estimate = lines[0]["estimate"]
+    assert estimate["batch_discount"] == 0.5
+    assert estimate["tokens_out_most"] == 8
+    assert estimate["cost_usd_min"] == pytest.approx(estimate["tokens_in"] * 0.5)
+    assert estimate["cost_usd_max"] == pytest.approx((estimate["tokens_in"] + 8) * 0.5)
+    assert gw.requests == []
