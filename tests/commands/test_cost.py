@@ -277,3 +277,27 @@ def test_a_submit_dry_run_estimates_at_the_batch_price(
     assert estimate["cost_usd_min"] == pytest.approx(estimate["tokens_in"] * 0.5)
     assert estimate["cost_usd_max"] == pytest.approx((estimate["tokens_in"] + 8) * 0.5)
     assert gw.requests == []
+
+
+def test_reasoning_and_cached_tokens_at_their_own_rates(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    env = write_config(
+        tmp_path,
+        f'[gateways.t]\nbase_url = "{gw.base_url}"\nmodel = "think"\n'
+        '[gateways.t.prices."think"]\ninput = 1.0\noutput = 2.0\ncached = 0.1\n'
+        "reasoning = 10.0\n",
+    )
+    r = llmcli("responses", "--usage", "-g", "t", "two words", env=env)
+    assert r.code == 0, r.err
+    line = usage_line(r.err)
+    usage = line["usage"]
+    reasoning = usage["output_tokens_details"]["reasoning_tokens"]
+    cached = usage["input_tokens_details"]["cached_tokens"]
+    assert reasoning > 0
+    expected_cost = (
+        (usage["input_tokens"] - cached) * 1.0 + cached * 0.1
+        + (usage["output_tokens"] - reasoning) * 2.0 + reasoning * 10.0
+    ) / 1e6  # fmt: skip
+    assert line["cost"] == pytest.approx(expected_cost)
+    assert line["cost_source"] == "config"
