@@ -177,12 +177,23 @@ def answer(
             spend.settle(worst, None)  # it may have been billed: counted at its worst
         raise
     if spend is not None:
-        response = line.get("response") or {}
-        usage = (response.get("body") or {}).get("usage") if isinstance(response, dict) else None
-        cost = spend.book.cost(usage, (body.get("model"),))[0] if usage else None
-        failed = not (isinstance(response, dict) and response.get("status_code", 0) < 400)
-        spend.settle(worst, 0.0 if failed and cost is None and response else cost)
+        spend.settle(worst, _cost_of(spend, line, body))
     return line
+
+
+def _cost_of(spend: Spend, line: JSON, body: JSON) -> float | None:
+    """What a sent row cost: its reported or priced cost; 0 for an error answer without
+    one (not billed); None (counted at its worst) when nothing says."""
+    response = line.get("response")
+    if not isinstance(response, dict):
+        return None  # no answer: it may have been billed
+    answer = response.get("body")
+    usage = answer.get("usage") if isinstance(answer, dict) else None
+    cost = spend.book.cost(usage, (body.get("model"),))[0] if usage is not None else None
+    status = response.get("status_code")
+    if cost is None and isinstance(status, int) and status >= 400:
+        return 0.0
+    return cost
 
 
 def _sent(client: Client, row: Row, request: Any, stop: _Stop | None) -> JSON:
