@@ -23,7 +23,6 @@ compared with the deltas scrubbed the same way.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,87 +30,9 @@ from llmcli.errors import ProtocolError
 from llmcli.protocol.error_objects import stream_error
 from llmcli.protocol.parts import Parts, append
 from llmcli.protocol.pieces import Piece
+from llmcli.protocol.responses import events, texts
 from llmcli.protocol.responses.shapes import JSON, error_event, failure, item_pieces
 from llmcli.redaction import REDACTED, redact
-
-_LIFECYCLE = ("response.created", "response.queued", "response.in_progress")
-_ENDS = ("response.completed", "response.incomplete")
-#: delta event -> (the item's list, the index field, the part's text field, Piece kind)
-_DELTAS: dict[str, tuple[str, str, str, str | None]] = {
-    "response.output_text.delta": ("content", "content_index", "text", "content"),
-    "response.refusal.delta": ("content", "content_index", "refusal", None),
-    "response.reasoning_summary_text.delta": ("summary", "summary_index", "text", "reasoning"),
-    "response.reasoning_text.delta": ("content", "content_index", "text", "reasoning"),
-}
-#: the part type a delta implies, when its part was never announced
-_PART_TYPES = {
-    "response.output_text.delta": "output_text",
-    "response.output_text.done": "output_text",
-    "response.refusal.delta": "refusal",
-    "response.refusal.done": "refusal",
-    "response.reasoning_summary_text.delta": "summary_text",
-    "response.reasoning_summary_text.done": "summary_text",
-    "response.reasoning_text.delta": "reasoning_text",
-    "response.reasoning_text.done": "reasoning_text",
-}
-_TEXT_DONE = {kind.replace(".delta", ".done"): where for kind, where in _DELTAS.items()}
-_PART_ADDED = {
-    "response.content_part.added": ("content", "content_index"),
-    "response.content_part.done": ("content", "content_index"),
-    "response.reasoning_summary_part.added": ("summary", "summary_index"),
-    "response.reasoning_summary_part.done": ("summary", "summary_index"),
-}
-_ARGUMENTS = {
-    "response.function_call_arguments.delta": "arguments",
-    "response.custom_tool_call_input.delta": "input",
-}
-_ARGUMENTS_DONE = {
-    "response.function_call_arguments.done": "arguments",
-    "response.custom_tool_call_input.done": "input",
-}
-
-
-class _Digest:
-    """A text not kept (``keep_text=False``): its length and hash, to check it by."""
-
-    __slots__ = ("_hash", "length")
-
-    def __init__(self, first: str = "") -> None:
-        self._hash = hashlib.blake2b(digest_size=16)
-        self.length = 0
-        self.add(first)
-
-    def add(self, text: str) -> None:
-        self._hash.update(text.encode("utf-8", "surrogatepass"))
-        self.length += len(text)
-
-    def matches(self, text: str) -> bool:
-        other = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
-        return len(text) == self.length and other.digest() == self._hash.digest()
-
-
-def _grow(target: JSON, key: str, text: str, keep: bool) -> None:
-    """Add a delta's text to ``target[key]``: kept in pieces, or as a ``_Digest``."""
-    if keep:
-        append(target, key, text)
-        return
-    held = target.get(key)
-    if not isinstance(held, _Digest):
-        held = target[key] = _Digest(held if isinstance(held, str) else "")
-    held.add(text)
-
-
-def _joined(value: Any) -> Any:
-    """A copy of an assembled value with its texts as strings (a text not kept: "")."""
-    if isinstance(value, Parts):
-        return "".join(value)
-    if isinstance(value, _Digest):
-        return ""
-    if isinstance(value, dict):
-        return {k: _joined(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_joined(v) for v in value]
-    return value
 
 
 class ResponseStream:
@@ -145,31 +66,31 @@ class ResponseStream:
         kind = kind if isinstance(kind, str) else name
         if kind == "error":
             raise stream_error(error_event(data), self.where)
-        if kind in _DELTAS:
+        if kind in events.DELTAS:
             return self._delta(kind, data)
-        if kind in _ARGUMENTS:
+        if kind in events.ARGUMENTS:
             item = self._item(data)
             if item is not None and isinstance(data.get("delta"), str):
-                append(item, _ARGUMENTS[kind], data["delta"])  # calls are kept, as chat's
+                append(item, events.ARGUMENTS[kind], data["delta"])  # calls are kept, as chat's
             return []
-        if kind in _LIFECYCLE:
+        if kind in events.LIFECYCLE:
             if isinstance(data.get("response"), Mapping):
                 self._snapshot = dict(data["response"])
             return []
         if kind == "response.output_item.added":
             return self._added(data)
-        if kind in _PART_ADDED:
+        if kind in events.PART_ADDED:
             return self._part(kind, data)
-        if kind in _TEXT_DONE:
+        if kind in events.TEXT_DONE:
             return self._text_done(kind, data)
-        if kind in _ARGUMENTS_DONE:
+        if kind in events.ARGUMENTS_DONE:
             return self._arguments_done(kind, data)
         if kind == "response.output_item.done":
             return self._item_done(data)
         if kind == "response.output_text.annotation.added":
             self._annotation(data)
             return []
-        if kind in _ENDS or kind in ("response.failed", "response.cancelled"):
+        if kind in events.ENDS or kind in ("response.failed", "response.cancelled"):
             return self._end(kind, data)
         return []  # an event of a kind not known here: it passes through
 
@@ -216,7 +137,7 @@ class ResponseStream:
         while len(parts) <= position:
             parts.append(None)
         if not isinstance(parts[position], dict):
-            parts[position] = {"type": _PART_TYPES.get(kind, "output_text")}
+            parts[position] = {"type": events.PART_TYPES.get(kind, "output_text")}
         part: JSON = parts[position]
         return part
 
@@ -225,9 +146,9 @@ class ResponseStream:
         item = self._item(data)
         if item is None or not isinstance(delta, str):
             return []
-        key, position_field, field, piece = _DELTAS[kind]
+        key, position_field, field, piece = events.DELTAS[kind]
         position = data.get(position_field, 0)
-        _grow(self._slot(item, key, position, kind), field, delta, self.keep_text)
+        texts.grow(self._slot(item, key, position, kind), field, delta, self.keep_text)
         index = self._index(data)
         assert index is not None
         shown = (index, key, position if isinstance(position, int) else 0, field)
@@ -242,19 +163,19 @@ class ResponseStream:
         part = data.get("part")
         if item is None or not isinstance(part, Mapping):
             return []
-        key, position_field = _PART_ADDED[kind]
+        key, position_field = events.PART_ADDED[kind]
         position = data.get(position_field, 0)
         slot = self._slot(item, key, position, kind)
         index = self._index(data)
         assert index is not None
         pieces = self._settle(index, key, position, part, kind.endswith(".done"))
         for name, value in part.items():
-            if not isinstance(slot.get(name), Parts | _Digest) or kind.endswith(".done"):
+            if not isinstance(slot.get(name), Parts | texts.Digest) or kind.endswith(".done"):
                 slot[name] = copy.deepcopy(value)
         return pieces
 
     def _text_done(self, kind: str, data: Mapping[str, Any]) -> list[Piece]:
-        key, position_field, field, _ = _TEXT_DONE[kind]
+        key, position_field, field, _ = events.TEXT_DONE[kind]
         item = self._item(data)
         text = data.get(field if field in data else "text")
         if item is None or not isinstance(text, str):
@@ -268,7 +189,7 @@ class ResponseStream:
         return pieces
 
     def _arguments_done(self, kind: str, data: Mapping[str, Any]) -> list[Piece]:
-        field = _ARGUMENTS_DONE[kind]
+        field = events.ARGUMENTS_DONE[kind]
         item = self._item(data)
         final = data.get(field)
         if item is None or not isinstance(final, str):
@@ -356,11 +277,11 @@ class ResponseStream:
         session scrubs secrets from the bytes, so a key split over deltas reaches the
         final text as *** and the deltas whole: they are compared scrubbed alike."""
         if self.secrets and REDACTED in final:
-            if isinstance(assembled, _Digest):
+            if isinstance(assembled, texts.Digest):
                 return  # the pieces are not kept: nothing to scrub them by
             if isinstance(assembled, Parts | str):
                 assembled = redact("".join(assembled), self.secrets)
-        if isinstance(assembled, _Digest):
+        if isinstance(assembled, texts.Digest):
             if assembled.length and not assembled.matches(final):
                 raise self._differs(what, assembled.length, final)
             return
@@ -477,7 +398,7 @@ class ResponseStream:
 
     def item(self, index: int) -> JSON:
         """Output item ``index`` as assembled (texts joined)."""
-        found: JSON = _joined(self._items[index])
+        found: JSON = texts.joined(self._items[index])
         return found
 
     def result(self) -> JSON:
