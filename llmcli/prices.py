@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llmcli.client import Client
 
 TTL = 24 * 3600  # seconds a fetched price list is used
+MAX_FILE = 64 << 20  # a cached list read back is bounded (OpenRouter's ~400 models: ~60 KB)
 
 
 class PriceBook:
@@ -95,7 +96,11 @@ class PriceBook:
 
     def _read(self) -> dict[str, Price] | None:
         try:
-            saved = orjson.loads(self._file().read_bytes())
+            with self._file().open("rb") as f:
+                raw = f.read(MAX_FILE + 1)
+            if len(raw) > MAX_FILE:
+                return None  # not a price list this writes: fetched again
+            saved = orjson.loads(raw)
             fetched = float(saved["fetched_at"])
             if saved["base_url"] != self.client.gateway.base_url:
                 return None

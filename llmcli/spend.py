@@ -46,14 +46,19 @@ class Spend:
                 "(max_output_tokens for responses)"
             )
         model = body.get("model")
-        price, _ = self.book.price(model if isinstance(model, str) else None)
+        price = self.price(model if isinstance(model, str) else None)
+        return pricing.worst_case(pricing.estimated_input(body_bytes), most, price)
+
+    def price(self, model: str | None) -> pricing.Price:
+        """A model's price; ``UsageError`` when none is known (a cap needs one)."""
+        price, _ = self.book.price(model)
         if price is None:
             raise UsageError(
                 f"--max-cost {usd(self.cap)}: no price is known for model {model!r} on "
                 f'{self.book.client.gateway.name} (set [gateways.NAME.prices."MODEL"] in the '
                 "config file)"
             )
-        return pricing.worst_case(pricing.estimated_input(body_bytes), most, price)
+        return price
 
     def reserve(self, worst: float) -> None:
         """Hold ``worst`` for a request about to go out, or refuse it (77)."""

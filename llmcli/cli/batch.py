@@ -292,13 +292,10 @@ def _plan(
 def _check_priced(client: Client, model: str | None, cap: float, refresh: bool) -> None:
     """--max-cost with no price for the run's model: a usage error, before anything."""
     from llmcli.prices import PriceBook
-    from llmcli.spend import usd
+    from llmcli.spend import Spend
 
-    if model and PriceBook(client, refresh=refresh).price(model)[0] is None:
-        raise UsageError(
-            f"--max-cost {usd(cap)}: no price is known for model {model!r} on "
-            f'{client.gateway.name} (set [gateways.NAME.prices."MODEL"] in the config file)'
-        )
+    if model:
+        Spend(cap, PriceBook(client, refresh=refresh)).price(model)
 
 
 def _count_lines(path: str | None) -> int | None:
