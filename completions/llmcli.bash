@@ -28,18 +28,18 @@ _llmcli() {
         case ${COMP_WORDS[i]} in
             --) return ;;
             -*) ;;
-            *) case $cmd in ""|batch) cmd=${cmd:+$cmd }${COMP_WORDS[i]} ;; esac ;;
+            *) case $cmd in ""|batch|mcp) cmd=${cmd:+$cmd }${COMP_WORDS[i]} ;; esac ;;
         esac
     done
     case $cmd in
         "")
             if [[ $cur == -* ]]; then _llmcli_words "--version -V -h --help" "$cur"
-            else _llmcli_words "chat stream messages responses models embed gateways serve batch" "$cur"; fi
+            else _llmcli_words "chat stream messages responses models embed gateways serve batch mcp" "$cur"; fi
             ;;
         chat|stream)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
@@ -47,7 +47,8 @@ _llmcli() {
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 --max-cost -g --gateway --base-url -m --model -H --header --timeout
                 --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --reasoning --temperature --top-p
+                --debug --record --replay -o --output --reasoning --tool-cmd --mcp --approve
+                --max-steps --tool-timeout --tool-output-max --temperature --top-p
                 --max-tokens --max-completion-tokens --stop --seed --frequency-penalty
                 --presence-penalty --response-format --tools --tool-choice
                 --reasoning-effort --reasoning-budget --reasoning-exclude
@@ -59,31 +60,33 @@ _llmcli() {
         messages)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 --max-cost -g --gateway --base-url -m --model -H --header --timeout
                 --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --stream --reasoning --max-tokens
+                --debug --record --replay -o --output --stream --reasoning --tool-cmd --mcp
+                --approve --max-steps --tool-timeout --tool-output-max --max-tokens
                 --thinking-budget --temperature --top-p --top-k --stop --tools --tool
                 --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
                 --max-cost -g --gateway --base-url -m --model -H --header --timeout
                 --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --stream --reasoning
-                --max-output-tokens --reasoning-effort --reasoning-summary --store
-                --no-store --previous-response-id --include --temperature --top-p --tools
-                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                --debug --record --replay -o --output --stream --reasoning --tool-cmd --mcp
+                --approve --max-steps --tool-timeout --tool-output-max --max-output-tokens
+                --reasoning-effort --reasoning-summary --store --no-store
+                --previous-response-id --include --temperature --top-p --tools --tool
+                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
@@ -132,7 +135,7 @@ _llmcli() {
         "batch run")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
-                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost) :; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max) :; return ;;
                 --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
@@ -140,7 +143,8 @@ _llmcli() {
                     --connect-timeout --retries --dry-run -v --verbose --usage
                     --refresh-prices --debug --record --replay -o --output --resume -P
                     --parallel --rpm --tpm --max-wait --unordered --shard -s --system
-                    --max-tokens --temperature -p --param --max-cost -h --help" "$cur"
+                    --max-tokens --temperature -p --param --max-cost --tool-cmd --mcp
+                    --approve --max-steps --tool-timeout --tool-output-max -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -189,6 +193,16 @@ _llmcli() {
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
                 --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
                 --replay --limit -h --help" "$cur"
+            ;;
+        mcp)
+            if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"
+            else _llmcli_words "list-tools" "$cur"; fi
+            ;;
+        "mcp list-tools")
+            case $prev in
+                --timeout) :; return ;;
+            esac
+            [[ $cur == -* ]] && _llmcli_words "--timeout -h --help" "$cur"
             ;;
     esac
 }

@@ -10,7 +10,7 @@ function __llmcli_using --description 'Is the llmcli command on the line this on
             continue
         else if test -z "$found"
             set found $word
-        else if contains -- $found 'batch'
+        else if contains -- $found 'batch' 'mcp'
             set found "$found $word"
         else
             break
@@ -31,6 +31,7 @@ complete -c llmcli -n '__llmcli_using ""' -a embed -d 'Embed texts: one JSON lin
 complete -c llmcli -n '__llmcli_using ""' -a gateways -d 'List the built-in and configured gateways'
 complete -c llmcli -n '__llmcli_using ""' -a serve -d 'Run the offline gateway on 127.0.0.1, for tests and demos'
 complete -c llmcli -n '__llmcli_using ""' -a batch -d 'Many requests from JSONL: run here, or submit to a batch API'
+complete -c llmcli -n '__llmcli_using ""' -a mcp -d 'What an MCP server offers as tools'
 
 complete -c llmcli -n '__llmcli_using batch' -s h -l help -d 'Show this message and exit'
 complete -c llmcli -n '__llmcli_using batch' -a run -d 'Send JSONL rows, N in flight'
@@ -39,6 +40,9 @@ complete -c llmcli -n '__llmcli_using batch' -a status -d 'One JSON line per bat
 complete -c llmcli -n '__llmcli_using batch' -a fetch -d 'Results of batches as batch run\'s lines, in input order'
 complete -c llmcli -n '__llmcli_using batch' -a cancel -d 'Cancel batches'
 complete -c llmcli -n '__llmcli_using batch' -a list -d 'The gateway\'s batches, newest first'
+
+complete -c llmcli -n '__llmcli_using mcp' -s h -l help -d 'Show this message and exit'
+complete -c llmcli -n '__llmcli_using mcp' -a list-tools -d 'The tools an MCP server offers: one JSON line each'
 
 complete -c llmcli -n '__llmcli_using chat' -s f -l file -r -F -d 'Add a file to the prompt (\'-\' is stdin)'
 complete -c llmcli -n '__llmcli_using chat' -s a -l attach -r -F -d 'Attach an image (PNG, JPEG, GIF, WebP) or a PDF: a file, a URL, or \'-\''
@@ -64,6 +68,12 @@ complete -c llmcli -n '__llmcli_using chat' -l record -r -F -d 'Append each requ
 complete -c llmcli -n '__llmcli_using chat' -l replay -r -F -d 'Answer from the cassette FILE instead of the network'
 complete -c llmcli -n '__llmcli_using chat' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using chat' -l reasoning -d 'Show reasoning on stderr as it arrives'
+complete -c llmcli -n '__llmcli_using chat' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
+complete -c llmcli -n '__llmcli_using chat' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
+complete -c llmcli -n '__llmcli_using chat' -l approve -x -d 'Run calls to this tool without asking'
+complete -c llmcli -n '__llmcli_using chat' -l max-steps -x -d 'Most requests of a run with tools (a batch row: its own)'
+complete -c llmcli -n '__llmcli_using chat' -l tool-timeout -x -d 'Time limit of one tool call (s)'
+complete -c llmcli -n '__llmcli_using chat' -l tool-output-max -x -d 'Most bytes of a tool\'s output sent back'
 complete -c llmcli -n '__llmcli_using chat' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using chat' -l top-p -x -d 'Nucleus sampling mass, 0-1'
 complete -c llmcli -n '__llmcli_using chat' -l max-tokens -x -d 'Most tokens to generate'
@@ -120,6 +130,12 @@ complete -c llmcli -n '__llmcli_using stream' -l record -r -F -d 'Append each re
 complete -c llmcli -n '__llmcli_using stream' -l replay -r -F -d 'Answer from the cassette FILE instead of the network'
 complete -c llmcli -n '__llmcli_using stream' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using stream' -l reasoning -d 'Show reasoning on stderr as it arrives'
+complete -c llmcli -n '__llmcli_using stream' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
+complete -c llmcli -n '__llmcli_using stream' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
+complete -c llmcli -n '__llmcli_using stream' -l approve -x -d 'Run calls to this tool without asking'
+complete -c llmcli -n '__llmcli_using stream' -l max-steps -x -d 'Most requests of a run with tools (a batch row: its own)'
+complete -c llmcli -n '__llmcli_using stream' -l tool-timeout -x -d 'Time limit of one tool call (s)'
+complete -c llmcli -n '__llmcli_using stream' -l tool-output-max -x -d 'Most bytes of a tool\'s output sent back'
 complete -c llmcli -n '__llmcli_using stream' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using stream' -l top-p -x -d 'Nucleus sampling mass, 0-1'
 complete -c llmcli -n '__llmcli_using stream' -l max-tokens -x -d 'Most tokens to generate'
@@ -177,6 +193,12 @@ complete -c llmcli -n '__llmcli_using messages' -l replay -r -F -d 'Answer from 
 complete -c llmcli -n '__llmcli_using messages' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using messages' -l stream -d 'Stream the reply (stream: true)'
 complete -c llmcli -n '__llmcli_using messages' -l reasoning -d 'Show reasoning on stderr as it arrives'
+complete -c llmcli -n '__llmcli_using messages' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
+complete -c llmcli -n '__llmcli_using messages' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
+complete -c llmcli -n '__llmcli_using messages' -l approve -x -d 'Run calls to this tool without asking'
+complete -c llmcli -n '__llmcli_using messages' -l max-steps -x -d 'Most requests of a run with tools (a batch row: its own)'
+complete -c llmcli -n '__llmcli_using messages' -l tool-timeout -x -d 'Time limit of one tool call (s)'
+complete -c llmcli -n '__llmcli_using messages' -l tool-output-max -x -d 'Most bytes of a tool\'s output sent back'
 complete -c llmcli -n '__llmcli_using messages' -l max-tokens -x -d 'Most tokens to generate (the API requires it'
 complete -c llmcli -n '__llmcli_using messages' -l thinking-budget -x -d 'Extended thinking: thinking {type: enabled, budget_tokens: N}'
 complete -c llmcli -n '__llmcli_using messages' -l temperature -x -d 'Sampling temperature, 0-2'
@@ -217,6 +239,12 @@ complete -c llmcli -n '__llmcli_using responses' -l replay -r -F -d 'Answer from
 complete -c llmcli -n '__llmcli_using responses' -s o -l output -x -a 'text json jsonl sse' -d 'Output format (default: text)'
 complete -c llmcli -n '__llmcli_using responses' -l stream -d 'Stream the reply (stream: true)'
 complete -c llmcli -n '__llmcli_using responses' -l reasoning -d 'Show reasoning on stderr as it arrives'
+complete -c llmcli -n '__llmcli_using responses' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
+complete -c llmcli -n '__llmcli_using responses' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
+complete -c llmcli -n '__llmcli_using responses' -l approve -x -d 'Run calls to this tool without asking'
+complete -c llmcli -n '__llmcli_using responses' -l max-steps -x -d 'Most requests of a run with tools (a batch row: its own)'
+complete -c llmcli -n '__llmcli_using responses' -l tool-timeout -x -d 'Time limit of one tool call (s)'
+complete -c llmcli -n '__llmcli_using responses' -l tool-output-max -x -d 'Most bytes of a tool\'s output sent back'
 complete -c llmcli -n '__llmcli_using responses' -l max-output-tokens -x -d 'Most tokens to generate'
 complete -c llmcli -n '__llmcli_using responses' -l reasoning-effort -x -d 'reasoning.effort'
 complete -c llmcli -n '__llmcli_using responses' -l reasoning-summary -x -d 'reasoning.summary: ask for summaries of the reasoning (--reasoning shows them)'
@@ -324,6 +352,12 @@ complete -c llmcli -n '__llmcli_using batch run' -l max-tokens -x -d 'Most token
 complete -c llmcli -n '__llmcli_using batch run' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using batch run' -s p -l param -x -d 'Any other body field'
 complete -c llmcli -n '__llmcli_using batch run' -l max-cost -x -d 'Send no row whose worst case (spent, in flight, its input and max tokens) could pass USD'
+complete -c llmcli -n '__llmcli_using batch run' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
+complete -c llmcli -n '__llmcli_using batch run' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
+complete -c llmcli -n '__llmcli_using batch run' -l approve -x -d 'Run calls to this tool without asking'
+complete -c llmcli -n '__llmcli_using batch run' -l max-steps -x -d 'Most requests of a run with tools (a batch row: its own)'
+complete -c llmcli -n '__llmcli_using batch run' -l tool-timeout -x -d 'Time limit of one tool call (s)'
+complete -c llmcli -n '__llmcli_using batch run' -l tool-output-max -x -d 'Most bytes of a tool\'s output sent back'
 complete -c llmcli -n '__llmcli_using batch run' -s h -l help -d 'Show this message and exit'
 complete -c llmcli -n '__llmcli_using batch run' -F
 
@@ -414,3 +448,6 @@ complete -c llmcli -n '__llmcli_using batch list' -l record -r -F -d 'Append eac
 complete -c llmcli -n '__llmcli_using batch list' -l replay -r -F -d 'Answer from the cassette FILE instead of the network'
 complete -c llmcli -n '__llmcli_using batch list' -l limit -x -d 'At most N batches per API'
 complete -c llmcli -n '__llmcli_using batch list' -s h -l help -d 'Show this message and exit'
+
+complete -c llmcli -n '__llmcli_using mcp list-tools' -l timeout -x -d 'Time limit (s)'
+complete -c llmcli -n '__llmcli_using mcp list-tools' -s h -l help -d 'Show this message and exit'

@@ -331,20 +331,44 @@ class Client:
 
     # the API --------------------------------------------------------------------------
 
-    def chat(self, body: Mapping[str, Any]) -> JSON:
+    def chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+        max_steps: int = 10,
+    ) -> JSON:
         """A Chat Completions request; the ``chat.completion`` dict. A body with
-        ``stream: true`` is streamed and returned assembled: the same dict."""
-        return self._whole("chat", CHAT, body)
+        ``stream: true`` is streamed and returned assembled: the same dict. ``tools``:
+        Python callables the model may call (keyword arguments in, a string or JSON
+        value out; declared from their signatures when the body does not declare them),
+        run and answered until a reply calls none (the one returned) or ``max_steps``
+        requests went out (``TemporaryError``)."""
+        return self._whole("chat", CHAT, body, tools, max_steps)
 
-    def messages(self, body: Mapping[str, Any]) -> JSON:
-        """An Anthropic Messages request; the ``message`` dict, streamed or not."""
-        return self._whole("messages", MESSAGES, body)
+    def messages(
+        self,
+        body: Mapping[str, Any],
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+        max_steps: int = 10,
+    ) -> JSON:
+        """An Anthropic Messages request; the ``message`` dict, streamed or not;
+        ``tools`` as for ``chat``."""
+        return self._whole("messages", MESSAGES, body, tools, max_steps)
 
-    def responses(self, body: Mapping[str, Any]) -> JSON:
+    def responses(
+        self,
+        body: Mapping[str, Any],
+        *,
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+        max_steps: int = 10,
+    ) -> JSON:
         """A Responses API request; the ``response`` dict. A body with ``stream: true``
         is streamed and returned as its terminal event carries it (checked against the
-        deltas; its output rebuilt from them when the server sent it empty)."""
-        return self._whole("responses", RESPONSES, body)
+        deltas; its output rebuilt from them when the server sent it empty); ``tools``
+        as for ``chat``."""
+        return self._whole("responses", RESPONSES, body, tools, max_steps)
 
     def stream(self, body: Mapping[str, Any], *, api: str = "chat") -> Iterator[Piece]:
         """Stream a chat (``api="messages"``: a Messages, ``api="responses"``: a
@@ -363,7 +387,20 @@ class Client:
             yield from read.pieces
         yield Piece("reply", 0, "", exchange.reply)
 
-    def _whole(self, endpoint: str, dialect: Dialect, body: Mapping[str, Any]) -> JSON:
+    def _whole(
+        self,
+        endpoint: str,
+        dialect: Dialect,
+        body: Mapping[str, Any],
+        tools: Mapping[str, Callable[..., Any]] | None = None,
+        max_steps: int = 10,
+    ) -> JSON:
+        if tools:
+            from llmcli.tools import callables
+            from llmcli.tools.loop import Loop
+
+            box = callables.toolbox(tools, max_steps)
+            return Loop(endpoint, box, lambda b: self._whole(endpoint, dialect, b)).run(body)
         full = self.body(endpoint, body)
         stream = bool(full.get("stream"))
         if stream and endpoint == "chat":  # the usage the same request would return whole

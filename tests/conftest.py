@@ -64,7 +64,9 @@ def llmcli(
     env: Mapping[str, str] | None = None,
     timeout: float = 30,
 ) -> Result:
-    """Run the real ``llmcli`` process; ``stdin=None`` gives it /dev/null."""
+    """Run the real ``llmcli`` process; ``stdin=None`` gives it /dev/null. It runs in a
+    session of its own, without a controlling terminal, as under CI (a tool call is then
+    never asked about on the terminal of the person running the tests)."""
     done = subprocess.run(
         [sys.executable, "-m", "llmcli", *args],
         input=stdin,
@@ -73,6 +75,7 @@ def llmcli(
         env=clean_env(env),
         timeout=timeout,
         check=False,
+        start_new_session=True,
     )
     return Result(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
 

@@ -33,6 +33,7 @@ from llmcli.spend import OverBudget
 if TYPE_CHECKING:
     from llmcli.client import Client
     from llmcli.spend import Spend
+    from llmcli.tools.loop import Toolbox
 
 JSON = dict[str, Any]
 
@@ -87,7 +88,11 @@ def _temporary(row: JSON) -> bool:
         status = response.get("status_code")
         return isinstance(status, int) and (status in (408, 429) or status >= 500)
     error = row.get("error")
-    return not isinstance(error, dict) or error.get("code") != "invalid_request"
+    return not isinstance(error, dict) or error.get("code") not in LASTING
+
+
+#: error rows no retry completes by itself (``--resume`` with other flags may)
+LASTING = ("invalid_request", "tool_not_approved", "max_steps")
 
 
 def rows_of(
@@ -142,10 +147,12 @@ def answer(
     limits: RateLimits | None = None,
     stop: _Stop | None = None,
     spend: Spend | None = None,
+    tools: Toolbox | None = None,
 ) -> JSON:
     """One row's output line. Raises ``Stopped`` on 401/402/403, when the row could pass
     ``--max-cost`` (``spend``), and for every row whose turn came after one of them
-    (``stop``)."""
+    (``stop``). A row that offers tools the run can run (``tools``) goes through the tool
+    loop: its line holds the final reply."""
     if row.problem is not None:
         return results.failed(row.custom_id, "invalid_request", row.problem)
     if limits is not None:
@@ -171,7 +178,10 @@ def answer(
                 stop.stop(e.message)
             raise Stopped(e.message) from None
     try:
-        line = _sent(client, row, request, stop)
+        if tools is not None and _runs_tools(tools, row.endpoint, body):
+            line = _looped(client, row, body, tools, stop)
+        else:
+            line = _sent(client, row, request, stop)
     except BaseException:
         if spend is not None:
             spend.settle(worst, None)  # it may have been billed: counted at its worst
@@ -219,6 +229,60 @@ def _sent(client: Client, row: Row, request: Any, stop: _Stop | None) -> JSON:
     return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)
 
 
+def _runs_tools(tools: Toolbox, endpoint: str, body: JSON) -> bool:
+    """Whether a row offers a tool this run can run (or the run offers its own)."""
+    if endpoint not in ("chat", "messages", "responses"):
+        return False
+    from llmcli.protocol import tool_turns
+
+    return bool(tools.specs) or any(n in tools.tools for n in tool_turns.offered(endpoint, body))
+
+
+def _looped(client: Client, row: Row, body: JSON, tools: Toolbox, stop: _Stop | None) -> JSON:
+    """A row through the tool loop: each step one request, the calls run as the run's
+    flags approved them (a batch never asks on a terminal), the final reply its line."""
+    from llmcli.http.failures import request_id
+    from llmcli.http.request import parse_reply
+    from llmcli.tools.loop import Loop, StepsReached, ToolsPending
+
+    last_id = ""
+
+    def send(step: JSON) -> JSON:
+        nonlocal last_id
+        request = client.request("POST", row.endpoint, step)
+        reply = client.send(request, halted=None if stop is None else stop.halted)
+        last_id = request_id(reply.headers)
+        parsed: JSON = parse_reply(reply.body, request)
+        return parsed
+
+    try:
+        final = Loop(row.endpoint, tools, send).run(body)
+    except ToolsPending as e:
+        names = [c.name for c in e.calls if not tools.approval.given(c.name)]
+        problem = (
+            f"line {row.line}: tool calls not approved ({', '.join(dict.fromkeys(names))}): "
+            "nothing ran; --resume with --approve NAME runs them"
+        )
+        return results.failed(row.custom_id, "tool_not_approved", problem)
+    except StepsReached as e:
+        return results.failed(row.custom_id, "max_steps", f"line {row.line}: {e.message}")
+    except Halted:
+        raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
+    except ReplayMiss:
+        raise
+    except LlmcliError as e:
+        if e.status in (401, 402, 403):
+            if stop is not None:
+                stop.stop(e.message)
+            raise Stopped(e.message) from None
+        if e.status is not None:
+            return results.answered(
+                row.custom_id, e.status, e.request_id, results.body_of(e.body or b"")
+            )
+        return results.failed(row.custom_id, _code(e), e.message)
+    return results.answered(row.custom_id, 200, last_id, final)
+
+
 def _code(error: LlmcliError) -> str:
     if isinstance(error, TemporaryError):
         return "timeout"
@@ -240,12 +304,14 @@ def run(
     tpm: float | None = None,
     defaults: Defaults = Defaults(),
     max_cost: float | None = None,
+    tools: Toolbox | None = None,
 ) -> Iterator[JSON]:
     """Output rows for input rows (lines, line objects or ``Row`` values), ``parallel``
     in flight, in input order unless ``ordered=False``. For the client's governor to
     pause every worker on a 429, give it one: ``Client(…, governor=Governor(parallel))``.
     ``max_cost`` (USD): no row is sent whose worst case could pass it (``llmcli.spend``);
-    the run then stops (``Stopped``, exit 77).
+    the run then stops (``Stopped``, exit 77). ``tools``: rows offering its tools run
+    them (``llmcli.tools.loop``), their lines hold the final replies.
     """
     from llmcli.batch.parallel import ordered_map, unordered_map
 
@@ -265,7 +331,7 @@ def run(
         spend = Spend(max_cost, PriceBook(client))
     try:
         for _, line in mapper(
-            lambda row: answer(client, row, limits, stop, spend), todo, workers=parallel
+            lambda row: answer(client, row, limits, stop, spend, tools), todo, workers=parallel
         ):
             yield line
     finally:  # the workers are done: the client's governor serves the next run

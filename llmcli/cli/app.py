@@ -14,6 +14,7 @@ from llmcli.cli import (  # noqa: F401  (they add batch's commands)
     chat,
     embed,
     gateways,
+    mcp,
     messages,
     models,
     provider_batch,
@@ -53,6 +54,7 @@ app.add_typer(
     name="batch",
     short_help="Many requests from JSONL: run here, or submit to a batch API.",
 )
+app.add_typer(mcp.app, name="mcp", short_help="What an MCP server offers as tools.")
 app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
 app.command(
     "serve",

@@ -13,8 +13,10 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
+from llmcli.cli import tool_flags
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
+from llmcli.cli.tool_flags import ToolFlags
 from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
 from llmcli.io import inputs
 
@@ -139,6 +141,7 @@ def run(
             "could pass USD; then stop (77, --resume continues).",
         ),
     ] = None,
+    running: ToolFlags = ToolFlags(),
 ) -> None:
     """Send one request per input line, -P at a time, and write one result line per input
     line, in input order: OpenAI's batch output shape {id, custom_id, response:
@@ -148,6 +151,9 @@ def run(
     every row that does not set them. A bad line becomes an error row and is never sent;
     a 429/503 pauses the whole run; 401/402/403 stop it. Exit 0 when every row succeeded,
     75 when some failed for a temporary reason (--resume completes them), else 65.
+    Rows that declare tools bound with --tool-cmd (or every row, with --mcp) run the
+    calls --approve approves (nobody is asked: a row calling another is an error row,
+    tool_not_approved) and their lines hold the final replies.
 
     \b
     Examples:
@@ -161,6 +167,7 @@ def run(
     from llmcli.http.governor import Governor
 
     where = _shard(shard)
+    tool_flags.check(running)
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
     governor = Governor(parallel, max_wait=max_wait)
@@ -191,16 +198,19 @@ def run(
         if total is not None:  # about: blank lines count, and a shard holds about 1/N
             total = max(total // (where[1] if where else 1) - len(done), 0)
         started = time.monotonic()
-        answered = runner.run(
-            rows,
-            client=client,
-            parallel=parallel,
-            ordered=not unordered,
-            rpm=rpm,
-            tpm=tpm,
-            max_cost=max_cost,
-        )
-        _write_rows(answered, sink, tally, started, total)
+        log = output().note if conn.verbose else None
+        with tool_flags.toolbox(running, "chat", {}, client.secrets, log, False, True) as box:
+            answered = runner.run(
+                rows,
+                client=client,
+                parallel=parallel,
+                ordered=not unordered,
+                rpm=rpm,
+                tpm=tpm,
+                max_cost=max_cost,
+                tools=box,
+            )
+            _write_rows(answered, sink, tally, started, total)
     _report(conn, tally, started, len(done))
     if tally.temporary:
         raise TemporaryError(

@@ -11,11 +11,13 @@ import typer
 from llmcli.cli.chat_params import ChatParams, named_files, options
 from llmcli.cli.options import Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
+from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
 from llmcli.client import Client
 from llmcli.errors import LlmcliError, NotJsonError, UsageError
 from llmcli.http.request import Blob
 from llmcli.io import inputs
+from llmcli.protocol import tool_turns
 from llmcli.protocol.chat import CHAT
 from llmcli.protocol.chat import shapes as chat_shapes
 
@@ -128,14 +130,7 @@ class ChatTurn(Turn[ChatParams]):
             check_text(text, flag, schema, params.schema)
 
     def recorded(self, reply: dict[str, Any]) -> list[dict[str, Any]]:
-        choices = reply.get("choices") or [{}]
-        message = choices[0].get("message") or {}
-        assistant = {"role": "assistant", "content": None}
-        assistant.update({k: v for k, v in message.items() if v is not None})
-        if assistant["content"] is None and not assistant.get("tool_calls"):
-            # a reply of reasoning only, or cut at its length: the next turn must load
-            assistant["content"] = ""
-        return [assistant]
+        return tool_turns.assistant_turn("chat", reply)
 
 
 TURN = ChatTurn()
@@ -143,7 +138,12 @@ TURN = ChatTurn()
 
 @grouped
 def chat(
-    prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
+    prompt: Prompt,
+    common: Common,
+    reasoning: ReasoningFlag = False,
+    *,
+    running: ToolFlags,
+    params: ChatParams,
 ) -> None:
     """Send one Chat Completions request and print the reply. The user message is piped
     stdin, then each -f file, then the PROMPT words, separated by blank lines; -s adds a
@@ -158,12 +158,17 @@ def chat(
       llmcli chat -g mock -m echo -o json hi | jq -r '.choices[0].message.content'
       git diff | llmcli chat -s "You review code." -f - "what breaks?"
     """
-    TURN.run(common, prompt, params, reasoning, stream=False)
+    TURN.run(common, prompt, params, reasoning, stream=False, tools=running)
 
 
 @grouped
 def stream(
-    prompt: Prompt, common: Common, reasoning: ReasoningFlag = False, *, params: ChatParams
+    prompt: Prompt,
+    common: Common,
+    reasoning: ReasoningFlag = False,
+    *,
+    running: ToolFlags,
+    params: ChatParams,
 ) -> None:
     """Send a prompt with stream: true and print the reply as it arrives, flushed after
     every network read; input and flags are those of chat. -o json assembles the stream
@@ -177,4 +182,4 @@ def stream(
       llmcli stream -o sse hi > raw.sse          # the bytes exactly as sent
       llmcli stream -o jsonl hi | jq -c '.choices[0].delta'
     """
-    TURN.run(common, prompt, params, reasoning, stream=True)
+    TURN.run(common, prompt, params, reasoning, stream=True, tools=running)

@@ -9,11 +9,13 @@ from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import tool_files, tools_from
 from llmcli.cli.options import Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
+from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
 from llmcli.client import Client
 from llmcli.errors import UsageError
 from llmcli.http.request import Blob
 from llmcli.io import inputs
+from llmcli.protocol import tool_turns
 from llmcli.protocol.messages import MESSAGES
 from llmcli.protocol.messages import shapes as messages_shapes
 
@@ -160,7 +162,7 @@ class MessagesTurn(Turn[MessagesParams]):
         check_text(text, flag, _schema(body), params.schema)
 
     def recorded(self, reply: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"role": "assistant", "content": reply.get("content", [])}]
+        return tool_turns.assistant_turn("messages", reply)
 
 
 TURN = MessagesTurn()
@@ -175,6 +177,7 @@ def messages(
     ),
     reasoning: ReasoningFlag = False,
     *,
+    running: ToolFlags,
     params: MessagesParams,
 ) -> None:
     """Send a prompt to an Anthropic-compatible /messages endpoint and print the reply,
@@ -192,4 +195,4 @@ def messages(
       llmcli messages --stream --thinking-budget 2000 --reasoning "why?" 2>thinking.txt | tee a.txt
       llmcli messages --stream -o json hi | jq '.content[] | select(.type == "tool_use")'
     """
-    TURN.run(common, prompt, params, reasoning, stream)
+    TURN.run(common, prompt, params, reasoning, stream, running)

@@ -9,6 +9,7 @@ from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import reply_format, tool_files, tools_from
 from llmcli.cli.options import Common, Param, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
+from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
 from llmcli.client import Client
 from llmcli.errors import UsageError
@@ -245,6 +246,7 @@ def responses(
     ),
     reasoning: ReasoningFlag = False,
     *,
+    running: ToolFlags,
     params: ResponsesParams,
 ) -> None:
     """Send a prompt to a /responses endpoint (OpenAI's Responses API, Open Responses) and
@@ -264,4 +266,4 @@ def responses(
       git diff | llmcli responses --stream --reasoning-summary auto --reasoning "review" 2>why.txt
       llmcli responses --stream -o jsonl hi | jq -c 'select(.event == "response.output_text.delta")'
     """
-    TURN.run(common, prompt, params, reasoning, stream)
+    TURN.run(common, prompt, params, reasoning, stream, running)

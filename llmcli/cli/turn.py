@@ -11,10 +11,13 @@ file records.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from llmcli.cli import tool_flags
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.prompt import gather
+from llmcli.cli.tool_flags import ToolFlags
 from llmcli.errors import LlmcliError, UsageError
 from llmcli.io import conversation, inputs, outputs
 
@@ -22,21 +25,12 @@ if TYPE_CHECKING:
     from llmcli.cli.options import Common
     from llmcli.cli.prompt import Gathered, Prompt
     from llmcli.client import Client
-    from llmcli.http.request import Blob, Request
+    from llmcli.http.request import Blob
     from llmcli.protocol.dialect import Dialect
+    from llmcli.tools.loop import Toolbox
 
 JSON = dict[str, Any]
 P = TypeVar("P")
-
-
-def _within(cap: float, client: Client, body: JSON, request: Request, refresh: bool) -> None:
-    """``--max-cost``: the request goes out only if its worst case is within the cap."""
-    from llmcli.prices import PriceBook
-    from llmcli.spend import Spend
-
-    size = len(request.body) if request.body is not None else 0
-    spend = Spend(cap, PriceBook(client, refresh=refresh))
-    spend.reserve(spend.worst(body, size))
 
 
 class Turn(ABC, Generic[P]):
@@ -93,28 +87,82 @@ class Turn(ABC, Generic[P]):
         """A line for stderr about how the reply ended (an incomplete response), or None."""
         return None
 
-    def run(self, common: Common, prompt: Prompt, params: P, reasoning: bool, stream: bool) -> None:
+    def run(
+        self,
+        common: Common,
+        prompt: Prompt,
+        params: P,
+        reasoning: bool,
+        stream: bool,
+        tools: ToolFlags | None = None,
+    ) -> None:
         fmt = common.output.value if common.output else "text"
         if fmt == "sse" and not stream:
             raise UsageError(self.sse_hint)
+        flags = tools or ToolFlags()
+        tool_flags.check(flags)
         if prompt.continue_ is not None:
             conversation.check_writable(prompt.continue_)
         stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
         gathered = gather(prompt, stdin, also_named=self.named_files(params), api=self.endpoint)
+        out = output()
+        log = out.note if common.verbose else None
         with open_client(common, require_key=not common.dry_run, fallback=self.fallback) as client:
             body = self.build_body(gathered, prompt, params, stdin, client, common.model)
             if stream:
                 body["stream"] = True
                 self.streaming(body, fmt == "json" or common.usage)
             blobs = self.blobs(gathered)
+            with tool_flags.toolbox(
+                flags, self.endpoint, body, client.secrets, log, common.dry_run
+            ) as box:
+                if box is not None:
+                    body = box.offer(self.endpoint, body)
+                if common.dry_run:
+                    dry_run(client.request("POST", self.endpoint, body, stream=stream, blobs=blobs))
+                    return
+                writer = outputs.WRITERS[fmt](out, self.dialect, reasoning)
+                writer.tools_run = box is not None
+                writer.hold = box is not None and not stream
+                keep = bool(prompt.continue_ or self.checks_reply(params)) or writer.keep_text
+                send = self._sender(client, common, prompt, writer, stream, keep, blobs)
+                if box is None:
+                    reply = send(body)
+                    added: tuple[list[JSON], list[JSON]] = ([], self.recorded(reply))
+                else:
+                    reply, added = self._loop(box, send, body, prompt, gathered, blobs, fmt)
+        if (line := self.finished(reply)) is not None:
+            out.note(f"llmcli: {line}")
+        self.check(reply, params, body)
+        if prompt.continue_ is not None:
+            self._record(prompt, gathered, blobs, *added)
+
+    def _sender(
+        self,
+        client: Client,
+        common: Common,
+        prompt: Prompt,
+        writer: outputs.Writer,
+        stream: bool,
+        keep: bool,
+        blobs: list[Blob],
+    ) -> Callable[[JSON], JSON]:
+        """One request of the turn, its reply written as it arrives; under ``--max-cost``
+        each goes out only if its worst case fits what is left of the cap."""
+        spend = None
+        if prompt.max_cost is not None:
+            from llmcli.prices import PriceBook
+            from llmcli.spend import Spend
+
+            spend = Spend(prompt.max_cost, PriceBook(client, refresh=common.refresh_prices))
+
+        def send(body: JSON) -> JSON:
             request = client.request("POST", self.endpoint, body, stream=stream, blobs=blobs)
-            if prompt.max_cost is not None and not common.dry_run:
-                _within(prompt.max_cost, client, body, request, common.refresh_prices)
-            if common.dry_run:
-                dry_run(request)
-                return
-            writer = outputs.WRITERS[fmt](output(), self.dialect, reasoning)
-            keep = bool(prompt.continue_ or self.checks_reply(params)) or writer.keep_text
+            worst = 0.0
+            if spend is not None:
+                size = len(request.body) if request.body is not None else 0
+                worst = spend.worst(body, size)
+                spend.reserve(worst)
             exchange = client.exchange(
                 request, self.dialect, stream=stream, keep_text=keep, lines=writer.lines
             )
@@ -124,14 +172,67 @@ class Turn(ABC, Generic[P]):
                 self.explain(e)
                 raise
             report_usage(common, client, reply, model=body.get("model"))
-        if (line := self.finished(reply)) is not None:
-            output().note(f"llmcli: {line}")
-        self.check(reply, params, body)
-        if prompt.continue_ is not None:
-            conversation.record_turn(
-                prompt.continue_,
-                system=prompt.system if gathered.new_conversation else None,
-                user=self.user_message(gathered),
-                replies=self.recorded(reply),
-                blobs=blobs,
-            )
+            if spend is not None:
+                spend.settle(
+                    worst, spend.book.cost(reply.get("usage"), (body.get("model"), None))[0]
+                )
+            return reply
+
+        return send
+
+    def _loop(
+        self,
+        box: Toolbox,
+        send: Callable[[JSON], JSON],
+        body: JSON,
+        prompt: Prompt,
+        gathered: Gathered,
+        blobs: list[Blob],
+        fmt: str,
+    ) -> tuple[JSON, tuple[list[JSON], list[JSON]]]:
+        """The tool loop over ``send``; a run that stops (75, 77) still records what it
+        added to a conversation file, and prints what a script needs on stdout."""
+        from llmcli.protocol import tool_turns
+        from llmcli.tools.loop import Loop, StepsReached, ToolsPending
+
+        out = output()
+
+        def results(done: list[tool_turns.Result]) -> None:
+            if fmt == "jsonl":
+                for item in tool_turns.result_items(self.endpoint, done):
+                    out.jsonl(item)
+                out.flush()
+
+        loop = Loop(self.endpoint, box, send, results, self.recorded)
+        try:
+            reply = loop.run(body)
+        except (StepsReached, ToolsPending) as e:
+            if isinstance(e, ToolsPending):
+                out.end_text()
+                for call in e.calls:
+                    out.jsonl(call.raw)
+            elif fmt == "json":
+                out.json(e.reply)
+            out.flush()
+            if prompt.continue_ is not None and (loop.turns or loop.before):
+                self._record(prompt, gathered, blobs, loop.before, loop.turns)
+            raise
+        return reply, (loop.before, loop.turns)
+
+    def _record(
+        self,
+        prompt: Prompt,
+        gathered: Gathered,
+        blobs: list[Blob],
+        before: list[JSON],
+        replies: list[JSON],
+    ) -> None:
+        assert prompt.continue_ is not None
+        conversation.record_turn(
+            prompt.continue_,
+            system=prompt.system if gathered.new_conversation else None,
+            user=self.user_message(gathered),
+            replies=replies,
+            blobs=blobs,
+            before=before,
+        )

@@ -119,12 +119,15 @@ def record_turn(
     user: JSON | None,
     replies: Sequence[JSON],
     blobs: Sequence[Blob] = (),
+    before: Sequence[JSON] = (),
 ) -> None:
     """Append one completed turn: the system prompt (given only when the conversation
-    starts), the user message (none when the turn sent history only), the reply (one
-    assistant message; a Responses reply is its output items)."""
+    starts), the results of the calls the conversation ended with (``before``: tools
+    that ran first), the user message (none when the turn sent history only), the
+    replies (assistant messages, a Responses reply's output items; with tools that run,
+    each reply's calls followed by their results)."""
     opening = [{"role": "system", "content": system}] if system else []
-    append(path, [m for m in (user, *replies) if m], blobs, opening=opening)
+    append(path, [m for m in (*before, user, *replies) if m], blobs, opening=opening)
 
 
 def _rewrite(

@@ -252,7 +252,10 @@ def silence_stdout() -> None:
 
 class Writer:
     """Consumes an exchange's reads for one ``-o`` mode. ``lines``: the exchange should
-    make the -o jsonl line of each event; ``keep_text``: the reply must keep its text."""
+    make the -o jsonl line of each event; ``keep_text``: the reply must keep its text.
+    With tools that run (``tools_run``), a reply that calls tools is a step, not the
+    answer: ``text`` and ``json`` print the final reply only (``hold``: a whole reply's
+    text waits for its end, to be known as final)."""
 
     lines = False
     keep_text = False
@@ -261,6 +264,8 @@ class Writer:
         self.out = out
         self.dialect = dialect
         self.reasoning = reasoning
+        self.tools_run = False
+        self.hold = False
 
     def read(self, read: Read) -> None:
         """What one network read brought."""
@@ -276,19 +281,33 @@ class TextWriter(Writer):
     """The first choice's text as it arrives (reasoning on stderr with ``--reasoning``),
     a final newline, then each tool call as one JSON line: never silently dropped."""
 
+    def __init__(self, out: Output, dialect: Dialect, reasoning: bool = False) -> None:
+        super().__init__(out, dialect, reasoning)
+        self.held: list[str] = []
+
     def read(self, read: Read) -> None:
         out = self.out
         for piece in read.pieces:
             if piece.choice != 0:
                 continue
             if piece.kind == "content":
-                out.text(piece.text)
+                if self.hold:
+                    self.held.append(piece.text)
+                else:
+                    out.text(piece.text)
             elif self.reasoning:
                 out.reasoning(piece.text)
 
     def done(self, reply: Mapping[str, Any]) -> None:
+        calls = self.dialect.tools(reply)
+        held, self.held = self.held, []
+        if self.tools_run and calls:  # a step: its calls run, its streamed words end a line
+            self.out.end_text()
+            return
+        for text in held:
+            self.out.text(text)
         self.out.end_text()
-        for call in self.dialect.tools(reply):
+        for call in calls:
             self.out.jsonl(call)
 
 
@@ -298,7 +317,8 @@ class JsonWriter(Writer):
     keep_text = True
 
     def done(self, reply: Mapping[str, Any]) -> None:
-        self.out.json(reply)
+        if not (self.tools_run and self.dialect.tools(reply)):
+            self.out.json(reply)
 
     def failed(self, partial: Mapping[str, Any] | None) -> None:
         if partial is not None:

@@ -4,7 +4,9 @@ Serves the OpenAI-compatible ``/chat/completions``, ``/models``, ``/embeddings``
 ``/responses`` and the Anthropic-compatible ``/messages`` under a profile's prefix, with
 deterministic models (``echo``, ``lorem``, ``think``, ``tools``, ``unicode``,
 ``embed-small``, ``embed-large``) and injectable faults (see ``faults``). Used by the
-tests, by ``llmcli serve`` and in-process by ``llmcli … -g mock``.
+tests, by ``llmcli serve`` and in-process by ``llmcli … -g mock``. ``tools`` calls the
+function tools a request offers, arguments from their schemas, then answers from their
+results (``fake_models``), so a client running tools in a loop is tested offline.
 
 It also serves the providers' batch APIs (``batches``): OpenAI's ``/files`` +
 ``/batches`` and Anthropic's ``/messages/batches``. A batch runs for ``batch_seconds``

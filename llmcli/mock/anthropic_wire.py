@@ -32,8 +32,8 @@ def _id(reply: Reply) -> str:
     return "msg_" + reply.ask.digest
 
 
-def _tool_id(index: int) -> str:
-    return f"toolu_{index}"
+def _tool_id(reply: Reply, index: int) -> str:
+    return "toolu_" + reply.call_key(index)
 
 
 def message(reply: Reply) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def message(reply: Reply) -> dict[str, Any]:
         blocks.append(
             {
                 "type": "tool_use",
-                "id": _tool_id(i),
+                "id": _tool_id(reply, i),
                 "name": call.name,
                 "input": orjson.loads(call.arguments),
             }
@@ -111,7 +111,8 @@ def message_events(reply: Reply) -> Iterator[Event]:
         yield event("content_block_stop", index=index)
         index += 1
     for i, call in enumerate(reply.tool_calls):
-        yield from opened({"type": "tool_use", "id": _tool_id(i), "name": call.name, "input": {}})
+        block = {"type": "tool_use", "id": _tool_id(reply, i), "name": call.name, "input": {}}
+        yield from opened(block)
         for frag in fragments(call.arguments):
             yield delta({"type": "input_json_delta", "partial_json": frag})
         yield event("content_block_stop", index=index)

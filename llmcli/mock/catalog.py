@@ -5,6 +5,13 @@ Every model a profile serves is an alias of one deterministic model of ``models`
 ``glm``: seed 000's ``z-ai/glm5`` thinks only when ``chat_template_kwargs.enable_thinking``
 is true. The mock models are accepted by every profile, listed or not. Model ids and
 the ``_meta`` fields (``tags``, ``pricing`` …) are the seeds' own.
+
+What the chat models answer (``fake_models``): ``echo`` the prompt, ``lorem`` words of
+lorem ipsum, ``think`` reasoning then the prompt, ``unicode`` a fixed non-ASCII text;
+``tools`` calls every function tool the request offers (``tool_choice`` none: answers
+as ``echo``; a named tool: that one only), its arguments made from the tool's JSON
+Schema, ``get_weather`` and ``get_time`` when none is offered, and answers ``tool said:
+`` and the tool results ending the conversation (after ``mock_tool_rounds`` rounds).
 """
 
 from __future__ import annotations

@@ -9,6 +9,18 @@ what keeps the two equivalent; ``within`` cuts a reply to the Responses API's
 
 A profile serves these models under its own ids (``catalog``, ``lookup.chat_model``):
 ``Ask.model`` is the id the reply shows, ``Ask.behaves`` the model that answers.
+
+The ``tools`` model calls the function tools a request offers (``tools`` in the Chat,
+Anthropic or Responses shape; server tools such as ``web_search_20250305`` are not
+called): every one, in the order offered, in one reply, each with ``arguments`` made
+from its JSON Schema (``arguments``); ``tool_choice`` none answers as ``echo`` does, a
+named tool calls only that one. Offered none, it calls ``get_weather`` and ``get_time``.
+A conversation ending in tool results (all the trailing ones) is answered ``tool said: ``
+and their texts, one a line; the body field ``mock_tool_rounds`` (default 1) asks for
+that many rounds of results in the current turn (since the last user prompt) before
+the answer, the model calling the tools again until then. A call's id numbers its round
+in the conversation (``Reply.call_key``): ``call_0`` in the first, ``call_2_0`` after two
+rounds of results, so a conversation's ids never repeat.
 """
 
 from __future__ import annotations
@@ -33,7 +45,9 @@ __all__ = [
     "Ask",
     "Model",
     "Reply",
+    "Tool",
     "ToolCall",
+    "arguments",
     "ask_chat",
     "ask_messages",
     "ask_responses",
@@ -69,16 +83,30 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Tool:
+    """A function tool a request offers: its name and JSON Schema (None: none given)."""
+
+    name: str
+    schema: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ask:
     """What the models need from a request body."""
 
     model: str  # the model id the reply shows
-    prompt: str  # text of the last user message
-    tool_result: str | None  # text of the tool result answering the last tool call, if any
+    prompt: str  # text of the last user message (Anthropic: not one of tool results only)
+    tool_result: str | None  # the texts of the tool results ending the conversation, if any
     max_tokens: int | None
     words_per_chunk: int
     prompt_tokens: int
     behaves: str = ""  # which deterministic model answers (the id itself when empty)
+    # the tools ``tools`` calls: None when none is offered (get_weather and get_time),
+    # () when ``tool_choice`` is none, else the offered ones ``tool_choice`` allows
+    tools: tuple[Tool, ...] | None = None
+    rounds: int = 0  # rounds of tool results since the last user prompt
+    all_rounds: int = 0  # rounds of tool results in the whole conversation
+    want_rounds: int = 1  # ``mock_tool_rounds``: rounds of results before the answer
 
     @property
     def kind(self) -> str:
@@ -115,6 +143,13 @@ class Reply:
     def reasoning_tokens(self) -> int:
         return sum(_words(p) for p in self.reasoning)
 
+    def call_key(self, index: int) -> str:
+        """What tells call ``index`` apart, in the ids of every dialect (``call_0``,
+        ``toolu_0``): the index, after the conversation's rounds of tool results if any
+        (``2_0``), so a later round's calls do not take an earlier round's ids."""
+        rounds = self.ask.all_rounds
+        return f"{rounds}_{index}" if rounds else str(index)
+
 
 def pieces(text: str) -> list[str]:
     """Split after each whitespace run: "hello big world" -> "hello ", "big ", "world"."""
@@ -144,6 +179,51 @@ def _fixed(parts: list[str]) -> Callable[[], Iterator[str]]:
     return lambda: iter(parts)
 
 
+def _value(prop: Any, prompt: str) -> Any:
+    """A schema property's value: its first ``enum`` value, else by its ``type`` (the
+    first but ``"null"`` of a list of types); null for any other type or none."""
+    if not isinstance(prop, dict):
+        return None
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    words = _words(prompt)
+    values: dict[Any, Any] = {
+        "string": prompt,
+        "integer": words,
+        "number": float(words),
+        "boolean": True,
+        "array": [],
+        "object": {},
+    }
+    return values.get(kind) if isinstance(kind, str) else None
+
+
+def arguments(schema: Any, prompt: str) -> dict[str, Any]:
+    """The arguments the ``tools`` model gives a tool of JSON Schema ``schema``: each of
+    its ``properties`` in order, a string the prompt, an integer the prompt's number of
+    words (a number the same as a float), a boolean true, an array [], an object {}, a
+    property with ``enum`` its first value; {} without properties."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return {}
+    return {name: _value(prop, prompt) for name, prop in props.items()}
+
+
+def _calls(ask: Ask) -> tuple[ToolCall, ...]:
+    if ask.tools is None:
+        return (
+            ToolCall("get_weather", orjson.dumps({"location": ask.prompt}).decode()),
+            ToolCall("get_time", orjson.dumps({"timezone": "UTC"}).decode()),
+        )
+    return tuple(
+        ToolCall(t.name, orjson.dumps(arguments(t.schema, ask.prompt)).decode()) for t in ask.tools
+    )
+
+
 def reply(ask: Ask) -> Reply:
     """The model's answer to ``ask``."""
     model = ask.kind
@@ -151,17 +231,15 @@ def reply(ask: Ask) -> Reply:
         n = LOREM_DEFAULT if ask.max_tokens is None else ask.max_tokens
         per = ask.words_per_chunk
         return Reply(ask, lambda: _lorem(n, per), (), (), "stop", n)
-    if model == "tools" and ask.tool_result is None:
-        calls = (
-            ToolCall("get_weather", orjson.dumps({"location": ask.prompt}).decode()),
-            ToolCall("get_time", orjson.dumps({"timezone": "UTC"}).decode()),
-        )
+    calling = ask.tool_result is None or ask.rounds < ask.want_rounds
+    if model == "tools" and ask.tools != () and calling:
+        calls = _calls(ask)
         return Reply(ask, None, (), calls, "tool_calls", sum(_words(c.arguments) for c in calls))
-    if model == "tools":
+    if model == "tools" and ask.tools != ():
         text = "tool said: " + (ask.tool_result or "")
     elif model == "unicode":
         text = UNICODE_TEXT
-    else:  # echo, think
+    else:  # echo, think, and tools told tool_choice none
         text = ask.prompt
     reasoning: tuple[str, ...] = ()
     if model == "think":
@@ -240,6 +318,76 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
+def _choice(value: Any) -> str | None:
+    """A ``tool_choice`` in any dialect's shape: "" for none, the name of the one tool it
+    names, None for any other (auto, required, any)."""
+    if value == "none":
+        return ""
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type")
+    if kind == "none":
+        return ""
+    function = value.get("function")
+    name = function.get("name") if isinstance(function, dict) else value.get("name")
+    return name if kind in ("function", "tool") and isinstance(name, str) else None
+
+
+def _tool(spec: dict[str, Any], dialect: str) -> Tool | None:
+    """A function tool of a body's ``tools``, in the dialect's shape: Chat's ``{type:
+    function, function: {name, parameters}}``, Anthropic's ``{name, input_schema}`` (type
+    absent or ``custom``: not a server tool), the Responses ``{type: function, name,
+    parameters}``."""
+    kind = spec.get("type")
+    if dialect == "chat":
+        function = spec.get("function")
+        if kind not in (None, "function") or not isinstance(function, dict):
+            return None
+        name, schema = function.get("name"), function.get("parameters")
+    elif dialect == "messages":
+        if kind not in (None, "custom"):
+            return None
+        name, schema = spec.get("name"), spec.get("input_schema")
+    else:
+        if kind != "function":
+            return None
+        name, schema = spec.get("name"), spec.get("parameters")
+    return Tool(name, schema) if isinstance(name, str) else None
+
+
+def _offered(body: dict[str, Any], dialect: str) -> tuple[Tool, ...] | None:
+    """The tools the ``tools`` model is to call (``Ask.tools``): None when the body offers
+    no function tool, () when ``tool_choice`` is none, the one it names (offered or not:
+    then without a schema), else all the offered ones in order."""
+    value = body.get("tools")
+    specs = [s for s in value if isinstance(s, dict)] if isinstance(value, list) else []
+    offered = tuple(t for t in (_tool(s, dialect) for s in specs) if t is not None)
+    if not offered:
+        return None
+    choice = _choice(body.get("tool_choice"))
+    if choice is None:
+        return offered
+    if not choice:
+        return ()
+    return tuple(t for t in offered if t.name == choice) or (Tool(choice),)
+
+
+def _rounds(marks: Iterable[str]) -> tuple[int, int]:
+    """The rounds of tool results of a conversation marked turn by turn (``u`` a user
+    prompt, ``r`` tool results, ``o`` any other turn): in all, and since the last user
+    prompt. A round is a run of results (the answers to one assistant turn's calls)."""
+    total = current = 0
+    before = ""
+    for mark in marks:
+        if mark == "u":
+            current = 0
+        elif mark == "r" and before != "r":
+            total += 1
+            current += 1
+        before = mark
+    return total, current
+
+
 def _ask(
     body: dict[str, Any],
     model: Model,
@@ -247,8 +395,13 @@ def _ask(
     tool: str | None,
     all_text: str,
     limits: tuple[str, ...] = ("max_completion_tokens", "max_tokens"),
+    *,
+    tools: tuple[Tool, ...] | None = None,
+    marks: Iterable[str] = (),
 ) -> Ask:
     per = _int_field(body, "mock_words_per_chunk") or 1
+    rounds = _int_field(body, "mock_tool_rounds")
+    all_rounds, current = _rounds(marks)
     return Ask(
         model=model[0],
         behaves=model[1],
@@ -257,35 +410,65 @@ def _ask(
         max_tokens=_int_field(body, *limits),
         words_per_chunk=per,
         prompt_tokens=max(1, _words(all_text)),
+        tools=tools,
+        rounds=current,
+        all_rounds=all_rounds,
+        want_rounds=1 if rounds is None else rounds,
     )
 
 
 def ask_chat(body: dict[str, Any], model: Model) -> Ask:
-    """Read a Chat Completions request body; ``model`` as ``catalog.chat_model`` picks it."""
+    """Read a Chat Completions request body; ``model`` as ``catalog.chat_model`` picks it.
+    The tool result is the texts of all the ``role: tool`` messages ending it."""
     messages = _messages(body)
     texts = [_text_of(m.get("content")) for m in messages]
-    users = [t for m, t in zip(messages, texts, strict=True) if m.get("role") == "user"]
-    tool = texts[-1] if messages[-1].get("role") == "tool" else None
-    return _ask(body, model, users[-1] if users else "", tool, "\n".join(texts))
+    roles = [m.get("role") for m in messages]
+    users = [t for role, t in zip(roles, texts, strict=True) if role == "user"]
+    end = len(messages)
+    while end and roles[end - 1] == "tool":
+        end -= 1
+    tool = "\n".join(texts[end:]) if end < len(messages) else None
+    marks = ("u" if role == "user" else "r" if role == "tool" else "o" for role in roles)
+    return _ask(
+        body,
+        model,
+        users[-1] if users else "",
+        tool,
+        "\n".join(texts),
+        tools=_offered(body, "chat"),
+        marks=marks,
+    )
+
+
+def _results(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``tool_result`` blocks of an Anthropic user message."""
+    blocks = message.get("content")
+    if message.get("role") != "user" or not isinstance(blocks, list):
+        return []
+    return [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
 
 
 def ask_messages(body: dict[str, Any], model: Model) -> Ask:
-    """Read an Anthropic Messages request body; ``model`` as for ``ask_chat``."""
+    """Read an Anthropic Messages request body; ``model`` as for ``ask_chat``. The prompt
+    is the last user message not of tool results, the tool result the texts of the last
+    message's ``tool_result`` blocks (``is_error`` ones too)."""
     messages = _messages(body)
     if _int_field(body, "max_tokens") is None:
         raise RequestError(400, "max_tokens: field required", code="missing_max_tokens")
     texts = [_text_of(m.get("content")) for m in messages]
-    users = [t for m, t in zip(messages, texts, strict=True) if m.get("role") == "user"]
+    results = [_results(m) for m in messages]
+    marks = [
+        ("r" if found else "u") if m.get("role") == "user" else "o"
+        for m, found in zip(messages, results, strict=True)
+    ]
+    users = [t for mark, t in zip(marks, texts, strict=True) if mark == "u"]
     tool: str | None = None
-    last = messages[-1]
-    blocks = last.get("content")
-    if last.get("role") == "user" and isinstance(blocks, list):
-        results = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_result"]
-        if results:
-            tool = "\n".join(_text_of(b.get("content")) for b in results)
+    if results[-1]:
+        tool = "\n".join(_text_of(b.get("content")) for b in results[-1])
     system = _text_of(body.get("system"))
     all_text = "\n".join([system, *texts, tool or ""])
-    return _ask(body, model, users[-1] if users else "", tool, all_text)
+    prompt = users[-1] if users else ""
+    return _ask(body, model, prompt, tool, all_text, tools=_offered(body, "messages"), marks=marks)
 
 
 def _kind(value: Any) -> str:
@@ -347,11 +530,13 @@ def ask_responses(
     texts: list[str] = []
     users: list[str] = []
     outputs: list[str] = []
+    marks: list[str] = []
     for item in items:
         kind = item.get("type", "message")
         if kind == "function_call_output":
             outputs.append(_text_of(item.get("output"), _RESPONSES_TEXT))
             texts.append(outputs[-1])
+            marks.append("r")
             continue
         if kind in ("message", "function_call"):
             outputs.clear()
@@ -360,11 +545,23 @@ def ask_responses(
             texts.append(text)
             if item.get("role") == "user":
                 users.append(text)
+            marks.append("u" if item.get("role") == "user" else "o")
+        elif kind == "function_call":
+            marks.append("o")
     instructions = body.get("instructions")
     if isinstance(instructions, str):
         texts.insert(0, instructions)
     prompt, tool = users[-1] if users else "", "\n".join(outputs) if outputs else None
-    return _ask(body, model, prompt, tool, "\n".join(texts), ("max_output_tokens",))
+    return _ask(
+        body,
+        model,
+        prompt,
+        tool,
+        "\n".join(texts),
+        ("max_output_tokens",),
+        tools=_offered(body, "responses"),
+        marks=marks,
+    )
 
 
 # ---- embeddings -------------------------------------------------------------------------

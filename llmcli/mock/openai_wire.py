@@ -86,8 +86,8 @@ def _context(reply: Reply, profile: Profile) -> dict[str, int]:
     return {"context_left": max(0, total - used), "context_total": total}
 
 
-def _call_id(index: int) -> str:
-    return f"call_{index}"
+def _call_id(reply: Reply, index: int) -> str:
+    return "call_" + reply.call_key(index)
 
 
 def chat_completion(reply: Reply, profile: Profile) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def chat_completion(reply: Reply, profile: Profile) -> dict[str, Any]:
     if reply.tool_calls:
         message["tool_calls"] = [
             {
-                "id": _call_id(i),
+                "id": _call_id(reply, i),
                 "type": "function",
                 "function": {"name": c.name, "arguments": c.arguments},
             }
@@ -122,7 +122,7 @@ def _tool_deltas(reply: Reply) -> Iterator[dict[str, Any]]:
     for i, call in enumerate(reply.tool_calls):
         yield {
             "index": i,
-            "id": _call_id(i),
+            "id": _call_id(reply, i),
             "type": "function",
             "function": {"name": call.name, "arguments": ""},
         }

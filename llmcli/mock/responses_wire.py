@@ -220,7 +220,7 @@ def _call_item(said: Reply, digest: str, index: int) -> Item:
     return {
         "type": "function_call",
         "id": f"fc_{digest}_{index}",
-        "call_id": f"call_{index}",
+        "call_id": "call_" + said.call_key(index),
         "name": call.name,
         "arguments": call.arguments,
         "status": "completed",

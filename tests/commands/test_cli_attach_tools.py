@@ -186,7 +186,7 @@ def test_a_script_answers_a_tool_call_and_gets_the_final_reply(
     ]
     conv.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in lines))
     final = llmcli(command, "--base-url", url, "-m", "tools", "--messages", str(conv))
-    assert (final.code, final.out) == (0, b"tool said: noon\n")
+    assert (final.code, final.out) == (0, b"tool said: sunny\nnoon\n")  # every trailing result
     answered = llmcli("messages", "--base-url", url, "-m", "tools", "--messages", str(conv))
     assert (answered.code, answered.out) == (0, b"tool said: sunny\nnoon\n")
 

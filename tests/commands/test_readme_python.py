@@ -21,5 +21,6 @@ def test_the_readme_python_example_runs() -> None:
     assert done.returncode == 0
     lines = done.stdout.decode().splitlines()
     assert lines[0] == "Hello, library"
-    assert lines[-2] == "stop"
+    assert lines[-3] == "stop"
+    assert lines[-2] == "tool said: 4"  # add(2, 2): "Hello, library" has two words
     assert lines[-1] == "DataError 65"

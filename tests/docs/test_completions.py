@@ -36,7 +36,8 @@ FORMATS = {"text", "json", "jsonl", "sse"}
 EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 GATEWAYS = {*BUILTINS, "work"}  # "work" comes from the temporary config file
 COMMANDS = {
-    "chat", "stream", "messages", "responses", "models", "embed", "batch", "gateways", "serve"
+    "chat", "stream", "messages", "responses", "models", "embed", "batch", "gateways", "serve",
+    "mcp",
 }  # fmt: skip
 NOTES = {"notes.md", "notes.txt"}
 
@@ -141,6 +142,7 @@ def test_generation_is_deterministic_and_machine_free() -> None:
             f"man/llmcli-batch-{c}.1"
             for c in ("run", "submit", "status", "fetch", "cancel", "list")
         ),
+        "man/llmcli-mcp-list-tools.1",
     }
     for content in first.values():
         assert str(ROOT) not in content

@@ -46,9 +46,11 @@ COMMANDS = [
     "batch fetch",
     "batch cancel",
     "batch list",
+    "mcp",
+    "mcp list-tools",
 ]
 BATCH = ["run", "submit", "status", "fetch", "cancel", "list"]
-GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": BATCH}
+GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": BATCH, "mcp": ["list-tools"]}
 PAGES = ["llmcli.1", *(f"{'-'.join(['llmcli', *c.split()])}.1" for c in COMMANDS)]
 SECTIONS = [
     "NAME",
@@ -245,11 +247,11 @@ def test_overview_has_environment_commands_and_config() -> None:
     for name in ENVIRONMENT:
         assert f"\n.TP\n\\fB{roff.esc(name)}\\fR\n" in "\n" + environment, name
     for command in COMMANDS:
-        assert f"\\fB{command}\\fR" in section(text, "COMMANDS")
+        assert f"\\fB{roff.esc(command)}\\fR" in section(text, "COMMANDS")
     commands = flat(section(text, "COMMANDS"))
     assert ".TP \\fBbatch\\fR Many requests from JSONL" in commands
     assert "See \\%llmcli\\-batch(1). .TP \\fBbatch run\\fR " in commands
-    assert commands.endswith("See \\%llmcli\\-batch\\-list(1).")
+    assert commands.endswith("See \\%llmcli\\-mcp\\-list\\-tools(1).")
     for name in PAGES[1:]:
         assert f".BR \\%{roff.esc(name[:-2])} (1)," in section(text, '"SEE ALSO"')
     assert (
