@@ -145,7 +145,9 @@ def serve(
     """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
     tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
     --profile, and injectable faults. Prints its base URL on stdout once it listens,
-    then logs each request on stderr (method, path, status, milliseconds, model).
+    then logs each request on stderr (method, path, status, milliseconds, model). The
+    tools model calls every function tool a request offers (arguments made from each
+    schema; mock_tool_rounds=N: N rounds), then quotes the results it is sent.
     -g mock runs the same gateway in-process, silently, without serve. It also serves
     the batch APIs (OpenAI's /files and /batches, Anthropic's /messages/batches; the
     anthropic profile only the latter): each batch runs for a few seconds, kept in

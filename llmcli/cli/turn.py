@@ -190,8 +190,9 @@ class Turn(ABC, Generic[P]):
         blobs: list[Blob],
         fmt: str,
     ) -> tuple[JSON, tuple[list[JSON], list[JSON]]]:
-        """The tool loop over ``send``; a run that stops (75, 77) still records what it
-        added to a conversation file, and prints what a script needs on stdout."""
+        """The tool loop over ``send``; a run that stops (75, 77, a later request that
+        failed) still records what it added to a conversation file, and prints what a
+        script needs on stdout."""
         from llmcli.protocol import tool_turns
         from llmcli.tools.loop import Loop, StepsReached, ToolsPending
 
@@ -206,14 +207,16 @@ class Turn(ABC, Generic[P]):
         loop = Loop(self.endpoint, box, send, results, self.recorded)
         try:
             reply = loop.run(body)
-        except (StepsReached, ToolsPending) as e:
+        except (LlmcliError, KeyboardInterrupt) as e:
             if isinstance(e, ToolsPending):
                 out.end_text()
                 for call in e.calls:
                     out.jsonl(call.raw)
-            elif fmt == "json":
+            elif isinstance(e, StepsReached) and fmt == "json":
                 out.json(e.reply)
             out.flush()
+            # what completed is kept (calls that ran are not run again): a stop at the
+            # step limit, at unapproved calls, or a failure of a later request
             if prompt.continue_ is not None and (loop.turns or loop.before):
                 self._record(prompt, gathered, blobs, loop.before, loop.turns)
             raise

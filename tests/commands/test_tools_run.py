@@ -17,6 +17,8 @@ import orjson
 import pytest
 from conftest import SECRET, clean_env, llmcli
 
+from llmcli import mock as offline
+
 WEATHER = {"type": "object", "properties": {"location": {"type": "string"}}}
 TIME = {"type": "object", "properties": {"timezone": {"type": "string"}}}
 COMMANDS = [
@@ -410,3 +412,41 @@ def test_batch_rows_run_the_tools_approved_on_the_command_line(tmp_path: Path) -
     lines = {line["custom_id"]: line for line in map(orjson.loads, out.read_bytes().splitlines())}
     assert sorted(lines) == ["a", "b", "c"]
     assert lines["c"]["response"]["body"]["choices"][0]["message"]["content"] == "tool said: noon\n"
+
+
+def test_verbose_shows_each_call_bounded_and_redacted(
+    tmp_path: Path, kit: dict[str, str], url: str
+) -> None:
+    loud = tmp_path / "loud.py"
+    loud.write_text(f"print('{SECRET} ' + 'z' * 500)\n")
+    args = tool_args(kit, "--approve", "all", "-v")
+    args[args.index(f"get_weather={kit['weather']}")] = f"get_weather={py(loud)}"
+    r = llmcli("chat", *keyed(args, url), "Paris", env={"LLMCLI_API_KEY": SECRET})
+    assert r.code == 0, r.err
+    shown = [line for line in r.err.splitlines() if line.startswith("tool ")]
+    assert len(shown) == 2
+    weather = next(line for line in shown if line.startswith("tool get_weather"))
+    prefix = 'tool get_weather {"location":"Paris"} -> 514 characters in '
+    assert weather.startswith(prefix)
+    took, said = weather[len(prefix) :].split(" s: ", 1)
+    assert float(took) >= 0
+    assert said == "*** " + "z" * (200 - len(SECRET) - 1) + "…"
+    assert SECRET not in r.err
+
+
+def test_a_later_request_that_fails_keeps_what_ran(
+    kit: dict[str, str], tmp_path: Path, url: str
+) -> None:
+    """The second request is refused: the calls that ran and their results stay in the
+    conversation file, and continuing it sends them without running the tools again."""
+    conv = tmp_path / "conv.jsonl"
+    with offline.start(faults="every=2;status=400") as failing:
+        args = tool_args(kit, "--approve", "all", "-c", str(conv))
+        r = llmcli("chat", *keyed(args, failing.base_url), "Paris")
+    assert r.code == 65
+    saved = [orjson.loads(line) for line in conv.read_bytes().splitlines()]
+    assert [m["role"] for m in saved] == ["user", "assistant", "tool", "tool"]
+    Path(kit["ran"]).unlink()
+    again = llmcli("chat", *keyed(tool_args(kit, "-c", str(conv)), url), stdin=None)
+    assert (again.code, again.text, again.err) == (0, ANSWER, "")
+    assert not Path(kit["ran"]).exists()
