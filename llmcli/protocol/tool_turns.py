@@ -141,11 +141,27 @@ def _with_conversation(api: str, body: Mapping[str, Any], items: list[Any]) -> J
     return {**body, "input" if api == "responses" else "messages": items}
 
 
+def _unforced(api: str, body: Mapping[str, Any]) -> JSON:
+    """The body with a ``tool_choice`` that forces a call (required, any, a named tool)
+    set back to auto: once the forced call is answered, forcing it again would only loop
+    (as the OpenAI Agents SDK resets it)."""
+    choice = body.get("tool_choice")
+    if api == "messages":
+        if isinstance(choice, Mapping) and choice.get("type") in ("any", "tool"):
+            kept = {k: v for k, v in choice.items() if k == "disable_parallel_tool_use"}
+            return {**body, "tool_choice": {"type": "auto", **kept}}
+        return dict(body)
+    named = isinstance(choice, Mapping) and choice.get("type") in ("function", "custom")
+    return {**body, "tool_choice": "auto"} if choice == "required" or named else dict(body)
+
+
 def answered(
     api: str, body: Mapping[str, Any], reply: Mapping[str, Any], results: Sequence[Result]
 ) -> JSON:
     """The next request's body: the reply and the results after the conversation so far
-    (a Responses body continued with ``previous_response_id`` sends the results only)."""
+    (a Responses body continued with ``previous_response_id`` sends the results only); a
+    ``tool_choice`` that forced the call is auto from here on."""
+    body = _unforced(api, body)
     if api == "responses" and body.get("previous_response_id") and reply.get("id"):
         return {**body, "previous_response_id": reply["id"], "input": result_turn(api, results)}
     turn = assistant_turn(api, reply)

@@ -160,3 +160,27 @@ def test_unanswered_function_calls_end_a_responses_input() -> None:
         "input": [*body["input"], {"type": "function_call_output", "call_id": "f1", "output": "2"}]
     }
     assert tool_turns.unanswered("responses", done) == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("api", "choice", "after"),
+    [
+        ("chat", "required", "auto"),
+        ("chat", {"type": "function", "function": {"name": "add"}}, "auto"),
+        ("chat", "none", "none"),
+        ("messages", {"type": "tool", "name": "add", "disable_parallel_tool_use": True},
+         {"type": "auto", "disable_parallel_tool_use": True}),
+        ("messages", {"type": "any"}, {"type": "auto"}),
+        ("messages", {"type": "auto"}, {"type": "auto"}),
+        ("responses", {"type": "function", "name": "add"}, "auto"),
+        ("responses", {"type": "web_search_preview"}, {"type": "web_search_preview"}),
+    ],
+)  # fmt: skip
+def test_a_forced_tool_choice_is_auto_once_the_call_is_answered(
+    api: str, choice: Any, after: Any
+) -> None:
+    reply = {"chat": CHAT_REPLY, "messages": MESSAGE_REPLY, "responses": RESPONSE_REPLY}[api]
+    call = tool_turns.calls(api, reply)[0]
+    key = "input" if api == "responses" else "messages"
+    nxt = tool_turns.answered(api, {key: [], "tool_choice": choice}, reply, [Result(call, "2")])
+    assert nxt["tool_choice"] == after
