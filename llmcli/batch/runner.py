@@ -164,6 +164,8 @@ def answer(
         request = client.request("POST", row.endpoint, body)
     except LlmcliError as e:  # an endpoint the gateway lacks: this row cannot go
         return results.failed(row.custom_id, _code(e), e.message)
+    if tools is not None and _runs_tools(tools, row.endpoint, body):
+        return _looped(client, row, body, tools, _Step(limits, stop, spend))
     worst = 0.0
     if spend is not None:
         try:
@@ -178,10 +180,7 @@ def answer(
                 stop.stop(e.message)
             raise Stopped(e.message) from None
     try:
-        if tools is not None and _runs_tools(tools, row.endpoint, body):
-            line = _looped(client, row, body, tools, stop)
-        else:
-            line = _sent(client, row, request, stop)
+        line = _sent(client, row, request, stop)
     except BaseException:
         if spend is not None:
             spend.settle(worst, None)  # it may have been billed: counted at its worst
@@ -210,23 +209,29 @@ def _sent(client: Client, row: Row, request: Any, stop: _Stop | None) -> JSON:
     """The output line of a row's request, sent."""
     try:
         reply = client.send(request, halted=None if stop is None else stop.halted)
-    except Halted:
-        raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
-    except ReplayMiss:
-        raise  # a replay without this recording: the run stops (exit 69)
-    except LlmcliError as e:
-        if e.status in (401, 402, 403):
-            if stop is not None:
-                stop.stop(e.message)
-            raise Stopped(e.message) from None
-        if e.status is not None:
-            body = results.body_of(e.body or b"")
-            return results.answered(row.custom_id, e.status, e.request_id, body)
-        return results.failed(row.custom_id, _code(e), e.message)
+    except (LlmcliError, Halted) as e:
+        return _error_line(row, e, stop)
     from llmcli.http.failures import request_id
 
     body = results.body_of(reply.body)
     return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)
+
+
+def _error_line(row: Row, error: LlmcliError | Halted, stop: _Stop | None) -> JSON:
+    """The output line of a row whose request failed; raises ``Stopped`` on 401/402/403
+    (and when the run was stopped), and on a replay without the row's recording."""
+    if isinstance(error, Halted):
+        raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
+    if isinstance(error, ReplayMiss):
+        raise error  # a replay without this recording: the run stops (exit 69)
+    if error.status in (401, 402, 403):
+        if stop is not None:
+            stop.stop(error.message)
+        raise Stopped(error.message) from None
+    if error.status is not None:
+        body = results.body_of(error.body or b"")
+        return results.answered(row.custom_id, error.status, error.request_id, body)
+    return results.failed(row.custom_id, _code(error), error.message)
 
 
 def _runs_tools(tools: Toolbox, endpoint: str, body: JSON) -> bool:
@@ -238,25 +243,63 @@ def _runs_tools(tools: Toolbox, endpoint: str, body: JSON) -> bool:
     return bool(tools.specs) or any(n in tools.tools for n in tool_turns.offered(endpoint, body))
 
 
-def _looped(client: Client, row: Row, body: JSON, tools: Toolbox, stop: _Stop | None) -> JSON:
-    """A row through the tool loop: each step one request, the calls run as the run's
-    flags approved them (a batch never asks on a terminal), the final reply its line."""
-    from llmcli.http.failures import request_id
-    from llmcli.http.request import parse_reply
-    from llmcli.tools.loop import Loop, StepsReached, ToolsPending
+@dataclass(slots=True)
+class _Step:
+    """What each request of a row's tool loop goes through, as a row's one request does:
+    the rate limits, the run's stop, the cost cap."""
 
-    last_id = ""
+    limits: RateLimits | None
+    stop: _Stop | None
+    spend: Spend | None
+    sent: int = 0
 
-    def send(step: JSON) -> JSON:
-        nonlocal last_id
-        request = client.request("POST", row.endpoint, step)
-        reply = client.send(request, halted=None if stop is None else stop.halted)
-        last_id = request_id(reply.headers)
+    def send(self, client: Client, row: Row, body: JSON) -> JSON:
+        from llmcli.http.request import parse_reply
+
+        request = client.request("POST", row.endpoint, body)
+        if self.limits is not None and self.sent:  # the first was counted with the row
+            self.limits.acquire(len(request.body or b"") // 4 + (_most(body) or 0))
+        if self.stop is not None:
+            self.stop.check()
+        worst = 0.0
+        if self.spend is not None:
+            worst = self.spend.worst(body, len(request.body or b""))  # UsageError: no bound
+            try:
+                self.spend.reserve(worst)
+            except OverBudget as e:
+                if self.stop is not None:
+                    self.stop.stop(e.message)
+                raise Stopped(e.message) from None
+        self.sent += 1
+        try:
+            reply = client.send(request, halted=None if self.stop is None else self.stop.halted)
+        except BaseException:
+            if self.spend is not None:
+                self.spend.settle(worst, None)  # it may have been billed: at its worst
+            raise
         parsed: JSON = parse_reply(reply.body, request)
+        if self.spend is not None:
+            usage = parsed.get("usage") if isinstance(parsed, dict) else None
+            cost = self.spend.book.cost(usage, (body.get("model"),))[0] if usage else None
+            self.spend.settle(worst, cost)
         return parsed
 
+
+def _most(body: JSON) -> int | None:
+    most = body.get("max_tokens") or body.get("max_completion_tokens")
+    most = most or body.get("max_output_tokens")
+    return most if isinstance(most, int) else None
+
+
+def _looped(client: Client, row: Row, body: JSON, tools: Toolbox, step: _Step) -> JSON:
+    """A row through the tool loop: each step one request (paced, capped and stopped
+    as any row's), the calls run as the run's flags approved them (a batch never asks
+    on a terminal), the final reply its line. A row stopped at a later step is sent from
+    its start again by ``--resume``: its tools run again."""
+    from llmcli.tools.loop import Loop, StepsReached, ToolsPending
+
     try:
-        final = Loop(row.endpoint, tools, send).run(body)
+        final = Loop(row.endpoint, tools, lambda b: step.send(client, row, b)).run(body)
     except ToolsPending as e:
         names = [c.name for c in e.calls if not tools.approval.given(c.name)]
         problem = (
@@ -266,21 +309,11 @@ def _looped(client: Client, row: Row, body: JSON, tools: Toolbox, stop: _Stop | 
         return results.failed(row.custom_id, "tool_not_approved", problem)
     except StepsReached as e:
         return results.failed(row.custom_id, "max_steps", f"line {row.line}: {e.message}")
-    except Halted:
-        raise Stopped(stop.message if stop is not None and stop.message else "stopped") from None
-    except ReplayMiss:
-        raise
-    except LlmcliError as e:
-        if e.status in (401, 402, 403):
-            if stop is not None:
-                stop.stop(e.message)
-            raise Stopped(e.message) from None
-        if e.status is not None:
-            return results.answered(
-                row.custom_id, e.status, e.request_id, results.body_of(e.body or b"")
-            )
-        return results.failed(row.custom_id, _code(e), e.message)
-    return results.answered(row.custom_id, 200, last_id, final)
+    except UsageError as e:  # --max-cost without a bound or a price: not sent
+        return results.failed(row.custom_id, "invalid_request", f"line {row.line}: {e.message}")
+    except (LlmcliError, Halted) as e:
+        return _error_line(row, e, step.stop)
+    return results.answered(row.custom_id, 200, "", final)
 
 
 def _code(error: LlmcliError) -> str:

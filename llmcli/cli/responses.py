@@ -15,6 +15,7 @@ from llmcli.client import Client
 from llmcli.errors import UsageError
 from llmcli.http.request import Blob
 from llmcli.io import inputs
+from llmcli.protocol import tool_turns
 from llmcli.protocol.responses import RESPONSES
 from llmcli.protocol.responses import shapes as responses_shapes
 
@@ -218,6 +219,17 @@ class ResponsesTurn(Turn[ResponsesParams]):
             return
         flag = "--json" if params.json_mode else f"--schema {params.schema}"
         check_text(text, flag, responses_shapes.schema_of(body), params.schema)
+
+    def waiting(
+        self, gathered: Gathered, body: dict[str, Any]
+    ) -> tuple[list[tool_turns.Call], int] | None:
+        """Continued on the server (``previous_response_id``), the input starts after the
+        last stored response: calls that response made and nothing answered go first."""
+        if not body.get("previous_response_id") or not gathered.history:
+            return None
+        items = responses_shapes.from_chat(gathered.history)
+        calls, _ = tool_turns.unanswered("responses", {"input": items})
+        return calls, 0
 
     def finished(self, reply: dict[str, Any]) -> str | None:
         reason = responses_shapes.incomplete_reason(reply)

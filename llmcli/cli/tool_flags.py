@@ -117,6 +117,40 @@ def toolbox(
     if not flags.active:
         yield None
         return
+    with _tools_end_on_sigterm():
+        yield from _made(flags, api, body, secrets, log, dry_run, batch)
+
+
+@contextmanager
+def _tools_end_on_sigterm() -> Iterator[None]:
+    """SIGTERM (``timeout``, a CI job cancelled) unwinds as ^C does, so the tools that
+    run are ended: they run in sessions of their own, which no signal to llmcli reaches."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    before = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _made(
+    flags: ToolFlags,
+    api: str,
+    body: dict[str, Any],
+    secrets: tuple[str, ...],
+    log: Callable[[str], None] | None,
+    dry_run: bool,
+    batch: bool,
+) -> Iterator[Toolbox]:
     from llmcli.protocol import tool_turns
     from llmcli.tools.approval import Approval, terminal
     from llmcli.tools.command import CommandTool, split

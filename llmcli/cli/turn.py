@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from llmcli.client import Client
     from llmcli.http.request import Blob
     from llmcli.protocol.dialect import Dialect
+    from llmcli.protocol.tool_turns import Call
     from llmcli.tools.loop import Toolbox
 
 JSON = dict[str, Any]
@@ -83,6 +84,11 @@ class Turn(ABC, Generic[P]):
     def explain(self, error: LlmcliError) -> None:
         """Add what to do to a failure's message, where the API's words leave it unsaid."""
 
+    def waiting(self, gathered: Gathered, body: JSON) -> tuple[list[Call], int] | None:
+        """Calls the conversation left unanswered that the body does not show (and where
+        their results go), or None: the loop reads them from the body."""
+        return None
+
     def finished(self, reply: JSON) -> str | None:
         """A line for stderr about how the reply ended (an incomplete response), or None."""
         return None
@@ -124,7 +130,9 @@ class Turn(ABC, Generic[P]):
                 writer = outputs.WRITERS[fmt](out, self.dialect, reasoning)
                 writer.tools_run = box is not None
                 writer.hold = box is not None and not stream
-                keep = bool(prompt.continue_ or self.checks_reply(params)) or writer.keep_text
+                # a step's reply goes back whole (its text, its signed thinking): kept
+                keep = bool(prompt.continue_ or self.checks_reply(params) or box)
+                keep = keep or writer.keep_text
                 send = self._sender(client, common, prompt, writer, stream, keep, blobs)
                 if box is None:
                     reply = send(body)
@@ -206,14 +214,16 @@ class Turn(ABC, Generic[P]):
 
         loop = Loop(self.endpoint, box, send, results, self.recorded)
         try:
-            reply = loop.run(body)
+            reply = loop.run(body, self.waiting(gathered, body))
         except (LlmcliError, KeyboardInterrupt) as e:
-            if isinstance(e, ToolsPending):
+            stopped = isinstance(e, StepsReached | ToolsPending)
+            if isinstance(e, ToolsPending) and fmt == "text":  # the calls, for a script
                 out.end_text()
                 for call in e.calls:
                     out.jsonl(call.raw)
-            elif isinstance(e, StepsReached) and fmt == "json":
-                out.json(e.reply)
+            elif stopped and fmt == "json":  # the last reply (its calls), or the calls
+                last = getattr(e, "reply", None)
+                out.json(last if last is not None else [c.raw for c in getattr(e, "calls", [])])
             out.flush()
             # what completed is kept (calls that ran are not run again): a stop at the
             # step limit, at unapproved calls, or a failure of a later request
@@ -231,11 +241,13 @@ class Turn(ABC, Generic[P]):
         replies: list[JSON],
     ) -> None:
         assert prompt.continue_ is not None
+        from llmcli.protocol import tool_turns
+
         conversation.record_turn(
             prompt.continue_,
             system=prompt.system if gathered.new_conversation else None,
-            user=self.user_message(gathered),
+            user=None,
             replies=replies,
             blobs=blobs,
-            before=before,
+            before=tool_turns.with_prompt(self.endpoint, before, self.user_message(gathered)),
         )

@@ -29,11 +29,9 @@ from typing import Any
 from llmcli.errors import DataError, InputFileError, OutputFileError
 from llmcli.http.request import Blob, serialize
 from llmcli.io.inputs import Stdin, load_messages
+from llmcli.protocol.chat.shapes import OUTPUT_ONLY
 
 JSON = dict[str, Any]
-#: output-only fields some servers refuse in input messages (DeepSeek: reasoning_content);
-#: they stay in the file, but are not sent back
-OUTPUT_ONLY = ("reasoning", "reasoning_content")
 TEMPORARY_SUFFIX = ".tmp"
 
 

@@ -162,9 +162,12 @@ def answered(
     (a Responses body continued with ``previous_response_id`` sends the results only); a
     ``tool_choice`` that forced the call is auto from here on."""
     body = _unforced(api, body)
-    if api == "responses" and body.get("previous_response_id") and reply.get("id"):
+    stored = body.get("store") is not False and reply.get("store") is not False
+    if api == "responses" and body.get("previous_response_id") and reply.get("id") and stored:
         return {**body, "previous_response_id": reply["id"], "input": result_turn(api, results)}
     turn = assistant_turn(api, reply)
+    if api == "chat":  # as a conversation file sends it back
+        turn = [{k: v for k, v in m.items() if k not in chat_shapes.OUTPUT_ONLY} for m in turn]
     if api == "responses":
         turn = responses_shapes.for_sending(turn)
         if body.get("store") is False:
@@ -205,20 +208,17 @@ def unanswered(api: str, body: Mapping[str, Any]) -> tuple[list[Call], int]:
     """The calls of the conversation's last assistant turn that nothing answers yet, and
     where their results go (the index in the conversation); ``([], 0)`` when none."""
     items = _conversation(api, body)
-    if api == "responses":
-        answered_ids = {i.get("call_id") for i in items if isinstance(i, Mapping) and "output" in i}
-        end = len(items)
-        while (
-            end
-            and isinstance(items[end - 1], Mapping)
-            and items[end - 1].get("type") != "message"
-            and "role" not in items[end - 1]
-        ):
-            end -= 1
-        tail = [i for i in items[end:] if isinstance(i, Mapping)]
-        found = calls("responses", {"output": tail})
-        found = [c for c in found if c.id not in answered_ids]
-        return (found, len(items)) if found else ([], 0)
+    if api == "responses":  # calls anywhere whose call_id no output answers
+        done = {i.get("call_id") for i in items if isinstance(i, Mapping) and "output" in i}
+        last = -1
+        for index, item in enumerate(items):
+            kind = item.get("type") if isinstance(item, Mapping) else None
+            if kind in responses_shapes.CLIENT_CALLS and item.get("call_id") not in done:
+                last = index
+        if last < 0:
+            return [], 0
+        found = calls("responses", {"output": items[: last + 1]})
+        return [c for c in found if c.id not in done], last + 1
     for index in range(len(items) - 1, -1, -1):
         message = items[index]
         if not isinstance(message, Mapping) or message.get("role") != "assistant":
@@ -241,6 +241,16 @@ def unanswered(api: str, body: Mapping[str, Any]) -> tuple[list[Call], int]:
     return [], 0
 
 
+def with_prompt(api: str, results: list[JSON], user: JSON | None) -> list[JSON]:
+    """The results of calls a conversation ended with and the new user message, as the
+    request carried them (Anthropic: one user turn, the results first)."""
+    if api != "messages" or not results or user is None:
+        return [*results, *([user] if user else [])]
+    content = user.get("content")
+    rest = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    return [{**user, "content": [*results[0]["content"], *rest]}]
+
+
 def answer_unanswered(
     api: str, body: Mapping[str, Any], where: int, results: Sequence[Result]
 ) -> JSON:
@@ -248,15 +258,8 @@ def answer_unanswered(
     message that follows them (Anthropic: its blocks after the results, in one turn)."""
     items = _conversation(api, body)
     turn = result_turn(api, results)
-    if api == "messages" and where < len(items):
-        following = items[where]
-        if isinstance(following, Mapping) and following.get("role") == "user":
-            content = following.get("content")
-            rest = (
-                [{"type": "text", "text": content}]
-                if isinstance(content, str)
-                else list(content or [])
-            )
-            merged = {**following, "content": [*turn[0]["content"], *rest]}
-            return _with_conversation(api, body, [*items[:where], merged, *items[where + 1 :]])
+    following = items[where] if where < len(items) else None
+    if api == "messages" and isinstance(following, Mapping) and following.get("role") == "user":
+        merged = with_prompt(api, turn, dict(following))
+        return _with_conversation(api, body, [*items[:where], *merged, *items[where + 1 :]])
     return _with_conversation(api, body, [*items[:where], *turn, *items[where:]])

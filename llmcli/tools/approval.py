@@ -6,6 +6,7 @@ the calls pending (exit 77).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,12 @@ from llmcli.protocol.tool_turns import Call
 from llmcli.redaction import redact
 
 SHOWN = 2000  # characters of a call's arguments shown on the terminal
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+#: what could make a call read as another on a terminal: control characters, and the
+#: invisible and direction-changing ones (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069)
+_HIDING = (*range(0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), *range(0x202A, 0x202F))
+_CONTROLS = {
+    c: f"\\u{c:04x}" if c > 0xFF else f"\\x{c:02x}" for c in (*_HIDING, *range(0x2066, 0x206A))
+}
 
 Ask = Callable[[Call], bool]
 
@@ -56,6 +62,10 @@ def terminal(secrets: tuple[str, ...] = ()) -> Ask | None:
 
     def ask(call: Call) -> bool:
         question = f"llmcli: the model calls the tool {shown(call, secrets)}\nRun it? [y/N] "
+        with contextlib.suppress(OSError, ImportError):  # what was typed before is no answer
+            import termios
+
+            termios.tcflush(fd, termios.TCIFLUSH)
         os.write(fd, question.encode("utf-8"))
         answer = b""
         while not answer.endswith(b"\n"):

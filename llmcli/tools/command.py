@@ -19,6 +19,7 @@ import selectors
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,19 @@ from llmcli.redaction import redact
 
 STDERR_TAIL = 4096
 READ = 65536
+DRAIN = 0.5  # seconds a tool that exited may keep its pipes open (a daemon it left)
+#: every tool running now, so an interrupted run ends them (they are in sessions of their
+#: own: a ^C at the terminal does not reach them)
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def end_all() -> None:
+    """End every tool still running, and what each started."""
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for process in running:
+        _end(process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +62,14 @@ def split(name: str, command: str) -> list[str]:
 
 
 def environment(secrets: Sequence[str], base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The user's environment without a variable that holds any of ``secrets``."""
+    """The user's environment without a variable that holds any of ``secrets`` (a short
+    one, such as a local server's dummy key ``x``: only a variable that is just it)."""
     env = os.environ if base is None else base
-    return {k: v for k, v in env.items() if not any(s and s in v for s in secrets)}
+
+    def holds(value: str) -> bool:
+        return any(s and (s in value if len(s) >= 8 else s == value) for s in secrets)
+
+    return {k: v for k, v in env.items() if not holds(v)}
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:
@@ -79,11 +98,18 @@ class CommandTool:
             )
         except OSError as e:
             return Outcome(f"tool {self.name}: cannot run {self.argv[0]}: {e.strerror}", True)
+        with _LIVE_LOCK:
+            _LIVE.add(process)
         try:
             out, err, cut, timed_out = self._talk(process, arguments.encode("utf-8"))
         finally:
             _end(process)
             process.wait()
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
+            for pipe in (process.stdin, process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
         tail = redact(err[-STDERR_TAIL:].decode("utf-8", "replace"), self.secrets)
         if timed_out:
             return Outcome(self._failure(f"timed out after {self.timeout:g} s", tail), True)
@@ -123,17 +149,25 @@ class CommandTool:
             if exited.fd is not None:
                 selector.register(exited.fd, selectors.EVENT_READ)
             open_pipes = 2
+            drained: float | None = None  # once the tool exited: when to stop reading
             while open_pipes:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                if drained is not None and now >= drained:  # a daemon holds the pipes
+                    break
+                left = deadline - now
                 if left <= 0:
                     return bytes(out), bytes(err), False, True
+                if drained is not None:
+                    left = min(left, drained - now)
                 ready = selector.select(left if exited.fd is not None else min(left, 0.05))
-                if exited.fd is None and process.poll() is not None:
+                if exited.fd is None and process.poll() is not None and drained is None:
                     _end(process)
+                    drained = time.monotonic() + DRAIN
                 for key, _ in ready:
                     if key.fileobj == exited.fd:
                         selector.unregister(key.fileobj)
                         _end(process)
+                        drained = time.monotonic() + DRAIN
                     elif key.fileobj is process.stdin:
                         pending = self._feed(process, pending)
                         if not pending:

@@ -21,6 +21,8 @@ import orjson
 from llmcli.errors import NotAllowedError, TemporaryError
 from llmcli.protocol import tool_turns
 from llmcli.protocol.tool_turns import Call, Result
+from llmcli.redaction import redact
+from llmcli.tools import command
 from llmcli.tools.approval import Approval, shown
 from llmcli.tools.command import Outcome
 
@@ -31,11 +33,15 @@ LOGGED = 200  # characters of a result -v shows
 
 
 class ToolsPending(NotAllowedError):
-    """Calls nobody approved, with no one to ask: nothing ran (exit 77)."""
+    """Calls nobody approved, with no one to ask: nothing ran (exit 77). ``reply``: the
+    reply that made them (None: a conversation ended with them)."""
 
-    def __init__(self, message: str, calls: Sequence[Call]) -> None:
+    def __init__(
+        self, message: str, calls: Sequence[Call], reply: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.calls = list(calls)
+        self.reply = dict(reply) if reply is not None else None
 
 
 class StepsReached(TemporaryError):
@@ -93,8 +99,14 @@ class Toolbox:
             )
         todo = [c for c, r in zip(calls, decided, strict=True) if r is None]
         if todo:
-            with ThreadPoolExecutor(min(len(todo), MAX_PARALLEL)) as pool:
+            pool = ThreadPoolExecutor(min(len(todo), MAX_PARALLEL))
+            try:
                 ran = iter(list(pool.map(self._call, todo)))
+            except BaseException:  # ^C, SIGTERM: what runs is ended, not waited for
+                command.end_all()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
             decided = [r if r is not None else next(ran) for r in decided]
         return [r for r in decided if r is not None]
 
@@ -117,6 +129,8 @@ class Toolbox:
             outcome = self.tools[call.name](call.arguments or ("" if call.custom else "{}"))
         except Exception as e:  # a library callable's failure goes back to the model
             outcome = Outcome(f"tool {call.name} failed: {type(e).__name__}: {e}", True)
+        if self.secrets:  # a tool that found the key some other way does not pass it on
+            outcome = Outcome(redact(outcome.text, self.secrets), outcome.error)
         if self.log is not None:
             took = time.monotonic() - started
             said = outcome.text[:LOGGED].replace("\n", "\\n")
@@ -143,10 +157,13 @@ class Loop:
     before: list[JSON] = field(default_factory=list)
     steps: int = 0
 
-    def run(self, body: Mapping[str, Any]) -> JSON:
+    def run(self, body: Mapping[str, Any], given: tuple[list[Call], int] | None = None) -> JSON:
+        """The final reply. ``given``: the calls a conversation left unanswered and
+        where their results go, when the body alone does not show them (a Responses
+        body continued on the server); else they are read from the body."""
         body = self.toolbox.offer(self.api, body)
         offered = tool_turns.offered(self.api, body)
-        waiting, where = tool_turns.unanswered(self.api, body)
+        waiting, where = given or tool_turns.unanswered(self.api, body)
         if waiting:  # a conversation stopped at a call: answer it first
             results = self.toolbox.run(waiting, offered)
             self.on_results(results)
@@ -166,7 +183,11 @@ class Loop:
                     "tools; continue with -c FILE (the calls run first), or raise --max-steps",
                     reply,
                 )
-            results = self.toolbox.run(calls, offered)
+            try:
+                results = self.toolbox.run(calls, offered)
+            except ToolsPending as e:
+                e.reply = dict(reply)
+                raise
             self.on_results(results)
             self.turns.extend(tool_turns.result_turn(self.api, results))
             body = tool_turns.answered(self.api, body, reply, results)

@@ -29,7 +29,6 @@ from llmcli.errors import UnavailableError, UsageError
 from llmcli.redaction import redact, redact_url
 from llmcli.tools.command import STDERR_TAIL, Outcome, environment
 
-START = 60.0  # seconds a server has to start and answer initialize
 NEEDS_SDK = "--mcp needs the MCP SDK: pip install 'llmcli[mcp]'"
 
 
@@ -56,22 +55,28 @@ class Server:
     """One MCP server, held open until ``close``."""
 
     def __init__(
-        self, source: str, loop: asyncio.AbstractEventLoop, secrets: tuple[str, ...]
+        self,
+        source: str,
+        loop: asyncio.AbstractEventLoop,
+        secrets: tuple[str, ...],
+        start: float,
     ) -> None:
         self.source = source
         self.secrets = secrets
         self._loop = loop
         self._stop: asyncio.Event | None = None
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._finished: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._task: asyncio.Task[None] | None = None
         # closed in close(), which every path out of here reaches
         self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         self.client: Any = None
         self._owner = asyncio.run_coroutine_threadsafe(self._own(), loop)
         try:
-            self._ready.result(START)
+            self._ready.result(start)
         except concurrent.futures.TimeoutError:
             self.close()
-            raise UnavailableError(f"--mcp {self.shown}: no answer in {START:g} s") from None
+            raise UnavailableError(f"--mcp {self.shown}: no answer in {start:g} s") from None
         except Exception as e:
             why = self._why(e)
             self.close()
@@ -105,6 +110,7 @@ class Server:
 
     async def _own(self) -> None:
         self._stop = asyncio.Event()
+        self._task = asyncio.current_task()
         try:
             async with AsyncExitStack() as stack:
                 mcp = _sdk()
@@ -117,6 +123,8 @@ class Server:
                 self._ready.set_exception(_unwrap(e))
                 return
             raise
+        finally:
+            self._finished.set_result(None)
 
     def run(self, coroutine: Any, timeout: float) -> Any:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -145,10 +153,14 @@ class Server:
         return listed
 
     def close(self) -> None:
-        if self._stop is not None:
+        """Stop the server: its task leaves the SDK's context (which ends a stdio
+        server's process); one that never started is cancelled."""
+        if self._ready.done() and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
+        elif self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
         with contextlib.suppress(BaseException):  # a server that ended badly: nothing to do
-            self._owner.result(10)
+            self._finished.result(10)
         self._errlog.close()
 
 
@@ -203,7 +215,7 @@ class Servers:
         self._thread.start()
         try:
             for source in self.sources:
-                self.servers.append(Server(source, self._loop, self.secrets))
+                self.servers.append(Server(source, self._loop, self.secrets, self.timeout))
         except BaseException:
             self.__exit__()
             raise
@@ -219,7 +231,7 @@ class Servers:
 
     def listed(self) -> list[tuple[Server, Any]]:
         """Every server's tools, as the SDK gives them."""
-        return [(server, tool) for server in self.servers for tool in server.tools(START)]
+        return [(server, tool) for server in self.servers for tool in server.tools(self.timeout)]
 
     def tools(self) -> list[tuple[dict[str, Any], Callable[[str], Outcome]]]:
         """Each tool's declaration and what runs a call to it."""

@@ -8,9 +8,11 @@ import fcntl
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import orjson
@@ -426,11 +428,11 @@ def test_verbose_shows_each_call_bounded_and_redacted(
     shown = [line for line in r.err.splitlines() if line.startswith("tool ")]
     assert len(shown) == 2
     weather = next(line for line in shown if line.startswith("tool get_weather"))
-    prefix = 'tool get_weather {"location":"Paris"} -> 514 characters in '
+    prefix = 'tool get_weather {"location":"Paris"} -> 505 characters in '
     assert weather.startswith(prefix)
     took, said = weather[len(prefix) :].split(" s: ", 1)
     assert float(took) >= 0
-    assert said == "*** " + "z" * (200 - len(SECRET) - 1) + "…"
+    assert said == "*** " + "z" * 196 + "…"  # the key hidden in what goes back too
     assert SECRET not in r.err
 
 
@@ -450,3 +452,112 @@ def test_a_later_request_that_fails_keeps_what_ran(
     again = llmcli("chat", *keyed(tool_args(kit, "-c", str(conv)), url), stdin=None)
     assert (again.code, again.text, again.err) == (0, ANSWER, "")
     assert not Path(kit["ran"]).exists()
+
+
+def paired(conversation: Path) -> bool:
+    """Every call in a conversation file is answered by a result, in every dialect."""
+    calls: set[str] = set()
+    answered: set[str] = set()
+    for line in conversation.read_bytes().splitlines():
+        item = orjson.loads(line)
+        for call in item.get("tool_calls") or []:
+            calls.add(call["id"])
+        if item.get("role") == "tool":
+            answered.add(item["tool_call_id"])
+        content = item.get("content")
+        for block in content if isinstance(content, list) else []:
+            if block.get("type") == "tool_use":
+                calls.add(block["id"])
+            if block.get("type") == "tool_result":
+                answered.add(block["tool_use_id"])
+        if item.get("type") == "function_call":
+            calls.add(item["call_id"])
+        if item.get("type") == "function_call_output":
+            answered.add(item["call_id"])
+    return bool(calls) and calls == answered
+
+
+@pytest.mark.parametrize("command", [["chat"], ["messages"], ["responses"]], ids=" ".join)
+def test_calls_left_at_77_run_first_when_continued_with_a_new_prompt(
+    command: list[str], kit: dict[str, str], tmp_path: Path
+) -> None:
+    conv = tmp_path / "conv.jsonl"
+    first = llmcli(*command, *tool_args(kit, "-c", str(conv)), "Paris")
+    assert first.code == 77
+    assert not paired(conv)
+    again = llmcli(*command, *tool_args(kit, "--approve", "all", "-c", str(conv)), "and Rome?")
+    assert (again.code, again.err) == (0, "")
+    assert again.text.startswith("tool said: weather for {")
+    assert paired(conv)
+    # and the file goes on: the gateway takes it whole
+    nxt = llmcli(*command, "-g", "mock", "-m", "echo", "-c", str(conv), "bye")
+    assert (nxt.code, nxt.text) == (0, "bye\n")
+
+
+def test_responses_on_the_server_answer_calls_left_before_the_last_response(
+    kit: dict[str, str], tmp_path: Path, url: str
+) -> None:
+    conv = tmp_path / "conv.jsonl"
+    assert llmcli("responses", *keyed(tool_args(kit, "-c", str(conv)), url), "Paris").code == 77
+    flags = tool_args(kit, "--approve", "all", "-c", str(conv), "--previous-response-id", "last")
+    again = llmcli("responses", *keyed(flags, url), "and Rome?")
+    assert (again.code, again.err) == (0, "")
+    assert again.text == 'tool said: weather for {"location":"and Rome?"}\n12:00\n'
+
+
+def test_responses_not_stored_resend_the_items_at_each_step(
+    kit: dict[str, str], tmp_path: Path, url: str
+) -> None:
+    conv = tmp_path / "conv.jsonl"
+    assert llmcli("responses", "--base-url", url, "-m", "echo", "-c", str(conv), "hi").code == 0
+    r = llmcli(
+        "responses",
+        *keyed(tool_args(kit, "--approve", "all", "-c", str(conv)), url),
+        "--previous-response-id",
+        "last",
+        "--no-store",
+        "Paris",
+    )
+    assert (r.code, r.err) == (0, "")
+    assert r.text == ANSWER
+
+
+def test_an_interrupt_ends_the_running_tools(tmp_path: Path, kit: dict[str, str]) -> None:
+    pid_file = tmp_path / "tool.pid"
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)\n"
+    )
+    args = tool_args(kit, "--approve", "all")
+    args[args.index(f"get_weather={kit['weather']}")] = f"get_weather={py(slow)}"
+    for signal_number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        pid_file.unlink(missing_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmcli", "chat", *args, "Paris"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean_env(),
+            start_new_session=True,
+        )
+        try:
+            for _ in range(3000):  # until the tool runs (a check, not a timing)
+                if pid_file.exists() and pid_file.read_text():
+                    break
+                time.sleep(0.01)
+            tool = int(pid_file.read_text())
+            process.send_signal(signal_number)
+            process.communicate(timeout=30)
+        finally:
+            process.kill()
+        assert process.returncode == code
+        assert not alive(tool)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie not yet reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -22,6 +22,11 @@ JSON = dict[str, Any]
 DONE = "[DONE]"
 
 
+#: output-only fields some servers refuse in input messages (DeepSeek: reasoning_content):
+#: a conversation file keeps them, but they are not sent back
+OUTPUT_ONLY = ("reasoning", "reasoning_content")
+
+
 def attachment_part(mime: str, filename: str, ref: str) -> JSON:
     """A content part for an attachment: ``ref`` is its URL or data URL (seed 002 shows
     PDFs as ``file`` parts with ``filename`` and ``file_data``)."""
