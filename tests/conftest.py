@@ -48,6 +48,23 @@ def host(url: str) -> str:
     return url.split("/")[2].rsplit("@", 1)[-1]
 
 
+def alive(pid: int, within: float = 10.0) -> bool:
+    """Whether a process still runs after ``within`` seconds (a zombie not yet reaped
+    counts as ended): a kill is delivered, not waited for, so its end is polled."""
+    import time
+
+    for _ in range(int(within / 0.02) + 1):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without any llmcli/OpenAI/Anthropic settings."""
     prefixes = ("LLMCLI_", "OPENAI_", "ANTHROPIC_", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "NO_COLOR")

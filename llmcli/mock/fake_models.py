@@ -16,9 +16,10 @@ called): every one, in the order offered, in one reply, each with ``arguments`` 
 from its JSON Schema (``arguments``); ``tool_choice`` none answers as ``echo`` does, a
 named tool calls only that one. Offered none, it calls ``get_weather`` and ``get_time``.
 A conversation ending in tool results (all the trailing ones) is answered ``tool said: ``
-and their texts, one a line; the body field ``mock_tool_rounds`` (default 1) asks for
-that many rounds of results in the current turn (since the last user prompt) before
-the answer, the model calling the tools again until then. A call's id numbers its round
+and their texts, one a line. Body fields: ``mock_preamble`` (text) is said before the
+calls; ``mock_tool_rounds`` (default 1) asks for that many rounds of results in the
+current turn (since the last user prompt) before the answer, the model calling the tools
+again until then. A call's id numbers its round
 in the conversation (``Reply.call_key``): ``call_0`` in the first, ``call_2_0`` after two
 rounds of results, so a conversation's ids never repeat.
 """
@@ -107,6 +108,7 @@ class Ask:
     rounds: int = 0  # rounds of tool results since the last user prompt
     all_rounds: int = 0  # rounds of tool results in the whole conversation
     want_rounds: int = 1  # ``mock_tool_rounds``: rounds of results before the answer
+    preamble: str = ""  # ``mock_preamble``: words said before the calls (and sent back)
 
     @property
     def kind(self) -> str:
@@ -234,7 +236,9 @@ def reply(ask: Ask) -> Reply:
     calling = ask.tool_result is None or ask.rounds < ask.want_rounds
     if model == "tools" and ask.tools != () and calling:
         calls = _calls(ask)
-        return Reply(ask, None, (), calls, "tool_calls", sum(_words(c.arguments) for c in calls))
+        used = sum(_words(c.arguments) for c in calls) + _words(ask.preamble)
+        said = _fixed(pieces(ask.preamble)) if ask.preamble else None
+        return Reply(ask, said, (), calls, "tool_calls", used)
     if model == "tools" and ask.tools != ():
         text = "tool said: " + (ask.tool_result or "")
     elif model == "unicode":
@@ -414,6 +418,7 @@ def _ask(
         rounds=current,
         all_rounds=all_rounds,
         want_rounds=1 if rounds is None else rounds,
+        preamble=preamble if isinstance(preamble := body.get("mock_preamble"), str) else "",
     )
 
 

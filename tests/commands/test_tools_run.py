@@ -14,10 +14,11 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-from conftest import SECRET, clean_env, llmcli
+from conftest import SECRET, alive, clean_env, llmcli
 
 from llmcli import mock as offline
 
@@ -162,18 +163,6 @@ def test_max_steps_stops_with_75_and_continue_runs_the_calls_first(
     saved = [orjson.loads(line) for line in conv.read_bytes().splitlines()]
     assert [m["role"] for m in saved] == ["user", "assistant", "tool", "tool", "assistant"]
     assert saved[-1]["content"] == ANSWER
-
-
-@pytest.mark.parametrize("command", [["chat"], ["messages"], ["responses"]], ids=" ".join)
-def test_a_conversation_file_keeps_calls_and_results_and_continues(
-    command: list[str], kit: dict[str, str], tmp_path: Path
-) -> None:
-    conv = tmp_path / "conv.jsonl"
-    r = llmcli(*command, *tool_args(kit, "--approve", "all", "-c", str(conv)), "Paris")
-    assert r.code == 0, r.err
-    # the next turn sends it all back: the gateway takes it, and echo repeats the prompt
-    nxt = llmcli(*command, "-g", "mock", "-m", "echo", "-c", str(conv), "and Rome?")
-    assert (nxt.code, nxt.text, nxt.err) == (0, "and Rome?\n", "")
 
 
 def keyed(args: list[str], url: str) -> list[str]:
@@ -554,10 +543,33 @@ def test_an_interrupt_ends_the_running_tools(tmp_path: Path, kit: dict[str, str]
         assert not alive(tool)
 
 
-def alive(pid: int) -> bool:
-    """Whether a process runs (a zombie not yet reaped counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["stream"], {"role": "assistant", "content": "Let me look."}),
+        (["messages", "--stream"], {"type": "text", "text": "Let me look."}),
+        (["responses", "--stream"], {"type": "output_text", "text": "Let me look."}),
+    ],
+    ids=["stream", "messages", "responses"],
+)
+def test_what_a_streamed_step_said_goes_back_with_its_calls(
+    command: list[str], said: dict[str, Any], kit: dict[str, str], tmp_path: Path
+) -> None:
+    """A step streamed to -o text (which keeps no text of its own) is sent back whole: a
+    model's words before its calls are part of the conversation (Anthropic refuses an
+    empty text block, and a thinking block without its text)."""
+    cassette = tmp_path / "rec.jsonl"
+    preamble = ["-p", 'mock_preamble="Let me look."', "--record", str(cassette)]
+    r = llmcli(*command, *tool_args(kit, "--approve", "all", *preamble), "Paris")
+    assert r.code == 0, r.err
+    assert r.text == "Let me look.\n" + ANSWER  # streamed: heard as it was said
+    second = orjson.loads(cassette.read_bytes().splitlines()[1])["request"]["body"]
+    sent = orjson.dumps(second.get("messages") or second.get("input")).decode()
+    for key, value in said.items():
+        assert f'"{key}":"{value}"' in sent
+
+
+def test_whole_replies_print_the_answer_only(kit: dict[str, str]) -> None:
+    preamble = ["-p", 'mock_preamble="Let me look."']
+    r = llmcli("chat", *tool_args(kit, "--approve", "all", *preamble), "Paris")
+    assert (r.code, r.text) == (0, ANSWER)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import alive
 
 import llmcli
 from llmcli.errors import NotAllowedError
@@ -55,15 +56,6 @@ def test_a_command_past_its_time_is_ended_with_what_it_started(tmp_path: Any) ->
     assert out == Outcome("tool t failed: timed out after 1 s", True)
 
     assert not alive(int(child.read_text()))
-
-
-def alive(pid: int) -> bool:
-    """Whether a process runs (a zombie not yet reaped counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_a_tool_that_leaves_a_daemon_answers_with_what_it_printed(tmp_path: Path) -> None:
