@@ -32,6 +32,13 @@ compileall.compile_dir(
 STATE_HOME = tempfile.mkdtemp(prefix="llmcli-tests-state-")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores. Most tests wait on an llmcli process
+    (or on a tool, a timeout, a retry's backoff) whose CPU is not the worker's: a third
+    worker on two cores fills those waits (measured: 340 s -> 307 s for the suite)."""
+    return (os.cpu_count() or 1) + 1
+
+
 @dataclass(frozen=True)
 class Result:
     code: int
