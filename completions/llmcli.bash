@@ -28,30 +28,30 @@ _llmcli() {
         case ${COMP_WORDS[i]} in
             --) return ;;
             -*) ;;
-            *) case $cmd in ""|batch|mcp) cmd=${cmd:+$cmd }${COMP_WORDS[i]} ;; esac ;;
+            *) case $cmd in ""|batch|templates|mcp) cmd=${cmd:+$cmd }${COMP_WORDS[i]} ;; esac ;;
         esac
     done
     case $cmd in
         "")
             if [[ $cur == -* ]]; then _llmcli_words "--version -V -h --help" "$cur"
-            else _llmcli_words "chat stream messages responses models embed gateways serve batch mcp" "$cur"; fi
+            else _llmcli_words "chat stream messages responses models embed gateways serve batch templates mcp" "$cur"; fi
             ;;
         chat|stream)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                --max-cost -g --gateway --base-url -m --model -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --reasoning --tool-cmd --mcp --approve
-                --max-steps --tool-timeout --tool-output-max --temperature --top-p
-                --max-tokens --max-completion-tokens --stop --seed --frequency-penalty
-                --presence-penalty --response-format --tools --tool-choice
-                --reasoning-effort --reasoning-budget --reasoning-exclude
+                -t --template -V --var --max-cost -g --gateway --base-url -m --model -H
+                --header --timeout --connect-timeout --retries --dry-run -v --verbose
+                --usage --refresh-prices --debug --record --replay -o --output --reasoning
+                --tool-cmd --mcp --approve --max-steps --tool-timeout --tool-output-max
+                --temperature --top-p --max-tokens --max-completion-tokens --stop --seed
+                --frequency-penalty --presence-penalty --response-format --tools
+                --tool-choice --reasoning-effort --reasoning-budget --reasoning-exclude
                 --reasoning-enabled --reasoning-disabled --thinking --no-thinking
                 --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
                 --conversation-id --memory --no-memory --tool --json --schema -p --param -h
@@ -60,33 +60,34 @@ _llmcli() {
         messages)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                --max-cost -g --gateway --base-url -m --model -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --stream --reasoning --tool-cmd --mcp
-                --approve --max-steps --tool-timeout --tool-output-max --max-tokens
-                --thinking-budget --temperature --top-p --top-k --stop --tools --tool
-                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                -t --template -V --var --max-cost -g --gateway --base-url -m --model -H
+                --header --timeout --connect-timeout --retries --dry-run -v --verbose
+                --usage --refresh-prices --debug --record --replay -o --output --stream
+                --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
+                --tool-output-max --max-tokens --thinking-budget --temperature --top-p
+                --top-k --stop --tools --tool --tool-choice --metadata --json --schema -p
+                --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "-f --file -a --attach -s --system --messages -c --continue --body --no-stdin
-                --max-cost -g --gateway --base-url -m --model -H --header --timeout
-                --connect-timeout --retries --dry-run -v --verbose --usage --refresh-prices
-                --debug --record --replay -o --output --stream --reasoning --tool-cmd --mcp
-                --approve --max-steps --tool-timeout --tool-output-max --max-output-tokens
-                --reasoning-effort --reasoning-summary --store --no-store
-                --previous-response-id --include --temperature --top-p --tools --tool
-                --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                -t --template -V --var --max-cost -g --gateway --base-url -m --model -H
+                --header --timeout --connect-timeout --retries --dry-run -v --verbose
+                --usage --refresh-prices --debug --record --replay -o --output --stream
+                --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
+                --tool-output-max --max-output-tokens --reasoning-effort --reasoning-summary
+                --store --no-store --previous-response-id --include --temperature --top-p
+                --tools --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
@@ -135,7 +136,7 @@ _llmcli() {
         "batch run")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
-                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max) :; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost|-t|--template|-V|--var|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max) :; return ;;
                 --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
@@ -143,8 +144,9 @@ _llmcli() {
                     --connect-timeout --retries --dry-run -v --verbose --usage
                     --refresh-prices --debug --record --replay -o --output --resume -P
                     --parallel --rpm --tpm --max-wait --unordered --shard -s --system
-                    --max-tokens --temperature -p --param --max-cost --tool-cmd --mcp
-                    --approve --max-steps --tool-timeout --tool-output-max -h --help" "$cur"
+                    --max-tokens --temperature -p --param --max-cost -t --template -V --var
+                    --tool-cmd --mcp --approve --max-steps --tool-timeout --tool-output-max
+                    -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi
@@ -193,6 +195,15 @@ _llmcli() {
             [[ $cur == -* ]] && _llmcli_words "-g --gateway --base-url -m --model -H --header --timeout --connect-timeout
                 --retries --dry-run -v --verbose --usage --refresh-prices --debug --record
                 --replay --limit -h --help" "$cur"
+            ;;
+        templates)
+            if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"
+            else _llmcli_words "show" "$cur"; fi
+            ;;
+        "templates show")
+            case $prev in
+            esac
+            [[ $cur == -* ]] && _llmcli_words "-h --help" "$cur"
             ;;
         mcp)
             if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"

@@ -10,7 +10,7 @@ function __llmcli_using --description 'Is the llmcli command on the line this on
             continue
         else if test -z "$found"
             set found $word
-        else if contains -- $found 'batch' 'mcp'
+        else if contains -- $found 'batch' 'templates' 'mcp'
             set found "$found $word"
         else
             break
@@ -31,6 +31,7 @@ complete -c llmcli -n '__llmcli_using ""' -a embed -d 'Embed texts: one JSON lin
 complete -c llmcli -n '__llmcli_using ""' -a gateways -d 'List the built-in and configured gateways'
 complete -c llmcli -n '__llmcli_using ""' -a serve -d 'Run the offline gateway on 127.0.0.1, for tests and demos'
 complete -c llmcli -n '__llmcli_using ""' -a batch -d 'Many requests from JSONL: run here, or submit to a batch API'
+complete -c llmcli -n '__llmcli_using ""' -a templates -d 'Prompt templates for -t NAME'
 complete -c llmcli -n '__llmcli_using ""' -a mcp -d 'What an MCP server offers as tools'
 
 complete -c llmcli -n '__llmcli_using batch' -s h -l help -d 'Show this message and exit'
@@ -40,6 +41,9 @@ complete -c llmcli -n '__llmcli_using batch' -a status -d 'One JSON line per bat
 complete -c llmcli -n '__llmcli_using batch' -a fetch -d 'Results of batches as batch run\'s lines, in input order'
 complete -c llmcli -n '__llmcli_using batch' -a cancel -d 'Cancel batches'
 complete -c llmcli -n '__llmcli_using batch' -a list -d 'The gateway\'s batches, newest first'
+
+complete -c llmcli -n '__llmcli_using templates' -s h -l help -d 'Show this message and exit'
+complete -c llmcli -n '__llmcli_using templates' -a show -d 'One template, as JSON'
 
 complete -c llmcli -n '__llmcli_using mcp' -s h -l help -d 'Show this message and exit'
 complete -c llmcli -n '__llmcli_using mcp' -a list-tools -d 'The tools an MCP server offers: one JSON line each'
@@ -51,6 +55,8 @@ complete -c llmcli -n '__llmcli_using chat' -l messages -r -F -d 'Conversation s
 complete -c llmcli -n '__llmcli_using chat' -s c -l continue -r -F -d 'Continue the conversation in this JSONL file, and append the prompt and reply to it when (and only when) the reply completes'
 complete -c llmcli -n '__llmcli_using chat' -l body -r -F -d 'A whole request body'
 complete -c llmcli -n '__llmcli_using chat' -l no-stdin -d 'Do not read piped stdin (e.g. inside `while read`)'
+complete -c llmcli -n '__llmcli_using chat' -s t -l template -x -d 'A prompt template: in the config file, or templates/NAME.toml beside it'
+complete -c llmcli -n '__llmcli_using chat' -s V -l var -x -d 'A template variable'
 complete -c llmcli -n '__llmcli_using chat' -l max-cost -x -d 'Send nothing that could cost more: its input (bytes/4) and its max tokens at the model\'s price'
 complete -c llmcli -n '__llmcli_using chat' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using chat' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
@@ -113,6 +119,8 @@ complete -c llmcli -n '__llmcli_using stream' -l messages -r -F -d 'Conversation
 complete -c llmcli -n '__llmcli_using stream' -s c -l continue -r -F -d 'Continue the conversation in this JSONL file, and append the prompt and reply to it when (and only when) the reply completes'
 complete -c llmcli -n '__llmcli_using stream' -l body -r -F -d 'A whole request body'
 complete -c llmcli -n '__llmcli_using stream' -l no-stdin -d 'Do not read piped stdin (e.g. inside `while read`)'
+complete -c llmcli -n '__llmcli_using stream' -s t -l template -x -d 'A prompt template: in the config file, or templates/NAME.toml beside it'
+complete -c llmcli -n '__llmcli_using stream' -s V -l var -x -d 'A template variable'
 complete -c llmcli -n '__llmcli_using stream' -l max-cost -x -d 'Send nothing that could cost more: its input (bytes/4) and its max tokens at the model\'s price'
 complete -c llmcli -n '__llmcli_using stream' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using stream' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
@@ -175,6 +183,8 @@ complete -c llmcli -n '__llmcli_using messages' -l messages -r -F -d 'Conversati
 complete -c llmcli -n '__llmcli_using messages' -s c -l continue -r -F -d 'Continue the conversation in this JSONL file, and append the prompt and reply to it when (and only when) the reply completes'
 complete -c llmcli -n '__llmcli_using messages' -l body -r -F -d 'A whole request body'
 complete -c llmcli -n '__llmcli_using messages' -l no-stdin -d 'Do not read piped stdin (e.g. inside `while read`)'
+complete -c llmcli -n '__llmcli_using messages' -s t -l template -x -d 'A prompt template: in the config file, or templates/NAME.toml beside it'
+complete -c llmcli -n '__llmcli_using messages' -s V -l var -x -d 'A template variable'
 complete -c llmcli -n '__llmcli_using messages' -l max-cost -x -d 'Send nothing that could cost more: its input (bytes/4) and its max tokens at the model\'s price'
 complete -c llmcli -n '__llmcli_using messages' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using messages' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
@@ -221,6 +231,8 @@ complete -c llmcli -n '__llmcli_using responses' -l messages -r -F -d 'Conversat
 complete -c llmcli -n '__llmcli_using responses' -s c -l continue -r -F -d 'Continue the conversation in this JSONL file, and append the prompt and reply to it when (and only when) the reply completes'
 complete -c llmcli -n '__llmcli_using responses' -l body -r -F -d 'A whole request body'
 complete -c llmcli -n '__llmcli_using responses' -l no-stdin -d 'Do not read piped stdin (e.g. inside `while read`)'
+complete -c llmcli -n '__llmcli_using responses' -s t -l template -x -d 'A prompt template: in the config file, or templates/NAME.toml beside it'
+complete -c llmcli -n '__llmcli_using responses' -s V -l var -x -d 'A template variable'
 complete -c llmcli -n '__llmcli_using responses' -l max-cost -x -d 'Send nothing that could cost more: its input (bytes/4) and its max tokens at the model\'s price'
 complete -c llmcli -n '__llmcli_using responses' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'
 complete -c llmcli -n '__llmcli_using responses' -l base-url -x -d 'Any compatible server, version prefix included, e.g. http://127.0.0.1:8080/v1'
@@ -352,6 +364,8 @@ complete -c llmcli -n '__llmcli_using batch run' -l max-tokens -x -d 'Most token
 complete -c llmcli -n '__llmcli_using batch run' -l temperature -x -d 'Sampling temperature, 0-2'
 complete -c llmcli -n '__llmcli_using batch run' -s p -l param -x -d 'Any other body field'
 complete -c llmcli -n '__llmcli_using batch run' -l max-cost -x -d 'Send no row whose worst case (spent, in flight, its input and max tokens) could pass USD'
+complete -c llmcli -n '__llmcli_using batch run' -s t -l template -x -d 'A prompt template: its prompt around each prompt line'
+complete -c llmcli -n '__llmcli_using batch run' -s V -l var -x -d 'A template variable'
 complete -c llmcli -n '__llmcli_using batch run' -l tool-cmd -x -d 'Run the declared tool NAME as COMMAND (no shell'
 complete -c llmcli -n '__llmcli_using batch run' -l mcp -x -d 'Offer an MCP server\'s tools (stdio command or streamable HTTP URL'
 complete -c llmcli -n '__llmcli_using batch run' -l approve -x -d 'Run calls to this tool without asking'
@@ -448,6 +462,8 @@ complete -c llmcli -n '__llmcli_using batch list' -l record -r -F -d 'Append eac
 complete -c llmcli -n '__llmcli_using batch list' -l replay -r -F -d 'Answer from the cassette FILE instead of the network'
 complete -c llmcli -n '__llmcli_using batch list' -l limit -x -d 'At most N batches per API'
 complete -c llmcli -n '__llmcli_using batch list' -s h -l help -d 'Show this message and exit'
+
+complete -c llmcli -n '__llmcli_using templates show' -s h -l help -d 'Show this message and exit'
 
 complete -c llmcli -n '__llmcli_using mcp list-tools' -l timeout -x -d 'Time limit (s)'
 complete -c llmcli -n '__llmcli_using mcp list-tools' -s h -l help -d 'Show this message and exit'

@@ -12,7 +12,7 @@ it is answered with an error row and never sent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +53,8 @@ class Defaults:
     options: Mapping[str, Any] = field(default_factory=dict)  # max_tokens, temperature …
     #: where prompt lines and bare bodies go: "messages" on a gateway without chat
     endpoint: Endpoint = "chat"
+    #: what a prompt line becomes (a template's prompt around it), or None: as it is
+    prompt: Callable[[str], str] | None = field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -62,6 +64,7 @@ class Defaults:
         system: str | None = None,
         params: Sequence[tuple[list[str], Any]] = (),
         options: Mapping[str, Any] | None = None,
+        prompt: Callable[[str], str] | None = None,
     ) -> Defaults:
         """A client's defaults: its model (-m, then LLMCLI_MODEL, then the gateway's, as
         every command takes it); prompts go to /messages on a gateway that has it but no
@@ -73,6 +76,7 @@ class Defaults:
             params=params,
             options={k: v for k, v in (options or {}).items() if v is not None},
             endpoint="messages" if "chat" not in endpoints and "messages" in endpoints else "chat",
+            prompt=prompt,
         )
 
 
@@ -93,7 +97,8 @@ def parse(text: str, line: int, defaults: Defaults = Defaults()) -> Row | None:
     if not stripped:
         return None
     if not stripped.startswith("{"):
-        messages = [{"role": "user", "content": text.rstrip("\r\n")}]
+        said = text.rstrip("\r\n")
+        messages = [{"role": "user", "content": defaults.prompt(said) if defaults.prompt else said}]
         return _finish(Row(line, str(line), defaults.endpoint, {"messages": messages}), defaults)
     try:
         value = orjson.loads(stripped)

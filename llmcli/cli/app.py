@@ -20,6 +20,7 @@ from llmcli.cli import (  # noqa: F401  (they add batch's commands)
     provider_batch,
     responses,
     serve,
+    templates,
 )
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.io.outputs import Output, Terminal, silence_stdout
@@ -54,6 +55,7 @@ app.add_typer(
     name="batch",
     short_help="Many requests from JSONL: run here, or submit to a batch API.",
 )
+app.add_typer(templates.app, name="templates", short_help="Prompt templates for -t NAME.")
 app.add_typer(mcp.app, name="mcp", short_help="What an MCP server offers as tools.")
 app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
 app.command(

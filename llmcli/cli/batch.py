@@ -13,9 +13,10 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from llmcli.cli import tool_flags
+from llmcli.cli import template_use, tool_flags
 from llmcli.cli.client import open_client, output
 from llmcli.cli.options import Connection, Param, Temperature, grouped
+from llmcli.cli.prompt import Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
 from llmcli.io import inputs
@@ -141,6 +142,20 @@ def run(
             "could pass USD; then stop (77, --resume continues).",
         ),
     ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "-t",
+            "--template",
+            metavar="NAME",
+            help="A prompt template: its prompt around each prompt line; its system, model "
+            "and params defaults of every row.",
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None,
+        typer.Option("-V", "--var", metavar="NAME=VALUE", help="A template variable; repeatable."),
+    ] = None,
     running: ToolFlags = ToolFlags(),
 ) -> None:
     """Send one request per input line, -P at a time, and write one result line per input
@@ -168,13 +183,23 @@ def run(
 
     where = _shard(shard)
     tool_flags.check(running)
+    chosen = template_use.named(template, var)
+    fill = None
+    if chosen is not None:
+        values = template_use.variables(var)
+        conn = template_use.defaults(chosen, Prompt(), conn, None)[1]
+        system = system if system is not None else chosen.system
+        if chosen.prompt is not None:
+            fill = lambda text: chosen.fill(text, values) or ""  # noqa: E731
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
     governor = Governor(parallel, max_wait=max_wait)
     with open_client(conn, require_key=not conn.dry_run, governor=governor) as client:
         options = {"max_tokens": max_tokens, "temperature": temperature}
         params = [inputs.parse_param(item) for item in param or []]
-        defaults = Defaults.of(client, system=system, params=params, options=options)
+        if chosen is not None:  # under -p
+            params += [([key], value) for key, value in chosen.params.items()]
+        defaults = Defaults.of(client, system=system, params=params, options=options, prompt=fill)
         source = open_input(file)
         name = file if file not in (None, "-") else "<stdin>"
         if resume:  # a repeated custom_id would make --resume drop or resend answered rows

@@ -76,6 +76,20 @@ class Prompt:
     no_stdin: Annotated[
         bool, typer.Option("--no-stdin", help="Do not read piped stdin (e.g. inside `while read`).")
     ] = False
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "-t",
+            "--template",
+            metavar="NAME",
+            help="A prompt template: [templates.NAME] in the config file, or "
+            "templates/NAME.toml beside it; flags win over it.",
+        ),
+    ] = None
+    var: Annotated[
+        list[str] | None,
+        typer.Option("-V", "--var", metavar="NAME=VALUE", help="A template variable; repeatable."),
+    ] = None
     max_cost: Annotated[
         float | None,
         typer.Option(

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from llmcli.cli import tool_flags
+from llmcli.cli import template_use, tool_flags
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.prompt import gather
 from llmcli.cli.tool_flags import ToolFlags
@@ -107,10 +107,15 @@ class Turn(ABC, Generic[P]):
             raise UsageError(self.sse_hint)
         flags = tools or ToolFlags()
         tool_flags.check(flags)
+        template = template_use.chosen(prompt)
+        if template is not None:
+            prompt, common, params = template_use.defaults(template, prompt, common, params)
         if prompt.continue_ is not None:
             conversation.check_writable(prompt.continue_)
         stdin = inputs.Stdin.from_process(ignore=prompt.no_stdin)
         gathered = gather(prompt, stdin, also_named=self.named_files(params), api=self.endpoint)
+        if template is not None:
+            gathered = template_use.applied(template, prompt, gathered)
         out = output()
         log = out.note if common.verbose else None
         with open_client(common, require_key=not common.dry_run, fallback=self.fallback) as client:

@@ -28,6 +28,7 @@ from typing import Any
 
 from llmcli.config.gateway import Gateway
 from llmcli.config.schema import KEYS, gateway_fields, type_name
+from llmcli.config.templates import Template, build
 from llmcli.errors import ConfigError
 
 #: a config file is read up to this many bytes, like every input (DESIGN.md, "Limits")
@@ -40,6 +41,7 @@ class Config:
     default_gateway: str | None = None
     gateways: Mapping[str, Gateway] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    templates: Mapping[str, Template] = field(default_factory=dict)
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -112,26 +114,26 @@ def _suggest(key: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _table_line(text: str, name: str) -> str:
-    """Where ``[gateways.NAME]`` starts: its header, or else ``gateways.NAME.key = …`` or
-    ``NAME = {…}`` (an inline table under ``[gateways]``), or ``gateways = {…}``."""
+def _table_line(text: str, name: str, section: str = "gateways") -> str:
+    """Where ``[gateways.NAME]`` (``[templates.NAME]``) starts: its header, or else
+    ``gateways.NAME.key = …`` or ``NAME = {…}`` (an inline table under ``[gateways]``), or
+    ``gateways = {…}``."""
     quoted = "|".join(re.escape(q + name + q) for q in ("", '"', "'"))
-    header = rf"^[ \t]*\[[ \t]*gateways[ \t]*\.[ \t]*(?:{quoted})[ \t]*\]"
+    header = rf"^[ \t]*\[[ \t]*{section}[ \t]*\.[ \t]*(?:{quoted})[ \t]*\]"
     inline = (
-        rf"^[ \t]*(?:gateways[ \t]*\.[ \t]*(?:{quoted})[ \t]*[.=]|(?:{quoted})[ \t]*=[ \t]*\{{)"
+        rf"^[ \t]*(?:{section}[ \t]*\.[ \t]*(?:{quoted})[ \t]*[.=]|(?:{quoted})[ \t]*=[ \t]*\{{)"
     )
-    whole = r"^[ \t]*gateways[ \t]*="
+    whole = rf"^[ \t]*{section}[ \t]*="
     return _line_of(text, header) or _line_of(text, inline) or _line_of(text, whole)
 
 
 def _parse(path: Path, text: str, data: dict[str, Any]) -> Config:
-    unknown = set(data) - {"default_gateway", "gateways"}
+    settings = ("default_gateway", "gateways", "templates")
+    unknown = set(data) - set(settings)
     if unknown:
         key = sorted(unknown)[0]
         line = _key_line(text, key, 1)
-        raise ConfigError(
-            f"{path}{line}: unknown setting {key!r}{_suggest(key, ('default_gateway', 'gateways'))}"
-        )
+        raise ConfigError(f"{path}{line}: unknown setting {key!r}{_suggest(key, settings)}")
     default = data.get("default_gateway")
     if default is not None and not isinstance(default, str):
         line = _line_of(text, r"^[ \t]*default_gateway[ \t]*=")
@@ -148,7 +150,25 @@ def _parse(path: Path, text: str, data: dict[str, Any]) -> Config:
     warnings: tuple[str, ...] = ()
     if any(g.api_key for g in gateways.values()) and _readable_by_others(path):
         warnings = (f"warning: {path} holds an API key and others can read it: chmod 600 {path}",)
-    return Config(path, default, gateways, warnings)
+    return Config(path, default, gateways, warnings, _templates(path, text, data))
+
+
+def _templates(path: Path, text: str, data: dict[str, Any]) -> dict[str, Template]:
+    """The ``[templates.NAME]`` tables."""
+    tables = data.get("templates", {})
+    if not isinstance(tables, dict):
+        line = _line_of(text, r"^[ \t]*templates[ \t]*=")
+        raise ConfigError(f"{path}{line}: templates must be a table, not {type_name(tables)}")
+    found: dict[str, Template] = {}
+    for name, table in tables.items():
+        line = _table_line(text, name, "templates")
+        start = int(line[1:] or 1)
+
+        def line_of(key: str, start: int = start, line: str = line) -> str:
+            return f"{path}{_key_line(text, key, start) or line}"
+
+        found[name] = build(name, table, f"{path}{line}", path.parent, line_of)
+    return found
 
 
 def _readable_by_others(path: Path) -> bool:

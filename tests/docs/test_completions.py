@@ -37,7 +37,7 @@ EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 GATEWAYS = {*BUILTINS, "work"}  # "work" comes from the temporary config file
 COMMANDS = {
     "chat", "stream", "messages", "responses", "models", "embed", "batch", "gateways", "serve",
-    "mcp",
+    "mcp", "templates",
 }  # fmt: skip
 NOTES = {"notes.md", "notes.txt"}
 
@@ -143,6 +143,7 @@ def test_generation_is_deterministic_and_machine_free() -> None:
             for c in ("run", "submit", "status", "fetch", "cancel", "list")
         ),
         "man/llmcli-mcp-list-tools.1",
+        "man/llmcli-templates-show.1",
     }
     for content in first.values():
         assert str(ROOT) not in content

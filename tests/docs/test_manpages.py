@@ -46,11 +46,18 @@ COMMANDS = [
     "batch fetch",
     "batch cancel",
     "batch list",
+    "templates",
+    "templates show",
     "mcp",
     "mcp list-tools",
 ]
 BATCH = ["run", "submit", "status", "fetch", "cancel", "list"]
-GROUPS = {"": [c for c in COMMANDS if " " not in c], "batch": BATCH, "mcp": ["list-tools"]}
+GROUPS = {
+    "": [c for c in COMMANDS if " " not in c],
+    "batch": BATCH,
+    "templates": ["show"],
+    "mcp": ["list-tools"],
+}
 PAGES = ["llmcli.1", *(f"{'-'.join(['llmcli', *c.split()])}.1" for c in COMMANDS)]
 SECTIONS = [
     "NAME",
