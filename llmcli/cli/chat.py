@@ -31,8 +31,19 @@ def check_text(text: str, flag: str, schema: Any, source: str | None) -> None:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as e:
+        asked = flag.split()[0]
+        start = text.lstrip()[:1]
+        if not start:
+            raise NotJsonError(f"the reply is empty, not the JSON {asked} asked for") from None
+        if start not in '{["-0123456789' and not text.lstrip().startswith(
+            ("true", "false", "null")
+        ):
+            shown = text.strip()[:40] + ("…" if len(text.strip()) > 40 else "")
+            raise NotJsonError(
+                f"the reply is not JSON, which {asked} asked for: it is text ({shown!r})"
+            ) from None
         raise NotJsonError(
-            f"the reply is not the JSON {flag.split()[0]} asked for: line {e.lineno} column "
+            f"the reply is not valid JSON, which {asked} asked for: line {e.lineno} column "
             f"{e.colno}: {e.msg}"
         ) from None
     if schema is not None and source is not None:

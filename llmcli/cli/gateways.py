@@ -63,6 +63,8 @@ def gateways(
             raise UsageError("--names prints plain names: drop -o")
         write_names(current_output())
         return
+    if output is not None and output.value == "sse":
+        raise UsageError("-o sse needs a stream; gateways is not one")
     env = dict(os.environ)
     out = current_output()
     from llmcli.config.resolve import moved_by_env
@@ -72,7 +74,7 @@ def gateways(
     fmt = output.value if output else "text"
     if fmt == "json":
         out.json(rows)
-    elif fmt in ("jsonl", "sse"):
+    elif fmt == "jsonl":
         for row in rows:
             out.jsonl(row)
     else:

@@ -83,8 +83,12 @@ def select(
     gateways = {**BUILTINS, **config.gateways}
     gateway = gateways.get(name)
     if gateway is None:
+        import difflib  # only on this error path
+
         known = ", ".join(sorted(gateways))
-        raise ConfigError(f"unknown gateway {name!r} (known: {known})")
+        close = difflib.get_close_matches(name, sorted(gateways), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown gateway {name!r}{hint} (known: {known})")
     if base_url:  # a server of the user's choosing: its key, when there is one, is optional
         return replace(gateway.moved(base_url), key_optional=True)
     return moved_by_env(gateway, env)
@@ -128,4 +132,13 @@ def resolve(
     if gateway.name != MOCK and not gateway.base_url and not gateway.paths:
         raise UsageError("no gateway: pass -g NAME or --base-url URL")
     chosen = model or _env(env, "LLMCLI_MODEL") or gateway.model
-    return Resolved(gateway, read_key(gateway, env, required=require_key), chosen)
+    try:
+        key = read_key(gateway, env, required=require_key)
+    except ConfigError as e:
+        # nothing configured, nothing named: say how to try llmcli without a key
+        named = name or base_url or _env(env, "LLMCLI_GATEWAY") or _env(env, "LLMCLI_BASE_URL")
+        first_run = not named and gateway.name == fallback and not load(env).default_gateway
+        if first_run and e.message.startswith("no API key"):
+            e.message += "; or try llmcli offline first: -g mock"
+        raise
+    return Resolved(gateway, key, chosen)

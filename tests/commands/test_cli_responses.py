@@ -192,8 +192,7 @@ def test_json_and_schema_are_checked_here(url: str, tmp_path: Path) -> None:
     text = llmcli("responses", "--json", "--base-url", url, "-m", "echo", "plain words")
     assert (text.code, text.out) == (3, b"plain words\n")
     assert text.err == (
-        "llmcli: the reply is not the JSON --json asked for: line 1 column 1: unexpected "
-        "character, expected a JSON value\n"
+        "llmcli: the reply is not JSON, which --json asked for: it is text ('plain words')\n"
     )
     good = llmcli("responses", "--schema", str(schema), "--base-url", url, "-m", "echo",
                   '{"a": 1}')  # fmt: skip

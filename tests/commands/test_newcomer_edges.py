@@ -77,3 +77,37 @@ def test_a_401_when_no_key_was_sent_says_so_and_where_one_comes_from() -> None:
             env={"LUMYXAI_API_KEY": "lx-ok"},
         )  # fmt: skip
         assert (keyed.code, keyed.out) == (0, b"hi\n")
+
+
+# issue 26, item 5 ---------------------------------------------------------------------------
+
+
+def test_a_mistyped_gateway_suggests_the_close_one() -> None:
+    r = llmcli("chat", "-g", "mokc", "hi")
+    assert (r.code, r.out) == (78, b"")
+    assert r.err.startswith("llmcli: unknown gateway 'mokc' (did you mean 'mock'?) (known: ")
+
+
+def test_with_nothing_configured_the_missing_key_says_how_to_try_it_offline(
+    tmp_path: object,
+) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    r = llmcli("chat", "hi", env=env)
+    assert (r.code, r.out) == (78, b"")
+    assert r.err == (
+        "llmcli: no API key for gateway 'openai': set LLMCLI_API_KEY or OPENAI_API_KEY; "
+        "or try llmcli offline first: -g mock\n"
+    )
+    named = llmcli("chat", "-g", "openai", "hi", env=env)  # a gateway chosen: no hint
+    assert named.err == (
+        "llmcli: no API key for gateway 'openai': set LLMCLI_API_KEY or OPENAI_API_KEY\n"
+    )
+
+
+def test_gateways_refuses_sse_as_models_does() -> None:
+    r = llmcli("gateways", "-o", "sse")
+    assert (r.code, r.out, r.err) == (
+        2,
+        b"",
+        "llmcli: -o sse needs a stream; gateways is not one\n",
+    )

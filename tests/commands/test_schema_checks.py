@@ -76,7 +76,9 @@ def test_messages_sends_the_schema_as_output_config_format(
 def test_messages_json_checks_the_reply_parses(url: str) -> None:
     r = llmcli("messages", "--base-url", url, "-m", "echo", "--json", "not json")
     assert (r.code, r.out) == (3, b"not json\n")
-    assert r.err.startswith("llmcli: the reply is not the JSON --json asked for: line 1 column 1")
+    assert (
+        r.err == "llmcli: the reply is not JSON, which --json asked for: it is text ('not json')\n"
+    )
     r = llmcli("messages", "--base-url", url, "-m", "echo", "--json", "--schema", "x.json", "{}")
     assert (r.code, r.err) == (
         2,
