@@ -24,7 +24,7 @@ from typing import Annotated
 
 import typer
 
-from llmcli.errors import DataError, InputFileError, OutputFileError, UnavailableError, UsageError
+from llmcli.errors import DataError, InputFileError, OutputFileError, UsageError
 
 # each key of llmcli.mock.faults.SYNTAX with its value, and what it does (units)
 FAULTS: tuple[tuple[str, str], ...] = (
@@ -201,8 +201,8 @@ def serve(
             batch_seconds=batch_seconds,
             replay=replay,
         )
-    except mock.ListenError as e:
-        raise UnavailableError(e.message) from None
+    except mock.ListenError as e:  # the flags asked for it: a usage error, as a bad flag is
+        raise UsageError(f"{e.message}: choose another with --port N (0: any free one)") from None
     except CassetteError as e:
         raise DataError(str(e)) from None
     except OSError as e:

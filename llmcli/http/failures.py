@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 __all__ = ["late", "request_id", "status_error", "transport_error"]
 
 
+def _version_hint(url: str) -> str:
+    """A 404 from a URL without a version prefix: base URLs include it (``…/v1``)."""
+    import re
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path
+    if re.search(r"/v\d+(beta\d*|alpha\d*)?(/|$)", path) or path.endswith(".php"):
+        return ""
+    return "a base URL includes its version prefix: try --base-url …/v1"
+
+
 def status_error(request: Request, response: httpx.Response, body: bytes) -> LlmcliError:
     """The error of a 4xx/5xx answer: one line with the status, the gateway, the
     server's own words (``body`` already scrubbed), advice, and the request."""
@@ -36,6 +47,8 @@ def status_error(request: Request, response: httpx.Response, body: bytes) -> Llm
     wait = server_wait(response.headers)
     notes = [f"retry after {wait:.0f}s"] if wait is not None and status in (408, 429) else []
     notes.append(advice(status, detail, request.gateway, response.headers, request.no_key))
+    if status == 404 and "model" not in detail.lower():
+        notes.append(_version_hint(request.url))
     tail = "".join(f"; {note}" for note in notes if note)
     message = f"{reason}{source}: {detail}{tail} ({request.method} {request.url})"
     error = error_for_status(status)(redact(message, request.secrets))

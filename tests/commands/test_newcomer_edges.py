@@ -111,3 +111,12 @@ def test_gateways_refuses_sse_as_models_does() -> None:
         b"",
         "llmcli: -o sse needs a stream; gateways is not one\n",
     )
+
+
+def test_a_base_url_without_its_version_prefix_is_told_to_add_it(url: str) -> None:
+    bare = url.removesuffix("/v1")
+    r = llmcli("chat", "--base-url", bare, "-m", "echo", "hi")
+    assert (r.code, r.out) == (65, b"")
+    assert "; a base URL includes its version prefix: try --base-url …/v1 (POST " in r.err
+    right = llmcli("chat", "--base-url", url, "-m", "nope-model", "hi")  # a 404 of its own
+    assert right.code == 65 and "version prefix" not in right.err

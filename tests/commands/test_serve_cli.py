@@ -1,5 +1,5 @@
 """``llmcli serve`` through the real process: usage mistakes are exit 2 naming what is
-valid, a busy port is exit 69, and --help lists every fault with its units."""
+valid, a busy port is a usage error (2), and --help lists every fault with its units."""
 
 from __future__ import annotations
 
@@ -55,10 +55,13 @@ def test_bad_fault_spec_is_a_usage_error(spec: str, message: str) -> None:
     assert (r.code, r.out, r.err) == (2, b"", f"llmcli: --fault: {message}\n")
 
 
-def test_busy_port_is_unavailable(busy_port: int) -> None:
+def test_busy_port_is_a_usage_error_naming_it(busy_port: int) -> None:
     r = llmcli("serve", "--port", str(busy_port))
-    assert (r.code, r.out) == (69, b"")
-    assert r.err == f"llmcli: cannot listen on 127.0.0.1:{busy_port}: address already in use\n"
+    assert (r.code, r.out) == (2, b"")  # the flag asked for it (issue 26: was 69)
+    assert r.err == (
+        f"llmcli: cannot listen on 127.0.0.1:{busy_port}: address already in use: choose "
+        "another with --port N (0: any free one)\n"
+    )
 
 
 def test_port_out_of_range_is_a_usage_error() -> None:
