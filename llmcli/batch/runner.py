@@ -49,6 +49,7 @@ class Tally:
     rows: int = 0
     ok: int = 0
     rejected: int = 0  # a 4xx, or a line that could not be sent
+    answered_badly: int = 0  # of the rejected: those with an answer (its error in its body)
     temporary: int = 0  # 408/429/5xx after retries, timeouts, cut connections
     usage: dict[str, int] = field(default_factory=dict)
     #: what the answered rows cost (USD), and how many of them had no known cost
@@ -80,6 +81,18 @@ class Tally:
             self.temporary += 1
         else:
             self.rejected += 1
+            self.answered_badly += isinstance(row.get("response"), dict)
+
+    def rejection(self) -> str:
+        """The line for rejected rows, saying where each kind holds its error."""
+        sent, unsent = self.answered_badly, self.rejected - self.answered_badly
+        if not unsent:
+            where = ".response.body.error"
+        elif not sent:
+            where = ".error"
+        else:
+            where = f".response.body.error of {sent}, .error of {unsent}"
+        return f"{self.rejected} of {self.rows} rows were rejected (see {where})"
 
 
 def _temporary(row: JSON) -> bool:

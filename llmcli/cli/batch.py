@@ -243,7 +243,7 @@ def run(
             "with --resume to complete them"
         )
     if tally.rejected:
-        raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
+        raise DataError(tally.rejection())
 
 
 def _write_rows(

@@ -112,7 +112,7 @@ def fetch(
             "(expired, cancelled or not answered): submit them again, or batch run --resume"
         )
     if tally.rejected:
-        raise DataError(f"{tally.rejected} of {tally.rows} rows were rejected (see their error)")
+        raise DataError(tally.rejection())
 
 
 def _discard(sink: IO[bytes] | None, temporary: str | None) -> None:

@@ -66,6 +66,7 @@ class ChatTurn(Turn[ChatParams]):
     endpoint = "chat"
     dialect = CHAT
     sse_hint = "-o sse needs a stream: use `llmcli stream -o sse`"
+    _schema: Any = None  # --schema's, as built into this run's body (or read for a check)
 
     def named_files(self, params: ChatParams) -> list[str | None]:
         return named_files(params)
@@ -106,7 +107,10 @@ class ChatTurn(Turn[ChatParams]):
         if params.schema:
             from llmcli.protocol import schemas
 
-            schemas.check(_schema_of(body), params.schema)  # a broken schema: nothing is sent
+            self._schema = _schema_of(body)
+            if self._schema is None:  # --response-format json_object: checked here only
+                self._schema = schemas.unwrap(inputs.load_json(params.schema, stdin))
+            schemas.check(self._schema, params.schema)  # a broken schema: nothing is sent
         return client.body("chat", body)
 
     def streaming(self, body: dict[str, Any], want_usage: bool) -> None:
@@ -131,7 +135,7 @@ class ChatTurn(Turn[ChatParams]):
         it (exit 3 when it does not; the reply is already on stdout)."""
         if not (params.json_mode or params.schema):
             return
-        schema = _schema_of(body) if params.schema else None
+        schema = self._schema if params.schema else None
         flag = "--json" if params.json_mode else f"--schema {params.schema}"
         for choice in reply.get("choices") or []:
             message = choice.get("message") or {}

@@ -180,9 +180,9 @@ def options(params: ChatParams, stdin: inputs.Stdin) -> dict[str, Any]:
     if given["reasoning_effort"] is not None:
         given["reasoning_effort"] = given["reasoning_effort"].value
     fmt = reply_format(params.json_mode, params.schema, stdin, chat_shapes.schema_format)
-    if fmt is not None:
-        given["response_format"] = fmt
-    return given
+    if fmt is not None and not (params.response_format and params.schema):
+        given["response_format"] = fmt  # a --response-format given too is sent as given:
+    return given  # (json_object with --schema: the schema is checked here, not sent)
 
 
 def reply_format(

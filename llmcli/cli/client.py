@@ -113,6 +113,8 @@ def report_usage(
         usage, (model, answered if isinstance(answered, str) else None), header
     )
     line: dict[str, Any] = {"usage": usage, "cost": cost, "cost_source": source}
+    if usage is None:  # a stream whose server ignored stream_options.include_usage, say
+        line["note"] = "the server sent no usage"
     for key in ("context_left", "context_total"):
         if reply and key in reply:
             line[key] = reply[key]

@@ -48,7 +48,7 @@ def test_every_input_form_in_input_order(gw: offline.RunningGateway, tmp_path: P
     source.write_bytes(b"\n".join(FORMS) + b"\n")
     r = llmcli("batch", "run", str(source), "--base-url", gw.base_url, "-m", "echo")
     assert r.code == 65
-    assert r.err == "llmcli: 2 of 9 rows were rejected (see their error)\n"
+    assert r.err == "llmcli: 2 of 9 rows were rejected (see .error)\n"
     out = rows(r.out)
     assert [row["custom_id"] for row in out] == ["1", "oa", "em", "ms", "an", "bo", "7", "9", "u"]
     assert [status(row) for row in out] == [200] * 7 + [None, None]

@@ -123,7 +123,10 @@ def test_submit_then_fetch_gives_the_lines_batch_run_gives_in_input_order(
         "batch", "fetch", *ids, "--wait", "-o", str(out), "--base-url", store.base_url, env=env
     )
     assert (fetched.code, fetched.out) == (65, b"")
-    assert fetched.err == "llmcli: 3 of 8 rows were rejected (see their error)\n"
+    assert (
+        fetched.err
+        == "llmcli: 3 of 8 rows were rejected (see .response.body.error of 2, .error of 1)\n"
+    )
     run = llmcli("batch", "run", str(source), *common, env=env)
     assert run.code == 65
     assert [same(r) for r in rows(out.read_bytes())] == [same(r) for r in rows(run.out)]

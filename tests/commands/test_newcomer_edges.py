@@ -120,3 +120,15 @@ def test_a_base_url_without_its_version_prefix_is_told_to_add_it(url: str) -> No
     assert "; a base URL includes its version prefix: try --base-url …/v1 (POST " in r.err
     right = llmcli("chat", "--base-url", url, "-m", "nope-model", "hi")  # a 404 of its own
     assert right.code == 65 and "version prefix" not in right.err
+
+
+def test_stream_usage_says_when_the_server_sent_none(url: str) -> None:
+    r = llmcli(
+        "stream", "--base-url", url, "-m", "echo", "--usage",
+        "-p", "stream_options.include_usage=false", "hi",
+    )  # fmt: skip
+    assert (r.code, r.out) == (0, b"hi\n")
+    line = orjson.loads(r.err)
+    assert (line["usage"], line["note"]) == (None, "the server sent no usage")
+    sent = llmcli("stream", "--base-url", url, "-m", "echo", "--usage", "hi")
+    assert "note" not in orjson.loads(sent.err)

@@ -117,3 +117,22 @@ def test_the_library_does_not_load_jsonschema_without_a_schema(url: str) -> None
     )
     assert done.stdout == b"hi\n"
     assert done.stderr.decode().strip().splitlines()[-1] == "False"
+
+
+def test_json_object_with_a_schema_sends_json_object_and_checks_here(
+    url: str, tmp_path: Path
+) -> None:
+    """Some servers refuse json_schema (a 500): --response-format json_object is sent as
+    given, and the schema is checked on this side only (issue 26)."""
+    schema = tmp_path / "s.json"
+    schema.write_text('{"type": "object", "required": ["a"]}')
+    flags = ["--base-url", url, "-m", "echo", "--response-format", "json_object"]
+    sent = llmcli("chat", *flags, "--schema", str(schema), "--dry-run", "x")
+    assert orjson.loads(sent.out)["body"]["response_format"] == {"type": "json_object"}
+    bad = llmcli("chat", *flags, "--schema", str(schema), '{"b": 1}')
+    assert (bad.code, bad.out) == (3, b'{"b": 1}\n')
+    assert bad.err == (
+        f"llmcli: the reply does not match --schema {schema}: $.a: 'a' is a required property\n"
+    )
+    good = llmcli("chat", *flags, "--schema", str(schema), '{"a": 1}')
+    assert (good.code, good.err) == (0, "")

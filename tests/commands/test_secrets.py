@@ -225,6 +225,6 @@ def test_an_error_echoing_the_key_in_a_200_is_an_error_in_every_command(
         row = orjson.loads(r.out)
         assert row["response"]["status_code"] == 200
         assert "Bearer ***" in orjson.dumps(row).decode()
-        assert r.err == "llmcli: 1 of 1 rows were rejected (see their error)\n"
+        assert r.err == "llmcli: 1 of 1 rows were rejected (see .response.body.error)\n"
     else:
         assert "Bearer ***" in r.err

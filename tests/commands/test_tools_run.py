@@ -388,7 +388,7 @@ def test_batch_rows_run_the_tools_approved_on_the_command_line(tmp_path: Path) -
         "get_weather=cat",
     ]
     first = llmcli(*flags, "--tool-cmd", "get_time=echo noon", "--approve", "get_weather")
-    assert (first.code, first.err) == (65, "llmcli: 1 of 3 rows were rejected (see their error)\n")
+    assert (first.code, first.err) == (65, "llmcli: 1 of 3 rows were rejected (see .error)\n")
     lines = {line["custom_id"]: line for line in map(orjson.loads, out.read_bytes().splitlines())}
     assert lines["a"]["response"]["body"]["choices"][0]["message"]["content"] == (
         'tool said: {"location":"Oslo"}'
