@@ -295,6 +295,7 @@ class Session:
         number = 0
         waited = 0.0
         ticket = 0
+        said: list[str] = []  # what each failed attempt said, for the retry lines
         while True:
             if halted is not None and halted():
                 raise Halted
@@ -319,16 +320,16 @@ class Session:
                     if governor.pause(wait, ticket):
                         self.log(f"llmcli: {_summary(retry)}; pausing all requests for {wait:.1f}s")
                     continue
+                said.append(_summary(retry))
                 if number >= self.limits.retries or (wait is not None and wait > MAX_RETRY_AFTER):
-                    raise retry.error from retry.__cause__
+                    raise _counted(retry, said) from retry.__cause__
                 delay = wait if wait is not None else backoff(number)
                 if deadline is not None and time.perf_counter() + delay >= deadline:
                     raise _gave_up(retry, f"a retry in {delay:.1f}s would pass --timeout") from None
                 number += 1
-                self.log(
-                    f"llmcli: {_summary(retry)}; retry {number}/{self.limits.retries} "
-                    f"in {delay:.1f}s"
-                )
+                again = len(said) > 1 and said[-1] == said[-2]  # shown once, then counted
+                what = "the same again" if again else said[-1]
+                self.log(f"llmcli: {what}; retry {number}/{self.limits.retries} in {delay:.1f}s")
                 time.sleep(delay)
 
     @contextmanager
@@ -472,6 +473,16 @@ def _scrubbed(chunks: Iterator[bytes], scrubber: Scrubber) -> Iterator[bytes]:
 
 def _summary(retry: _Retry) -> str:
     return retry.error.message.rsplit(" (", 1)[0]
+
+
+def _counted(retry: _Retry, said: list[str]) -> LlmcliError:
+    """The last attempt's error; when every attempt said the same, with how many did."""
+    error = retry.error
+    if len(said) > 1 and len(set(said)) == 1:
+        summary, _, where = error.message.rpartition(" (")
+        if summary:
+            error.message = f"{summary}; {len(said)} attempts, each the same ({where}"
+    return error
 
 
 def _gave_up(retry: _Retry, why: str) -> LlmcliError:

@@ -132,3 +132,21 @@ def test_stream_usage_says_when_the_server_sent_none(url: str) -> None:
     assert (line["usage"], line["note"]) == (None, "the server sent no usage")
     sent = llmcli("stream", "--base-url", url, "-m", "echo", "--usage", "hi")
     assert "note" not in orjson.loads(sent.err)
+
+
+def test_an_error_repeated_on_each_retry_is_shown_once_and_counted() -> None:
+    with offline.start(faults="status=503") as failing:
+        r = llmcli("chat", "--base-url", failing.base_url, "-m", "echo", "hi")
+    host = failing.base_url.split("/")[2]
+    said = (
+        f"503 Service Unavailable from {host}: service unavailable "
+        "[server_error, service_unavailable]"
+    )
+    lines = r.err.splitlines()
+    assert r.code == 69
+    assert lines[0].startswith(f"llmcli: {said}; retry 1/2 in ")
+    assert lines[1].startswith("llmcli: the same again; retry 2/2 in ")
+    assert lines[2] == (
+        f"llmcli: {said}; 3 attempts, each the same (POST {failing.base_url}/chat/completions)"
+    )
+    assert len(lines) == 3
