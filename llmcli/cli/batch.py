@@ -15,7 +15,7 @@ import typer
 
 from llmcli.cli import template_use, tool_flags
 from llmcli.cli.client import open_client, output
-from llmcli.cli.options import Connection, Param, Temperature, grouped
+from llmcli.cli.options import Connection, Param, Temperature, TemplateVar, grouped
 from llmcli.cli.prompt import Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
@@ -152,10 +152,7 @@ def run(
             "and params defaults of every row.",
         ),
     ] = None,
-    var: Annotated[
-        list[str] | None,
-        typer.Option("-V", "--var", metavar="NAME=VALUE", help="A template variable; repeatable."),
-    ] = None,
+    var: TemplateVar = None,
     running: ToolFlags = ToolFlags(),
 ) -> None:
     """Send one request per input line, -P at a time, and write one result line per input

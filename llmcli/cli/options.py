@@ -162,6 +162,10 @@ Tool = Annotated[
         help="One tool: its name and a JSON Schema file for its input; repeatable.",
     ),
 ]
+TemplateVar = Annotated[
+    list[str] | None,
+    typer.Option("-V", "--var", metavar="NAME=VALUE", help="A template variable; repeatable."),
+]
 Param = Annotated[
     list[str] | None,
     typer.Option(

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from llmcli.cli.options import TemplateVar
 from llmcli.errors import DataError, UsageError
 from llmcli.io import attachments, conversation, inputs
 from llmcli.protocol.message_shapes import Api
@@ -86,10 +87,7 @@ class Prompt:
             "templates/NAME.toml beside it; flags win over it.",
         ),
     ] = None
-    var: Annotated[
-        list[str] | None,
-        typer.Option("-V", "--var", metavar="NAME=VALUE", help="A template variable; repeatable."),
-    ] = None
+    var: TemplateVar = None
     max_cost: Annotated[
         float | None,
         typer.Option(

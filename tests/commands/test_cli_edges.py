@@ -147,7 +147,8 @@ def test_messages_defaults_to_anthropic_as_its_ecosystem_expects() -> None:
     r = llmcli("messages", "hi")
     assert (r.code, r.err) == (
         78,
-        "llmcli: no API key for gateway 'anthropic': set LLMCLI_API_KEY or ANTHROPIC_API_KEY\n",
+        "llmcli: no API key for gateway 'anthropic': set LLMCLI_API_KEY or ANTHROPIC_API_KEY; "
+        "or try llmcli offline first: -g mock\n",
     )
 
 
