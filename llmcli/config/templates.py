@@ -25,6 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: ``{{`` and ``}}`` are braces; ``{name}`` a variable; any other brace is text
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 INPUT = "input"
+LIMIT = 1 << 20  # bytes of a template file read, like every input (DESIGN.md, "Limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,9 @@ def from_file(path: Path, name: str) -> Template:
     """The template a ``NAME.toml`` file holds (its keys at the top level)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read(1 << 20)
+            raw = f.read(LIMIT + 1)
+        if len(raw) > LIMIT:
+            raise ConfigError(f"{path}: larger than 1 MiB, not a template")
         text = raw.decode("utf-8")
         table = tomllib.loads(text)
     except OSError as e:

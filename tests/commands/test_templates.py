@@ -175,3 +175,14 @@ def test_the_readme_template_example_works(tmp_path: Path) -> None:
         {"role": "user", "content": "Review this Python change; what breaks?\n\n+ x = 1"},
     ]
     assert (sent["model"], sent["temperature"]) == ("gpt-5-mini", 0.2)
+
+
+def test_a_template_file_is_read_bounded(home: dict[str, str]) -> None:
+    big = Path(home["XDG_CONFIG_HOME"]) / "llmcli" / "templates" / "big.toml"
+    big.write_text('prompt = "' + "x" * (1 << 20) + '"\n')
+    r = llmcli("chat", "-t", "big", "hi", env=home)
+    assert (r.code, r.out, r.err) == (
+        78,
+        b"",
+        f"llmcli: {big}: larger than 1 MiB, not a template\n",
+    )
