@@ -8,61 +8,73 @@ import sys
 import click
 import typer
 
-from llmcli.cli import (  # noqa: F401  (they add batch's commands)
-    batch,
-    batch_fetch,
-    chat,
-    embed,
-    gateways,
-    mcp,
-    messages,
-    models,
-    provider_batch,
-    responses,
-    serve,
-    templates,
-)
 from llmcli.errors import EXIT_INTERRUPTED, EXIT_PIPE, LlmcliError
 from llmcli.io.outputs import Output, Terminal, silence_stdout
 from llmcli.version import __version__
 
-app = typer.Typer(
-    name="llmcli",
-    add_completion=False,
-    pretty_exceptions_enable=False,  # no rich traceback can print a secret
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+#: llmcli's commands, in the order ``--help`` lists them: name, the modules that define
+#: it (a group's first module holds its Typer app, the others add commands to it), the
+#: function (None: a group), and the one line ``llmcli --help`` and the man pages' NAME
+#: give it. A run imports and builds only the command it names (``build``): a tool run
+#: thousands of times should not pay for the other commands' modules and options.
+COMMANDS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
+    ("chat", ("chat",), "chat", "Send a prompt, print the reply (Chat Completions)."),
+    ("stream", ("chat",), "stream", "Send a prompt, print the reply as it arrives."),
+    (
+        "messages",
+        ("messages",),
+        "messages",
+        "Send a prompt to an Anthropic-compatible /messages API.",
+    ),
+    (
+        "responses",
+        ("responses",),
+        "responses",
+        "Send a prompt to a /responses API (OpenAI Responses).",
+    ),
+    ("models", ("models",), "models", "List a gateway's models: ids on a pipe, a table on a tty."),
+    ("embed", ("embed",), "embed", "Embed texts: one JSON line of floats per input."),
+    (
+        "batch",
+        ("batch", "batch_fetch", "provider_batch"),
+        None,
+        "Many requests from JSONL: run here, or submit to a batch API.",
+    ),
+    ("templates", ("templates",), None, "Prompt templates for -t NAME."),
+    ("mcp", ("mcp",), None, "What an MCP server offers as tools."),
+    ("gateways", ("gateways",), "gateways", "List the built-in and configured gateways."),
+    ("serve", ("serve",), "serve", "Run the offline gateway on 127.0.0.1, for tests and demos."),
 )
-# short_help: the one line `llmcli --help` and the man pages' NAME give each command
-app.command("chat", short_help="Send a prompt, print the reply (Chat Completions).")(chat.chat)
-app.command("stream", short_help="Send a prompt, print the reply as it arrives.")(chat.stream)
-app.command("messages", short_help="Send a prompt to an Anthropic-compatible /messages API.")(
-    messages.messages
-)
-app.command("responses", short_help="Send a prompt to a /responses API (OpenAI Responses).")(
-    responses.responses
-)
-app.command("models", short_help="List a gateway's models: ids on a pipe, a table on a tty.")(
-    models.models
-)
-app.command("embed", short_help="Embed texts: one JSON line of floats per input.")(embed.embed)
 # in the order a user meets them: run here; or submit, follow up, fetch
 _BATCH_ORDER = ("run", "submit", "status", "fetch", "cancel", "list")
-batch.app.registered_commands.sort(key=lambda c: _BATCH_ORDER.index(c.name or ""))
-app.add_typer(
-    batch.app,
-    name="batch",
-    short_help="Many requests from JSONL: run here, or submit to a batch API.",
-)
-app.add_typer(templates.app, name="templates", short_help="Prompt templates for -t NAME.")
-app.add_typer(mcp.app, name="mcp", short_help="What an MCP server offers as tools.")
-app.command("gateways", short_help="List the built-in and configured gateways.")(gateways.gateways)
-app.command(
-    "serve",
-    short_help="Run the offline gateway on 127.0.0.1, for tests and demos.",
-    epilog=serve.EPILOG,
-)(serve.serve)
+
+
+def build(only: str | None = None) -> typer.Typer:
+    """The Typer app: every command, or only the one named ``only``."""
+    import importlib
+
+    app = typer.Typer(
+        name="llmcli",
+        add_completion=False,
+        pretty_exceptions_enable=False,  # no rich traceback can print a secret
+        rich_markup_mode=None,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    for name, modules, function, short_help in COMMANDS:
+        if only is not None and name != only:
+            continue
+        loaded = [importlib.import_module(f"llmcli.cli.{m}") for m in modules]
+        if function is not None:
+            epilog = getattr(loaded[0], "EPILOG", None) if name == "serve" else None
+            app.command(name, short_help=short_help, epilog=epilog)(getattr(loaded[0], function))
+            continue
+        group: typer.Typer = loaded[0].app
+        if name == "batch":
+            group.registered_commands.sort(key=lambda c: _BATCH_ORDER.index(c.name or ""))
+        app.add_typer(group, name=name, short_help=short_help)
+    return app
 
 
 def _version(value: bool) -> None:
@@ -71,7 +83,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
@@ -92,13 +103,20 @@ def _root(
     """
 
 
+def _named(argv: list[str]) -> str | None:
+    """The command argv names, when it is one of llmcli's (the root takes no option
+    with a value, so it is the first word that is not an option)."""
+    name = next((word for word in argv if not word.startswith("-")), None)
+    return name if any(name == c[0] for c in COMMANDS) else None
+
+
 def _wants_debug(argv: list[str]) -> bool:
     return "--debug" in argv or bool(os.environ.get("LLMCLI_DEBUG"))
 
 
 def run(argv: list[str]) -> int:
     """Run one command; every failure becomes one line on stderr and an exit code."""
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(build(_named(argv)))
     out = Output(Terminal.detect())
     try:
         # Not command.main(): click's main turns EPIPE into exit 1 and ^C into a message.

@@ -17,8 +17,10 @@ from typing import Literal
 import click
 import typer
 
-from llmcli.cli.app import app
+from llmcli.cli.app import build
 from llmcli.cli.options import Common
+
+app = build()  # every command
 
 Kind = Literal["flag", "choice", "file", "gateway", "value"]
 

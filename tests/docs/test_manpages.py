@@ -422,6 +422,37 @@ def test_normal_runs_do_not_import_the_generator() -> None:
     assert "llmcli.docgen" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "loaded"),
+    [
+        (("chat", "--help"), {"chat"}),
+        (("batch", "run", "--help"), {"batch", "batch_fetch", "provider_batch"}),
+        (("-V", "embed", "--help"), {"embed"}),
+        (("--help",), None),  # every command, to list them
+        (("chta",), None),  # every command, to say which was meant
+    ],
+)
+def test_a_run_imports_only_the_command_it_names(
+    args: tuple[str, ...], loaded: set[str] | None
+) -> None:
+    script = (
+        "import sys\nfrom llmcli.cli.app import run\nrun(sys.argv[1:])\n"
+        "print(' '.join(m[11:] for m in sys.modules if m.startswith('llmcli.cli.')), "
+        "file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    commands = {"chat", "messages", "responses", "models", "embed", "batch", "batch_fetch"}
+    commands |= {"provider_batch", "templates", "mcp", "gateways", "serve"}
+    imported = commands & set(done.stderr.splitlines()[-1].split())
+    assert imported == (commands if loaded is None else loaded)
+
+
 # --- the pieces -----------------------------------------------------------------------
 
 
