@@ -39,7 +39,7 @@ _llmcli() {
         chat|stream)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
@@ -49,9 +49,10 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --reasoning
                 --tool-cmd --mcp --approve --max-steps --tool-timeout --tool-output-max
-                --temperature --top-p --max-tokens --max-completion-tokens --stop --seed
-                --frequency-penalty --presence-penalty --response-format --tools
-                --tool-choice --reasoning-effort --reasoning-budget --reasoning-exclude
+                --cache --no-cache --cache-ttl --refresh-cache --temperature --top-p
+                --max-tokens --max-completion-tokens --stop --seed --frequency-penalty
+                --presence-penalty --response-format --tools --tool-choice
+                --reasoning-effort --reasoning-budget --reasoning-exclude
                 --reasoning-enabled --reasoning-disabled --thinking --no-thinking
                 --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
                 --conversation-id --memory --no-memory --tool --json --schema -p --param -h
@@ -60,7 +61,7 @@ _llmcli() {
         messages)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
@@ -69,14 +70,14 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --stream
                 --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
-                --tool-output-max --max-tokens --thinking-budget --temperature --top-p
-                --top-k --stop --tools --tool --tool-choice --metadata --json --schema -p
-                --param -h --help" "$cur"
+                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache
+                --max-tokens --thinking-budget --temperature --top-p --top-k --stop --tools
+                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
@@ -85,9 +86,10 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --stream
                 --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
-                --tool-output-max --max-output-tokens --reasoning-effort --reasoning-summary
-                --store --no-store --previous-response-id --include --temperature --top-p
-                --tools --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache
+                --max-output-tokens --reasoning-effort --reasoning-summary --store
+                --no-store --previous-response-id --include --temperature --top-p --tools
+                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in
@@ -103,7 +105,7 @@ _llmcli() {
         embed)
             case $prev in
                 -f|--file|--body|--record|--replay) _llmcli_files "$cur"; return ;;
-                --field|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--batch-size|--parallel|--dimensions|-p|--param) :; return ;;
+                --field|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--batch-size|--parallel|--dimensions|-p|--param|--cache-ttl) :; return ;;
                 --empty) _llmcli_words "skip error" "$cur"; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
@@ -113,7 +115,7 @@ _llmcli() {
                 --base-url -m --model -H --header --timeout --connect-timeout --retries
                 --dry-run -v --verbose --usage --refresh-prices --debug --record --replay -o
                 --output --batch-size --parallel --dimensions --encoding-format -p --param
-                -h --help" "$cur"
+                --cache --no-cache --cache-ttl --refresh-cache -h --help" "$cur"
             ;;
         gateways)
             case $prev in
@@ -136,7 +138,7 @@ _llmcli() {
         "batch run")
             case $prev in
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
-                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost|-t|--template|-V|--var|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max) :; return ;;
+                --base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|-P|--parallel|--rpm|--tpm|--max-wait|--shard|-s|--system|--max-tokens|--temperature|-p|--param|--max-cost|-t|--template|-V|--var|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl) :; return ;;
                 --record|--replay|-o|--output) _llmcli_files "$cur"; return ;;
             esac
             if [[ $cur == -* ]]; then
@@ -146,7 +148,7 @@ _llmcli() {
                     --parallel --rpm --tpm --max-wait --unordered --shard -s --system
                     --max-tokens --temperature -p --param --max-cost -t --template -V --var
                     --tool-cmd --mcp --approve --max-steps --tool-timeout --tool-output-max
-                    -h --help" "$cur"
+                    --cache --no-cache --cache-ttl --refresh-cache -h --help" "$cur"
             else
                 _llmcli_files "$cur"
             fi

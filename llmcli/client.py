@@ -36,6 +36,7 @@ from llmcli.redaction import header_secrets, url_secrets
 from llmcli.version import __version__
 
 if TYPE_CHECKING:
+    from llmcli.http.cache import ResponseCache
     from llmcli.http.governor import Governor
     from llmcli.http.recording import Recorder, Reroute
     from llmcli.http.session import Answer, Session, Timing
@@ -54,6 +55,24 @@ def _cassettes(
     if record and replay:
         raise UsageError("--record and --replay cannot be used together")
     return record, replay
+
+
+#: the endpoints whose answers --cache keeps: questions to a model
+CACHEABLE = frozenset({"chat", "messages", "responses", "embeddings"})
+
+
+def response_cache(
+    cache: ResponseCache | str | os.PathLike[str] | bool | None,
+) -> ResponseCache | None:
+    """``Client(cache=…)``: a ``ResponseCache`` as given, one in the folder given, one as
+    ``LLMCLI_CACHE`` places it (True), none (False); None: as ``LLMCLI_CACHE`` says."""
+    from llmcli.http.cache import ResponseCache, chosen
+
+    if isinstance(cache, ResponseCache):
+        return cache
+    if isinstance(cache, bool | None):
+        return chosen(cache, os.environ.get("LLMCLI_CACHE"))
+    return ResponseCache(cache)
 
 
 def _serving(
@@ -92,6 +111,9 @@ class Client:
     of its answer arrived is tried again. ``record`` appends every exchange to a cassette
     (JSONL, keys left out); ``replay`` answers every request from one instead of the
     network, no key needed (neither given: ``LLMCLI_RECORD`` / ``LLMCLI_REPLAY``).
+    ``cache`` answers a question to a model asked before from disk (True: in
+    ``$XDG_CACHE_HOME/llmcli/responses``; a folder; a ``ResponseCache`` for its age and
+    refresh; None: as ``LLMCLI_CACHE`` says).
     """
 
     def __init__(
@@ -112,6 +134,7 @@ class Client:
         fallback: str = "openai",
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
+        cache: ResponseCache | str | os.PathLike[str] | bool | None = None,
     ) -> None:
         record, replay = _cassettes(record, replay)
         resolved = resolve(
@@ -142,6 +165,9 @@ class Client:
 
             self._recorder = Recorder(record)
         self.gateway, self._reroute = _serving(resolved.gateway, replay)
+        self.cache = response_cache(cache)
+        if self.cache is not None and self.gateway.base_url != resolved.gateway.base_url:
+            self.cache.alias(self.gateway.base_url or "", self.gateway.name)  # -g mock's port
 
     # the HTTP session ---------------------------------------------------------------
 
@@ -163,6 +189,7 @@ class Client:
                         governor=self.governor,
                         recorder=self._recorder,
                         reroute=self._reroute,
+                        cache=self.cache,
                     )
         return self._http
 
@@ -234,7 +261,8 @@ class Client:
         url = self.gateway.url(endpoint)
         headers = self.headers(stream=stream, json_body=body is not None, defaults=defaults)
         data = serialize(body, blobs) if body is not None else None
-        return self._request(method, url, headers, data)
+        cacheable = method == "POST" and endpoint in CACHEABLE
+        return self._request(method, url, headers, data, cacheable=cacheable)
 
     def api_request(
         self,
@@ -316,6 +344,10 @@ class Client:
         return Exchange(
             self._session, request, dialect, stream=stream, keep_text=keep_text, lines=lines
         )
+
+    def cached(self, request: Request) -> Answer | None:
+        """The answer --cache kept for an identical request, or None."""
+        return self._session.cached(request)
 
     def send(self, request: Request, *, halted: Callable[[], bool] | None = None) -> Answer:
         """The whole answer of a request (a 2xx: others raise), every promise of DESIGN's

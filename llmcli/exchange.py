@@ -21,7 +21,7 @@ chunk.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -258,9 +258,14 @@ class Exchange:
         return self.reading.partial()
 
     def __iter__(self) -> Iterator[Read]:
+        """The reads; with --cache, an answer is kept only once it was read whole and
+        found complete (an error inside a 200, a stream without its end: never kept)."""
         try:
             if not self.stream:
-                yield self.reading.whole(self.http.send(self.request).body)
+                answer = self.http.send(self.request, keep=False)
+                read = self.reading.whole(answer.body)
+                self.http.keep(self.request, answer)
+                yield read
             else:
                 yield from self._stream()
         except LlmcliError as e:  # a server's words may repeat a secret
@@ -268,22 +273,53 @@ class Exchange:
             raise
 
     def _stream(self) -> Iterator[Read]:
-        request, reading = self.request, self.reading
-        with self.http.open(request) as response:
-            chunks = self.http.iter_bytes(request, response)
-            first = next(chunks, b"")
-            if reading.answered_whole(first):
-                yield reading.whole(
-                    self.http.read_whole(request, itertools.chain((first,), chunks))
-                )
+        request, http = self.request, self.http
+        hit = http.cached(request)
+        if hit is not None:  # the bytes of the stream kept, read as they were then
+            yield from self._reads(iter((hit.body,)))
+            return
+        with http.open(request) as response:
+            chunks = http.iter_bytes(request, response)
+            if http.cache is None or not request.cacheable:
+                yield from self._reads(chunks)
                 return
-            try:
-                for chunk in itertools.chain((first,), chunks):
-                    yield from reading.feed(chunk)
-            except LlmcliError:
-                yield from reading.fail()
-                raise
-        yield from reading.finish()
+            from llmcli.http.cache import Keeping
+            from llmcli.http.session import Answer
+
+            keeping = Keeping()
+
+            def keep() -> None:
+                if keeping.kept is not None:
+                    kept = Answer(response.status_code, response.headers, bytes(keeping.kept))
+                    http.keep(request, kept)
+
+            yield from self._reads(keeping.chunks(chunks), keep)
+
+    def _reads(
+        self, chunks: Iterator[bytes], whole: Callable[[], None] | None = None
+    ) -> Iterator[Read]:
+        """The reads of a stream's chunks; ``whole`` is called once the answer is known
+        complete, before its last reads are handed out (a reader may stop at the last)."""
+        reading = self.reading
+        first = next(chunks, b"")
+        if reading.answered_whole(first):
+            read = reading.whole(
+                self.http.read_whole(self.request, itertools.chain((first,), chunks))
+            )
+            if whole is not None:
+                whole()
+            yield read
+            return
+        try:
+            for chunk in itertools.chain((first,), chunks):
+                yield from reading.feed(chunk)
+        except LlmcliError:
+            yield from reading.fail()
+            raise
+        tail = list(reading.finish())
+        if whole is not None:
+            whole()
+        yield from tail
 
 
 class _TextScrubbers:

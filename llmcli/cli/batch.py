@@ -15,7 +15,7 @@ import typer
 
 from llmcli.cli import template_use, tool_flags
 from llmcli.cli.client import open_client, output
-from llmcli.cli.options import Connection, Param, Temperature, TemplateVar, grouped
+from llmcli.cli.options import Caching, Connection, Param, Temperature, TemplateVar, grouped
 from llmcli.cli.prompt import Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.errors import DataError, InputFileError, TemporaryError, UsageError
@@ -154,6 +154,7 @@ def run(
     ] = None,
     var: TemplateVar = None,
     running: ToolFlags = ToolFlags(),
+    caching: Caching = Caching(),
 ) -> None:
     """Send one request per input line, -P at a time, and write one result line per input
     line, in input order: OpenAI's batch output shape {id, custom_id, response:
@@ -191,7 +192,9 @@ def run(
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
     governor = Governor(parallel, max_wait=max_wait)
-    with open_client(conn, require_key=not conn.dry_run, governor=governor) as client:
+    with open_client(
+        conn, require_key=not conn.dry_run, governor=governor, caching=caching
+    ) as client:
         options = {"max_tokens": max_tokens, "temperature": temperature}
         params = [inputs.parse_param(item) for item in param or []]
         if chosen is not None:  # under -p

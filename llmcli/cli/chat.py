@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from llmcli.cli.chat_params import ChatParams, named_files, options
-from llmcli.cli.options import Common, grouped
+from llmcli.cli.options import Caching, Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
@@ -158,6 +158,7 @@ def chat(
     reasoning: ReasoningFlag = False,
     *,
     running: ToolFlags,
+    caching: Caching,
     params: ChatParams,
 ) -> None:
     """Send one Chat Completions request and print the reply. The user message is piped
@@ -173,7 +174,7 @@ def chat(
       llmcli chat -g mock -m echo -o json hi | jq -r '.choices[0].message.content'
       git diff | llmcli chat -s "You review code." -f - "what breaks?"
     """
-    TURN.run(common, prompt, params, reasoning, stream=False, tools=running)
+    TURN.run(common, prompt, params, reasoning, stream=False, tools=running, caching=caching)
 
 
 @grouped
@@ -183,6 +184,7 @@ def stream(
     reasoning: ReasoningFlag = False,
     *,
     running: ToolFlags,
+    caching: Caching,
     params: ChatParams,
 ) -> None:
     """Send a prompt with stream: true and print the reply as it arrives, flushed after
@@ -197,4 +199,4 @@ def stream(
       llmcli stream -o sse hi > raw.sse          # the bytes exactly as sent
       llmcli stream -o jsonl hi | jq -c '.choices[0].delta'
     """
-    TURN.run(common, prompt, params, reasoning, stream=True, tools=running)
+    TURN.run(common, prompt, params, reasoning, stream=True, tools=running, caching=caching)

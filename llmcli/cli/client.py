@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmcli.cli.options import Connection
+from llmcli.cli.options import Caching, Connection
 from llmcli.client import Client
 from llmcli.config.file import load as load_config
+from llmcli.errors import UsageError
 from llmcli.io.inputs import parse_header
 from llmcli.io.outputs import Output, Terminal
 
 if TYPE_CHECKING:
+    from llmcli.http.cache import ResponseCache
     from llmcli.http.governor import Governor
     from llmcli.http.request import Request
 
@@ -44,10 +46,13 @@ def open_client(
     require_key: bool = True,
     fallback: str = "openai",
     governor: Governor | None = None,
+    caching: Caching | None = None,
 ) -> Iterator[Client]:
     """The command's client: the gateway, key and model its flags, the environment and
-    the config file ask for. Every secret it holds is kept from stderr."""
+    the config file ask for. Every secret it holds is kept from stderr. ``caching``: the
+    command's --cache flags (a command without them uses no cache)."""
     out = output()
+    cache = _cache(caching) if caching is not None and not common.dry_run else False
     for warning in load_config(os.environ).warnings:
         out.note(f"llmcli: {warning}")
     headers = dict(parse_header(item) for item in common.header or [])
@@ -66,10 +71,26 @@ def open_client(
         fallback=fallback,
         record=common.record,
         replay=common.replay,
+        cache=cache,
     )
     out.keep_secret(*client.secrets)
     with client:
         yield client
+
+
+def _cache(caching: Caching) -> ResponseCache | bool:
+    """The cache the flags and ``LLMCLI_CACHE`` ask for (False: none)."""
+    from llmcli.http.cache import chosen
+
+    if caching.cache is False and caching.refresh_cache:
+        raise UsageError("--no-cache and --refresh-cache cannot be used together")
+    cache = chosen(
+        caching.cache,
+        os.environ.get("LLMCLI_CACHE"),
+        ttl=caching.cache_ttl,
+        refresh=caching.refresh_cache,
+    )
+    return cache if cache is not None else False
 
 
 def dry_run(request: Request) -> None:
@@ -109,10 +130,16 @@ def report_usage(
     usage = (reply or {}).get("usage")
     header = timing.headers.get(COST_HEADER) if timing.headers is not None else None
     answered = (reply or {}).get("model")
-    cost, source = PriceBook(client, refresh=common.refresh_prices).cost(
-        usage, (model, answered if isinstance(answered, str) else None), header
-    )
+    cost: float | None
+    if timing.cache == "hit":  # nothing was asked, nothing paid
+        cost, source = 0.0, "cache"
+    else:
+        cost, source = PriceBook(client, refresh=common.refresh_prices).cost(
+            usage, (model, answered if isinstance(answered, str) else None), header
+        )
     line: dict[str, Any] = {"usage": usage, "cost": cost, "cost_source": source}
+    if timing.cache is not None:
+        line["cache"] = timing.cache
     if usage is None:  # a stream whose server ignored stream_options.include_usage, say
         line["note"] = "the server sent no usage"
     for key in ("context_left", "context_total"):

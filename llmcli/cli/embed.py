@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from llmcli.cli.client import dry_run, open_client, output, report_usage
-from llmcli.cli.options import Common, Param, grouped
+from llmcli.cli.options import Caching, Common, Param, grouped
 from llmcli.errors import DataError, UsageError
 from llmcli.io import inputs
 
@@ -166,6 +166,7 @@ def embed(
         ),
     ] = None,
     param: Param = None,
+    caching: Caching = Caching(),
 ) -> None:
     """Embed texts: one JSON line per input, in input order, {"index": i, "embedding":
     [...]} plus the fields carried from --jsonl-in. Inputs are TEXT arguments, or the
@@ -190,7 +191,9 @@ def embed(
     from llmcli.http.governor import Governor
 
     governor = Governor(parallel)
-    with open_client(common, require_key=not common.dry_run, governor=governor) as client:
+    with open_client(
+        common, require_key=not common.dry_run, governor=governor, caching=caching
+    ) as client:
         client.gateway.url("embeddings")  # a gateway without embeddings says so first
         model = (
             common.model

@@ -137,6 +137,35 @@ class Common(Connection):
     ] = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Caching:
+    """--cache and its kin: the commands that ask a model (chat, stream, messages,
+    responses, embed, batch run)."""
+
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Answer a request identical to one answered before from disk, and keep "
+            "this answer [env: LLMCLI_CACHE=1|0|DIR].",
+            show_default=False,
+        ),
+    ] = None
+    cache_ttl: Annotated[
+        float | None,
+        typer.Option(
+            "--cache-ttl",
+            metavar="SECONDS",
+            min=0,
+            help="With --cache: an answer kept longer ago is asked again (default: no expiry).",
+        ),
+    ] = None
+    refresh_cache: Annotated[
+        bool,
+        typer.Option("--refresh-cache", help="Ask again, and keep the new answer in the cache."),
+    ] = False
+
+
 # Request flags that chat, stream and messages share, each defined once.
 Temperature = Annotated[
     float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0-2.")

@@ -7,7 +7,7 @@ import typer
 
 from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import reply_format, tool_files, tools_from
-from llmcli.cli.options import Common, Param, Temperature, Tool, Tools, TopP, grouped
+from llmcli.cli.options import Caching, Common, Param, Temperature, Tool, Tools, TopP, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
@@ -259,6 +259,7 @@ def responses(
     reasoning: ReasoningFlag = False,
     *,
     running: ToolFlags,
+    caching: Caching,
     params: ResponsesParams,
 ) -> None:
     """Send a prompt to a /responses endpoint (OpenAI's Responses API, Open Responses) and
@@ -278,4 +279,4 @@ def responses(
       git diff | llmcli responses --stream --reasoning-summary auto --reasoning "review" 2>why.txt
       llmcli responses --stream -o jsonl hi | jq -c 'select(.event == "response.output_text.delta")'
     """
-    TURN.run(common, prompt, params, reasoning, stream, running)
+    TURN.run(common, prompt, params, reasoning, stream, running, caching)

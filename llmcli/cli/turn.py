@@ -22,7 +22,7 @@ from llmcli.errors import LlmcliError, UsageError
 from llmcli.io import conversation, inputs, outputs
 
 if TYPE_CHECKING:
-    from llmcli.cli.options import Common
+    from llmcli.cli.options import Caching, Common
     from llmcli.cli.prompt import Gathered, Prompt
     from llmcli.client import Client
     from llmcli.http.request import Blob
@@ -101,6 +101,7 @@ class Turn(ABC, Generic[P]):
         reasoning: bool,
         stream: bool,
         tools: ToolFlags | None = None,
+        caching: Caching | None = None,
     ) -> None:
         fmt = common.output.value if common.output else "text"
         if fmt == "sse" and not stream:
@@ -118,7 +119,9 @@ class Turn(ABC, Generic[P]):
             gathered = template_use.applied(template, prompt, gathered)
         out = output()
         log = out.note if common.verbose else None
-        with open_client(common, require_key=not common.dry_run, fallback=self.fallback) as client:
+        with open_client(
+            common, require_key=not common.dry_run, fallback=self.fallback, caching=caching
+        ) as client:
             body = self.build_body(gathered, prompt, params, stdin, client, common.model)
             if stream:
                 body["stream"] = True
@@ -172,7 +175,7 @@ class Turn(ABC, Generic[P]):
         def send(body: JSON) -> JSON:
             request = client.request("POST", self.endpoint, body, stream=stream, blobs=blobs)
             worst = 0.0
-            if spend is not None:
+            if spend is not None and client.cached(request) is None:  # a kept answer is free
                 size = len(request.body) if request.body is not None else 0
                 worst = spend.worst(body, size)
                 spend.reserve(worst)
@@ -186,9 +189,9 @@ class Turn(ABC, Generic[P]):
                 raise
             report_usage(common, client, reply, model=body.get("model"))
             if spend is not None:
-                spend.settle(
-                    worst, spend.book.cost(reply.get("usage"), (body.get("model"), None))[0]
-                )
+                cost = spend.book.cost(reply.get("usage"), (body.get("model"), None))[0]
+                hit = client.timing is not None and client.timing.cache == "hit"
+                spend.settle(worst, 0.0 if hit else cost)
             return reply
 
         return send

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from llmcli.http.request import Request
     from llmcli.mock import RunningGateway
 
-__all__ = ["Recorder", "Reroute", "Tee", "miss", "replay_gateway"]
+__all__ = ["Recorder", "Reroute", "Tee", "line_of", "miss", "replay_gateway"]
 
 
 class Recorder:
@@ -69,16 +69,7 @@ class Recorder:
         cut: bool = False,
     ) -> None:
         """Append the line of one exchange, every secret of ``request`` as ``***``."""
-        body = request.body.to_bytes() if isinstance(request.body, Body) else request.body
-        secrets = sorted({s for s in request.secrets if s}, key=len, reverse=True)
-        body, answer = _scrub(body, secrets), _scrub(answer, secrets)  # before any base64
-        sent = [(n, v) for n, v in request.headers.items() if not is_credential_header(n)]
-        url = _scrub(request.url.encode(), secrets).decode()
-        line = make_line(request.method, url, sent, body, status, headers, answer, cut=cut)
-        text = redact(encode(line), request.secrets)
-        for secret in secrets:  # any length here: a cassette is meant to be shared
-            text = text.replace(secret, "***")
-        data = text.encode()
+        data = line_of(request, status, headers, answer, cut=cut)
         with self._lock:
             fd = self._open()
             try:
@@ -93,6 +84,37 @@ class Recorder:
 
     def tee(self, request: Request, response: httpx.Response) -> Tee:
         return Tee(self, request, response.status_code, response.headers.multi_items())
+
+
+def line_of(
+    request: Request,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    answer: bytes,
+    *,
+    cut: bool = False,
+    every_length: bool = True,
+) -> bytes:
+    """The cassette line of one exchange (``llmcli.mock.cassette``), as written: credential
+    headers left out, every secret of ``request`` as ``***`` (the answer's body included).
+    ``every_length``: a secret of any length, even one too short to hide in free text (a
+    cassette is meant to be shared); else as every message hides them (a cache entry is
+    answered again: a dummy key ``x`` must not turn every ``x`` of it into ``***``)."""
+    body = request.body.to_bytes() if isinstance(request.body, Body) else request.body
+    secrets = sorted({s for s in request.secrets if s}, key=len, reverse=True)
+    if every_length:
+        body, answer = _scrub(body, secrets), _scrub(answer, secrets)  # before any base64
+        url = _scrub(request.url.encode(), secrets).decode()
+    else:  # the answer was scrubbed as it was read (``Session.iter_bytes``)
+        body = scrub(body, secrets) if body else body
+        url = redact(request.url, secrets)
+    sent = [(n, v) for n, v in request.headers.items() if not is_credential_header(n)]
+    line = make_line(request.method, url, sent, body, status, headers, answer, cut=cut)
+    text = redact(encode(line), request.secrets)
+    if every_length:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+    return text.encode()
 
 
 def _scrub(data: bytes | None, secrets: list[str]) -> Any:

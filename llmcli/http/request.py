@@ -31,6 +31,9 @@ class Request:
     #: --timeout bounds the whole request; False: each read only (a batch file's upload or
     #: download may take longer than any one answer)
     bounded: bool = True
+    #: a question to a model (chat, messages, responses, embeddings): --cache may answer
+    #: it from an earlier identical one (``llmcli.http.cache``); never a batch API's
+    cacheable: bool = False
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 field-name

@@ -43,6 +43,7 @@ from llmcli.http.proxies import Tracer, proxy_in_environment, proxy_mounts  # no
 from llmcli.http.transport import DEADLINE, StaleConnection, Transport  # noqa: E402
 
 if TYPE_CHECKING:
+    from llmcli.http.cache import ResponseCache
     from llmcli.http.governor import Governor
     from llmcli.http.recording import Recorder
 
@@ -71,6 +72,8 @@ class Timing:
     end: float | None = None
     #: the head of the last answer (a gateway may report the request's cost in it)
     headers: httpx.Headers | None = None
+    #: with --cache: "hit" when the last answer came from it, else "miss"
+    cache: str | None = None
 
     def mark_first_byte(self) -> None:
         if self.first_byte is None:
@@ -82,6 +85,8 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
+    #: answered by --cache, not by the server
+    cached: bool = False
 
 
 class _Retry(Exception):
@@ -112,6 +117,7 @@ class Session:
         governor: Governor | None = None,
         recorder: Recorder | None = None,
         reroute: Callable[[str], str] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.limits = limits
         self.log = log
@@ -121,6 +127,8 @@ class Session:
         #: replaying gateway on loopback, never through a proxy (``llmcli.http.recording``)
         self.recorder = recorder
         self.reroute = reroute
+        #: --cache: answers kept on disk (``llmcli.http.cache``)
+        self.cache = cache
         self.timing = Timing()
         timeout = httpx.Timeout(limits.timeout, connect=limits.connect_timeout)
         self._watchdog = Watchdog()
@@ -341,9 +349,39 @@ class Session:
         finally:
             _close(response)
 
-    def send(self, request: Request, halted: Callable[[], bool] | None = None) -> Answer:
+    def cached(self, request: Request) -> Answer | None:
+        """The answer --cache kept for an identical request, or None (no cache, none
+        kept, or a request no cache answers)."""
+        if self.cache is None or not request.cacheable:
+            return None
+        hit = self.cache.get(request)
+        timing = self.timing
+        if hit is None:
+            timing.cache = "miss"
+            return None
+        timing.cache = "hit"
+        timing.mark_first_byte()
+        timing.end = time.perf_counter()
+        timing.headers = httpx.Headers(list(hit.headers))
+        return Answer(hit.status, timing.headers, hit.body, cached=True)
+
+    def keep(self, request: Request, answer: Answer) -> None:
+        """--cache: keep an answer its reader accepted, for the next identical request."""
+        if self.cache is not None and request.cacheable and not answer.cached:
+            self.cache.put(
+                request, answer.status, answer.headers.multi_items(), answer.body, self.log
+            )
+
+    def send(
+        self, request: Request, halted: Callable[[], bool] | None = None, *, keep: bool = True
+    ) -> Answer:
         """The whole response of a non-streaming request, retried while nothing is out
-        (and, with ``halted``, while it says False)."""
+        (and, with ``halted``, while it says False). With --cache, an identical request
+        answered before is answered from it; ``keep``: this answer is kept (else its
+        reader keeps it once it accepted it: ``keep``)."""
+        hit = self.cached(request)
+        if hit is not None:
+            return hit
 
         def attempt(deadline: float | None) -> Answer:
             response = self._attempt(request, deadline)
@@ -361,7 +399,10 @@ class Session:
                 _close(response)
             return Answer(response.status_code, response.headers, body)
 
-        return self._with_retries(request, attempt, halted)
+        answer = self._with_retries(request, attempt, halted)
+        if keep:
+            self.keep(request, answer)
+        return answer
 
     def read_whole(self, request: Request, chunks: Iterator[bytes]) -> bytes:
         """A body read whole, up to 256 MiB (counted after decompression)."""
