@@ -168,16 +168,24 @@ def answer(
     loop: its line holds the final reply."""
     if row.problem is not None:
         return results.failed(row.custom_id, "invalid_request", row.problem)
-    if limits is not None:
-        limits.acquire(estimate_tokens(row))
-    if stop is not None:
-        stop.check()
     try:  # the gateway's default params below the row's own, as for every command
         body = client.body(row.endpoint, row.body)
         request = client.request("POST", row.endpoint, body)
     except LlmcliError as e:  # an endpoint the gateway lacks: this row cannot go
         return results.failed(row.custom_id, _code(e), e.message)
-    if tools is not None and _runs_tools(tools, row.endpoint, body):
+    looped = tools is not None and _runs_tools(tools, row.endpoint, body)
+    kept = client.cached(request) if not looped else None
+    if kept is not None:  # --cache: asked before; nothing is sent, nothing counted
+        from llmcli.http.failures import request_id
+
+        return results.answered(
+            row.custom_id, kept.status, request_id(kept.headers), results.body_of(kept.body)
+        )
+    if limits is not None:
+        limits.acquire(estimate_tokens(row))
+    if stop is not None:
+        stop.check()
+    if tools is not None and looped:
         return _looped(client, row, body, tools, _Step(limits, stop, spend))
     worst = 0.0
     if spend is not None:
