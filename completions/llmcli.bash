@@ -39,7 +39,7 @@ _llmcli() {
         chat|stream)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--fallback|--temperature|--top-p|--max-tokens|--max-completion-tokens|--stop|--seed|--frequency-penalty|--presence-penalty|--response-format|--tool-choice|--reasoning-budget|--chat-template-kwargs|--top-logprobs|--user|--stream-options|--conversation-id|--tool|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
                 --reasoning-effort) _llmcli_words "none minimal low medium high xhigh" "$cur"; return ;;
@@ -49,10 +49,10 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --reasoning
                 --tool-cmd --mcp --approve --max-steps --tool-timeout --tool-output-max
-                --cache --no-cache --cache-ttl --refresh-cache --temperature --top-p
-                --max-tokens --max-completion-tokens --stop --seed --frequency-penalty
-                --presence-penalty --response-format --tools --tool-choice
-                --reasoning-effort --reasoning-budget --reasoning-exclude
+                --cache --no-cache --cache-ttl --refresh-cache --render --no-render
+                --fallback --temperature --top-p --max-tokens --max-completion-tokens --stop
+                --seed --frequency-penalty --presence-penalty --response-format --tools
+                --tool-choice --reasoning-effort --reasoning-budget --reasoning-exclude
                 --reasoning-enabled --reasoning-disabled --thinking --no-thinking
                 --chat-template-kwargs --logprobs --top-logprobs --user --stream-options
                 --conversation-id --memory --no-memory --tool --json --schema -p --param -h
@@ -61,7 +61,7 @@ _llmcli() {
         messages)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--fallback|--max-tokens|--thinking-budget|--temperature|--top-p|--top-k|--stop|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
@@ -70,14 +70,15 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --stream
                 --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
-                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache
-                --max-tokens --thinking-budget --temperature --top-p --top-k --stop --tools
-                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache --render
+                --no-render --fallback --max-tokens --thinking-budget --temperature --top-p
+                --top-k --stop --tools --tool --tool-choice --metadata --json --schema -p
+                --param -h --help" "$cur"
             ;;
         responses)
             case $prev in
                 -f|--file|-a|--attach|--messages|-c|--continue|--body|--record|--replay|--tools|--schema) _llmcli_files "$cur"; return ;;
-                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
+                -s|--system|-t|--template|-V|--var|--max-cost|--base-url|-m|--model|-H|--header|--timeout|--connect-timeout|--retries|--tool-cmd|--mcp|--approve|--max-steps|--tool-timeout|--tool-output-max|--cache-ttl|--fallback|--max-output-tokens|--reasoning-effort|--reasoning-summary|--previous-response-id|--include|--temperature|--top-p|--tool|--tool-choice|--metadata|-p|--param) :; return ;;
                 -g|--gateway) _llmcli_gateway_names "$cur"; return ;;
                 -o|--output) _llmcli_words "text json jsonl sse" "$cur"; return ;;
             esac
@@ -86,10 +87,11 @@ _llmcli() {
                 --header --timeout --connect-timeout --retries --dry-run -v --verbose
                 --usage --refresh-prices --debug --record --replay -o --output --stream
                 --reasoning --tool-cmd --mcp --approve --max-steps --tool-timeout
-                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache
-                --max-output-tokens --reasoning-effort --reasoning-summary --store
-                --no-store --previous-response-id --include --temperature --top-p --tools
-                --tool --tool-choice --metadata --json --schema -p --param -h --help" "$cur"
+                --tool-output-max --cache --no-cache --cache-ttl --refresh-cache --render
+                --no-render --fallback --max-output-tokens --reasoning-effort
+                --reasoning-summary --store --no-store --previous-response-id --include
+                --temperature --top-p --tools --tool --tool-choice --metadata --json
+                --schema -p --param -h --help" "$cur"
             ;;
         models)
             case $prev in

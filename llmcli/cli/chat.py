@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from llmcli.cli.chat_params import ChatParams, named_files, options
-from llmcli.cli.options import Caching, Common, grouped
+from llmcli.cli.options import Answering, Caching, Common, grouped
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
@@ -159,6 +159,7 @@ def chat(
     *,
     running: ToolFlags,
     caching: Caching,
+    answering: Answering,
     params: ChatParams,
 ) -> None:
     """Send one Chat Completions request and print the reply. The user message is piped
@@ -174,7 +175,16 @@ def chat(
       llmcli chat -g mock -m echo -o json hi | jq -r '.choices[0].message.content'
       git diff | llmcli chat -s "You review code." -f - "what breaks?"
     """
-    TURN.run(common, prompt, params, reasoning, stream=False, tools=running, caching=caching)
+    TURN.run(
+        common,
+        prompt,
+        params,
+        reasoning,
+        stream=False,
+        tools=running,
+        caching=caching,
+        answering=answering,
+    )
 
 
 @grouped
@@ -185,6 +195,7 @@ def stream(
     *,
     running: ToolFlags,
     caching: Caching,
+    answering: Answering,
     params: ChatParams,
 ) -> None:
     """Send a prompt with stream: true and print the reply as it arrives, flushed after
@@ -199,4 +210,13 @@ def stream(
       llmcli stream -o sse hi > raw.sse          # the bytes exactly as sent
       llmcli stream -o jsonl hi | jq -c '.choices[0].delta'
     """
-    TURN.run(common, prompt, params, reasoning, stream=True, tools=running, caching=caching)
+    TURN.run(
+        common,
+        prompt,
+        params,
+        reasoning,
+        stream=True,
+        tools=running,
+        caching=caching,
+        answering=answering,
+    )

@@ -7,7 +7,18 @@ import typer
 
 from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import tool_files, tools_from
-from llmcli.cli.options import Caching, Common, Param, Stop, Temperature, Tool, Tools, TopP, grouped
+from llmcli.cli.options import (
+    Answering,
+    Caching,
+    Common,
+    Param,
+    Stop,
+    Temperature,
+    Tool,
+    Tools,
+    TopP,
+    grouped,
+)
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
@@ -179,6 +190,7 @@ def messages(
     *,
     running: ToolFlags,
     caching: Caching,
+    answering: Answering,
     params: MessagesParams,
 ) -> None:
     """Send a prompt to an Anthropic-compatible /messages endpoint and print the reply,
@@ -196,4 +208,4 @@ def messages(
       llmcli messages --stream --thinking-budget 2000 --reasoning "why?" 2>thinking.txt | tee a.txt
       llmcli messages --stream -o json hi | jq '.content[] | select(.type == "tool_use")'
     """
-    TURN.run(common, prompt, params, reasoning, stream, running, caching)
+    TURN.run(common, prompt, params, reasoning, stream, running, caching, answering)

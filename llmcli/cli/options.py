@@ -166,6 +166,31 @@ class Caching:
     ] = False
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answering:
+    """How a conversation command shows its answer, and which gateways may give it when
+    the first one fails (chat, stream, messages, responses)."""
+
+    render: Annotated[
+        bool | None,
+        typer.Option(
+            "--render/--no-render",
+            help="Show the reply's Markdown rendered (the default at a terminal; a pipe or a "
+            "file always gets the text as sent) [env: LLMCLI_RENDER=1|0].",
+            show_default=False,
+        ),
+    ] = None
+    fallback: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fallback",
+            metavar="GATEWAY[:MODEL]",
+            help="When the request fails before any output (no connection, 5xx, 429 after "
+            "retries), ask this gateway instead; repeatable, tried in order.",
+        ),
+    ] = None
+
+
 # Request flags that chat, stream and messages share, each defined once.
 Temperature = Annotated[
     float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0-2.")

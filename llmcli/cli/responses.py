@@ -7,7 +7,17 @@ import typer
 
 from llmcli.cli.chat import ReasoningFlag, check_text
 from llmcli.cli.chat_params import reply_format, tool_files, tools_from
-from llmcli.cli.options import Caching, Common, Param, Temperature, Tool, Tools, TopP, grouped
+from llmcli.cli.options import (
+    Answering,
+    Caching,
+    Common,
+    Param,
+    Temperature,
+    Tool,
+    Tools,
+    TopP,
+    grouped,
+)
 from llmcli.cli.prompt import NO_PROMPT, Gathered, Prompt
 from llmcli.cli.tool_flags import ToolFlags
 from llmcli.cli.turn import Turn
@@ -260,6 +270,7 @@ def responses(
     *,
     running: ToolFlags,
     caching: Caching,
+    answering: Answering,
     params: ResponsesParams,
 ) -> None:
     """Send a prompt to a /responses endpoint (OpenAI's Responses API, Open Responses) and
@@ -279,4 +290,4 @@ def responses(
       git diff | llmcli responses --stream --reasoning-summary auto --reasoning "review" 2>why.txt
       llmcli responses --stream -o jsonl hi | jq -c 'select(.event == "response.output_text.delta")'
     """
-    TURN.run(common, prompt, params, reasoning, stream, running, caching)
+    TURN.run(common, prompt, params, reasoning, stream, running, caching, answering)

@@ -22,7 +22,7 @@ from llmcli.errors import LlmcliError, UsageError
 from llmcli.io import conversation, inputs, outputs
 
 if TYPE_CHECKING:
-    from llmcli.cli.options import Caching, Common
+    from llmcli.cli.options import Answering, Caching, Common
     from llmcli.cli.prompt import Gathered, Prompt
     from llmcli.client import Client
     from llmcli.http.request import Blob
@@ -102,6 +102,7 @@ class Turn(ABC, Generic[P]):
         stream: bool,
         tools: ToolFlags | None = None,
         caching: Caching | None = None,
+        answering: Answering | None = None,
     ) -> None:
         fmt = common.output.value if common.output else "text"
         if fmt == "sse" and not stream:
@@ -135,7 +136,11 @@ class Turn(ABC, Generic[P]):
                 if common.dry_run:
                     dry_run(client.request("POST", self.endpoint, body, stream=stream, blobs=blobs))
                     return
-                writer = outputs.WRITERS[fmt](out, self.dialect, reasoning)
+                kind = outputs.WRITERS[fmt]
+                render = answering.render if answering is not None else None
+                if fmt == "text" and outputs.renders(render, out):
+                    kind = outputs.MarkdownWriter
+                writer = kind(out, self.dialect, reasoning)
                 writer.tools_run = box is not None
                 writer.hold = box is not None and not stream
                 # a step's reply goes back whole (its text, its signed thinking): kept

@@ -294,21 +294,57 @@ class TextWriter(Writer):
                 if self.hold:
                     self.held.append(piece.text)
                 else:
-                    out.text(piece.text)
+                    self.show(piece.text)
             elif self.reasoning:
                 out.reasoning(piece.text)
+
+    def show(self, text: str) -> None:
+        """A piece of the reply's text, as it arrives."""
+        self.out.text(text)
+
+    def shown(self) -> None:
+        """The reply's text is all there (or all there will be)."""
 
     def done(self, reply: Mapping[str, Any]) -> None:
         calls = self.dialect.tools(reply)
         held, self.held = self.held, []
         if self.tools_run and calls:  # a step: its calls run, its streamed words end a line
+            self.shown()
             self.out.end_text()
             return
         for text in held:
-            self.out.text(text)
+            self.show(text)
+        self.shown()
         self.out.end_text()
         for call in calls:
             self.out.jsonl(call)
+
+    def failed(self, partial: Mapping[str, Any] | None) -> None:
+        self.shown()  # what arrived is out
+
+
+class MarkdownWriter(TextWriter):
+    """The text writer at a terminal: the reply's text rendered as Markdown as it
+    streams (``llmcli.io.markdown``; rich is imported only here)."""
+
+    def __init__(self, out: Output, dialect: Dialect, reasoning: bool = False) -> None:
+        import shutil
+
+        from llmcli.io.markdown import MarkdownStream
+
+        super().__init__(out, dialect, reasoning)
+        width = shutil.get_terminal_size().columns
+        self.markdown = MarkdownStream(width, out.terminal.stdout_color)
+
+    def show(self, text: str) -> None:
+        rendered = self.markdown.feed(text)
+        if rendered:
+            self.out.text(rendered)
+
+    def shown(self) -> None:
+        rendered = self.markdown.close()
+        if rendered:
+            self.out.text(rendered)
 
 
 class JsonWriter(Writer):
@@ -340,6 +376,18 @@ class SseWriter(Writer):
 
     def read(self, read: Read) -> None:
         self.out.data(read.raw)
+
+
+def renders(flag: bool | None, out: Output, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the text is shown as rendered Markdown: only when stdout is a terminal
+    (a pipe or a file gets the text as sent, whatever the flags); there, as --render /
+    --no-render say, else as ``LLMCLI_RENDER`` (1 or 0) says, else yes."""
+    if not out.terminal.stdout_tty:
+        return False
+    if flag is not None:
+        return flag
+    value = (os.environ if env is None else env).get("LLMCLI_RENDER", "").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 WRITERS: dict[str, type[Writer]] = {

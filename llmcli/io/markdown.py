@@ -1,0 +1,190 @@
+"""Markdown rendered at a terminal as it streams, each part once: time linear in the reply.
+
+Redrawing a whole reply per chunk (a ``rich.live.Live`` around ``Markdown(all_so_far)``)
+costs the square of its length, and scrolls badly. Here the text is cut into blocks as
+it arrives (``Blocks``, pure): a block ends at a blank line outside a code fence, a
+heading is a block of its own, a new top-level list item ends the item before it, and
+each line of a fenced code block is a part of its own. Each finished part is rendered
+once with rich (``Renderer``) and written; only the unfinished block waits. What a part
+cannot know of the parts after it (a reference-style link defined later, a loose list's
+spacing) is the price of never redrawing.
+
+Every control character a model sends (ESC and CSI among them) is shown as ``\\x1b``,
+never passed to the terminal; ``\\r\\n`` is a line end.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
+_BREAK = re.compile(r"^ {0,3}([-*_])(\s*\1){2,}\s*$")
+_ITEM = re.compile(r"^([-*+]|\d{1,9}[.)])(\s|$)")
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)}
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A finished part: ``block`` (Markdown text), ``code`` (one line of a fenced
+    block; ``text`` None at the fence's start and end), or ``gap`` (a blank line)."""
+
+    kind: str
+    text: str | None = None
+    lang: str = ""
+
+
+class Blocks:
+    """Text in, finished parts out (``feed``, then ``close``): no I/O, no rich."""
+
+    def __init__(self) -> None:
+        self._line = ""  # the line not yet ended
+        self._block: list[str] = []
+        self._fence: str | None = None
+        self._lang = ""
+        self._gap = False  # a blank line ends what came before it
+
+    def feed(self, text: str) -> Iterator[Part]:
+        self._line += text
+        if "\n" not in text:
+            return
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            yield from self._take(line.removesuffix("\r").translate(_CONTROLS))
+
+    def close(self) -> Iterator[Part]:
+        """The rest: the last line, the unfinished block, an unclosed fence closed."""
+        if self._line:
+            line, self._line = self._line, ""
+            yield from self._take(line.translate(_CONTROLS))
+        yield from self._flush()
+        if self._fence is not None:
+            self._fence = None
+            yield Part("code", None, self._lang)
+
+    def _take(self, line: str) -> Iterator[Part]:
+        if self._fence is not None:
+            stripped = line.strip()
+            if stripped.startswith(self._fence) and stripped == stripped[0] * len(stripped):
+                self._fence = None
+                self._gap = True
+                yield Part("code", None, self._lang)
+            else:
+                yield Part("code", line, self._lang)
+            return
+        fence = _FENCE.match(line)
+        if fence is not None and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
+            yield from self._flush()
+            self._fence, self._lang = fence.group(1), fence.group(2)
+            yield Part("code", None, self._lang)
+            return
+        if not line.strip():
+            yield from self._flush()
+            if self._gap:
+                self._gap = False
+                yield Part("gap")
+            return
+        if _HEADING.match(line) or (not self._block and _BREAK.match(line)):
+            yield from self._flush()
+            self._gap = True
+            yield Part("block", line)
+            return
+        if self._block and _ITEM.match(line) and _ITEM.match(self._block[0]):
+            yield from self._flush()  # the list item before is whole
+        self._block.append(line)
+
+    def _flush(self) -> Iterator[Part]:
+        if self._block:
+            text = "\n".join(self._block)
+            self._block = []
+            self._gap = True
+            yield Part("block", text)
+
+
+class Renderer:
+    """Parts to the text a terminal shows: rich's Markdown for a block, a line of
+    syntax-coloured code (on the code theme's background) for a code line. ``color``
+    False: the layout only, without any escape code (``NO_COLOR``, ``TERM=dumb``)."""
+
+    def __init__(self, width: int, color: bool, theme: str = "monokai") -> None:
+        from rich.console import Console
+
+        self._buffer = io.StringIO()
+        self._console: Console = Console(
+            file=self._buffer,
+            width=max(width, 20),
+            force_terminal=color,
+            color_system="auto" if color else None,
+            no_color=not color,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            legacy_windows=False,
+            soft_wrap=False,
+        )
+        self._theme = theme
+        self._lexers: dict[str, Any] = {}
+
+    def render(self, part: Part) -> str:
+        if part.kind == "gap":
+            return "\n"
+        if part.kind == "code":
+            return self._code(part.text, part.lang)
+        from rich.markdown import Markdown
+
+        self._console.print(Markdown(part.text or "", code_theme=self._theme, hyperlinks=False))
+        return self._taken()
+
+    def _code(self, line: str | None, lang: str) -> str:
+        from rich.syntax import Syntax
+
+        lexer = self._lexers.get(lang)
+        if lexer is None:
+            lexer = self._lexers[lang] = _lexer(lang)
+        syntax = Syntax(
+            line if line is not None else "",
+            lexer,
+            theme=self._theme,
+            word_wrap=True,
+            padding=(0, 1),
+        )
+        self._console.print(syntax)
+        return self._taken()
+
+    def _taken(self) -> str:
+        # rich opens a list or a table with an empty line; the source's blank lines
+        # (``gap``) place the parts instead
+        text = self._buffer.getvalue().lstrip("\n")
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text
+
+
+def _lexer(lang: str) -> Any:
+    """The lexer a fence names (plain text when none is known), found once per block
+    kind, not once per line."""
+    from rich.syntax import Syntax
+
+    lexer = Syntax("", lang or "text").lexer
+    return lexer if lexer is not None else "text"
+
+
+class MarkdownStream:
+    """Text in as it streams, rendered text out: each finished part rendered once."""
+
+    def __init__(self, width: int, color: bool) -> None:
+        self._blocks = Blocks()
+        self._renderer = Renderer(width, color)
+
+    def feed(self, text: str) -> str:
+        return "".join(self._renderer.render(p) for p in self._blocks.feed(text))
+
+    def close(self) -> str:
+        return "".join(self._renderer.render(p) for p in self._blocks.close())
