@@ -10,11 +10,12 @@ file records.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from llmcli.cli import template_use, tool_flags
+from llmcli.cli import fallback, template_use, tool_flags
 from llmcli.cli.client import dry_run, open_client, output, report_usage
 from llmcli.cli.prompt import gather
 from llmcli.cli.tool_flags import ToolFlags
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from llmcli.http.request import Blob
     from llmcli.protocol.dialect import Dialect
     from llmcli.protocol.tool_turns import Call
+    from llmcli.spend import Spend
     from llmcli.tools.loop import Toolbox
 
 JSON = dict[str, Any]
@@ -120,9 +122,12 @@ class Turn(ABC, Generic[P]):
             gathered = template_use.applied(template, prompt, gathered)
         out = output()
         log = out.note if common.verbose else None
-        with open_client(
-            common, require_key=not common.dry_run, fallback=self.fallback, caching=caching
-        ) as client:
+        with contextlib.ExitStack() as stack:  # and the fallbacks' clients, when asked
+            client = stack.enter_context(
+                open_client(
+                    common, require_key=not common.dry_run, fallback=self.fallback, caching=caching
+                )
+            )
             body = self.build_body(gathered, prompt, params, stdin, client, common.model)
             if stream:
                 body["stream"] = True
@@ -146,7 +151,20 @@ class Turn(ABC, Generic[P]):
                 # a step's reply goes back whole (its text, its signed thinking): kept
                 keep = bool(prompt.continue_ or self.checks_reply(params) or box)
                 keep = keep or writer.keep_text
-                send = self._sender(client, common, prompt, writer, stream, keep, blobs)
+                spend = None
+                if prompt.max_cost is not None:
+                    from llmcli.prices import PriceBook
+                    from llmcli.spend import Spend
+
+                    book = PriceBook(client, refresh=common.refresh_prices)
+                    spend = Spend(prompt.max_cost, book)
+                send = self._sender(client, common, writer, stream, keep, blobs, spend)
+                chain = fallback.chain(answering.fallback if answering else None, client.gateway)
+                if chain:
+                    step = self._sender
+                    send = fallback.Falling(
+                        chain, client, send, common, caching, self.endpoint, out, stack
+                    ).sender(lambda c: step(c, common, writer, stream, keep, blobs, spend))
                 if box is None:
                     reply = send(body)
                     added: tuple[list[JSON], list[JSON]] = ([], self.recorded(reply))
@@ -162,20 +180,19 @@ class Turn(ABC, Generic[P]):
         self,
         client: Client,
         common: Common,
-        prompt: Prompt,
         writer: outputs.Writer,
         stream: bool,
         keep: bool,
         blobs: list[Blob],
+        spend: Spend | None,
     ) -> Callable[[JSON], JSON]:
-        """One request of the turn, its reply written as it arrives; under ``--max-cost``
-        each goes out only if its worst case fits what is left of the cap."""
-        spend = None
-        if prompt.max_cost is not None:
+        """One request of the turn to ``client``, its reply written as it arrives; under
+        ``--max-cost`` (``spend``) each goes out only if its worst case fits what is left
+        of the cap (priced at ``client``'s gateway)."""
+        if spend is not None and spend.book.client is not client:
             from llmcli.prices import PriceBook
-            from llmcli.spend import Spend
 
-            spend = Spend(prompt.max_cost, PriceBook(client, refresh=common.refresh_prices))
+            spend.book = PriceBook(client, refresh=common.refresh_prices)
 
         def send(body: JSON) -> JSON:
             request = client.request("POST", self.endpoint, body, stream=stream, blobs=blobs)
@@ -190,6 +207,8 @@ class Turn(ABC, Generic[P]):
             try:
                 reply = outputs.write(exchange, writer)
             except LlmcliError as e:
+                if spend is not None:
+                    spend.settle(worst, None)  # it may have been billed: at its worst
                 self.explain(e)
                 raise
             report_usage(common, client, reply, model=body.get("model"))

@@ -10,7 +10,8 @@
     model = "some-model"
     # optional: extends = "openai", embedding_model = "…", auth = "bearer" | "x-api-key" | "none",
     # headers = {…}, params = {…}, endpoints = [...], paths = {chat = "/api.php"},
-    # reasoning_style = "openai" | "openrouter", description = "…"
+    # reasoning_style = "openai" | "openrouter", description = "…",
+    # fallback = ["other", "third:its-model"]   (asked when this one fails before any output)
 
 A gateway named like a built-in one extends it. Errors name the file and line (exit 78).
 """

@@ -57,6 +57,8 @@ class Gateway:
     base_url_env: str | None = None
     description: str = ""
     source: str = "built-in"
+    #: "GATEWAY" or "GATEWAY:MODEL": asked in order when a request fails before any output
+    fallback: tuple[str, ...] = ()
 
     def url(self, endpoint: str) -> str:
         if endpoint not in self.endpoints:

@@ -42,6 +42,7 @@ KEYS = frozenset(
         "paths",
         "batch_api",
         "prices",
+        "fallback",
     }
 )
 #: a [gateways.NAME.prices."MODEL"] table: USD per million tokens
@@ -123,6 +124,8 @@ def gateway_fields(where: str, table: dict[str, Any]) -> dict[str, Any]:
             fields["batch_apis"] = _batch_apis(where, value)
         elif key == "prices":
             fields["prices"] = _prices(where, _table(where, key, value))
+        elif key == "fallback":
+            fields["fallback"] = _fallback(where, value)
     if "base_url" in fields:
         check_url(fields["base_url"], f"{where}: base_url")
     for endpoint, path in fields.get("paths", {}).items():
@@ -152,6 +155,19 @@ def _prices(where: str, table: dict[str, Any]) -> dict[str, dict[str, float]]:
                 raise ConfigError(f"{where}: {at} needs {name} (USD per million tokens)")
         prices[model] = {k: float(v) for k, v in entry.items()}
     return prices
+
+
+def _fallback(where: str, value: object) -> tuple[str, ...]:
+    """``fallback``: gateways to ask, in order, when this one fails before any output: an
+    array of ``"GATEWAY"`` or ``"GATEWAY:MODEL"`` (or one such string)."""
+    if not isinstance(value, (str, list)):
+        raise _wrong(where, "fallback", 'an array of "GATEWAY[:MODEL]" strings', value)
+    names = [value] if isinstance(value, str) else value
+    for i, name in enumerate(names):
+        key = "fallback" if isinstance(value, str) else key_path("fallback", i)
+        if not _string(where, key, name).partition(":")[0].strip():
+            raise ConfigError(f"{where}: {key} must name a gateway: GATEWAY or GATEWAY:MODEL")
+    return tuple(names)
 
 
 def _variables(where: str, value: object) -> tuple[str, ...]:

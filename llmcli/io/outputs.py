@@ -73,6 +73,7 @@ class Output:
         self.stdout = stdout if stdout is not None else sys.stdout.buffer
         self.stderr = stderr if stderr is not None else sys.stderr
         self._last = b"\n"  # last byte written to stdout
+        self.written = 0  # bytes handed to stdout: none yet, nothing is out
         self._reasoning_open = False
         self.secrets: tuple[str, ...] = ()
 
@@ -96,6 +97,7 @@ class Output:
         if chunk:
             write_all(self.stdout, chunk)
             self._last = chunk[-1:]
+            self.written += len(chunk)
 
     def flush(self) -> None:
         """Called after each network read, and when a command is done."""

@@ -116,8 +116,10 @@ def test_only_cli_and_docgen_know_typer() -> None:
         if module.startswith(("llmcli.cli", "llmcli.docgen")):
             continue
         text = path.read_text()
-        # rich draws the tables of a terminal: outputs imports it there, and only there
-        names = ("typer", "click") if module == "llmcli.io.outputs" else ("typer", "click", "rich")
+        # rich draws what a terminal shows: the tables (outputs) and Markdown (markdown),
+        # and only there
+        drawing = module in ("llmcli.io.outputs", "llmcli.io.markdown")
+        names = ("typer", "click") if drawing else ("typer", "click", "rich")
         for name in names:
             assert f"import {name}" not in text and f"from {name}" not in text, (module, name)
 
