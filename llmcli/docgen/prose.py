@@ -18,7 +18,7 @@ CONFIG_FILE = (
     "XDG_CONFIG_HOME is unset; LLMCLI_CONFIG names another file). Its shape is in llmcli(1)."
 )
 
-Scope = Literal["all", "request", "config", "embed"]
+Scope = Literal["all", "request", "config", "embed", "cache", "render"]
 
 
 def applies(scope: Scope, cmd: Command) -> bool:
@@ -35,6 +35,8 @@ def applies(scope: Scope, cmd: Command) -> bool:
         "request": sends,
         "config": sends or cmd.path == ("gateways",),
         "embed": cmd.path == ("embed",),
+        "cache": any(o.name == "cache" for o in cmd.options),
+        "render": any(o.name == "render" for o in cmd.options),
     }[scope]
 
 
@@ -67,6 +69,23 @@ def environment() -> list[tuple[str, Scope, str]]:
             "The model of llmcli embed when -m is not given, before the gateway's embedding model.",
         ),
         ("LLMCLI_DEBUG", "all", "When set and not empty: tracebacks for internal errors."),
+        (
+            "LLMCLI_CACHE",
+            "cache",
+            "1: --cache, in $XDG_CACHE_HOME/llmcli/responses; 0 or unset: no cache; anything "
+            "else: --cache, in that folder. --cache and --no-cache win over it.",
+        ),
+        (
+            "LLMCLI_RENDER",
+            "render",
+            "0: show the reply's Markdown as sent at a terminal too (--no-render); 1: render "
+            "it there (the default). A pipe or a file always gets the text as sent.",
+        ),
+        (
+            "XDG_CACHE_HOME",
+            "cache",
+            "Where answers are kept with --cache: $XDG_CACHE_HOME/llmcli/responses/.",
+        ),
         ("XDG_CONFIG_HOME", "config", "Where the config file is: $XDG_CONFIG_HOME/llmcli/."),
         (
             "OPENAI_API_KEY",

@@ -5,9 +5,11 @@ costs the square of its length, and scrolls badly. Here the text is cut into blo
 it arrives (``Blocks``, pure): a block ends at a blank line outside a code fence, a
 heading is a block of its own, a new top-level list item ends the item before it, and
 each line of a fenced code block is a part of its own. Each finished part is rendered
-once with rich (``Renderer``) and written; only the unfinished block waits. What a part
-cannot know of the parts after it (a reference-style link defined later, a loose list's
-spacing) is the price of never redrawing.
+once with rich (``Renderer``) and written. The unfinished block is shown raw as it
+arrives and, once whole, erased and drawn rendered (``Preview``: the cursor up over the
+rows it took, everything below cleared): each block is written twice at most, never
+redrawn per chunk. What a part cannot know of the parts after it (a reference-style link
+defined later, a loose list's spacing) is the price of never redrawing.
 
 Every control character a model sends (ESC and CSI among them) is shown as ``\\x1b``,
 never passed to the terminal; ``\\r\\n`` is a line end.
@@ -58,6 +60,13 @@ class Blocks:
         *lines, self._line = self._line.split("\n")
         for line in lines:
             yield from self._take(line.removesuffix("\r").translate(_CONTROLS))
+
+    def pending(self) -> str:
+        """The text of what is not finished yet: the block so far, and the line not
+        yet ended (inside a fence: that line only)."""
+        if self._fence is not None or not self._block:
+            return self._line.translate(_CONTROLS)
+        return "\n".join(self._block) + "\n" + self._line.translate(_CONTROLS)
 
     def close(self) -> Iterator[Part]:
         """The rest: the last line, the unfinished block, an unclosed fence closed."""
@@ -176,15 +185,108 @@ def _lexer(lang: str) -> Any:
     return lexer if lexer is not None else "text"
 
 
-class MarkdownStream:
-    """Text in as it streams, rendered text out: each finished part rendered once."""
+class Preview:
+    """Where the raw text of the unfinished block leaves the cursor: how many rows it
+    went down from where it began, kept as text is added (no rescan: linear), so that it
+    can be erased (``erase``) when the block is whole and drawn rendered."""
 
-    def __init__(self, width: int, color: bool) -> None:
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows = 0  # rows of the lines it ended
+        self.cells = 0  # cells of the line it is on
+        self.empty = True
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        self.empty = False
+        *ended, last = text.split("\n")
+        for line in ended:
+            self.cells = _cells(self.cells, line)
+            self.rows += max(1, -(-self.cells // self.width))  # a full row: still one
+            self.cells = 0
+        self.cells = _cells(self.cells, last)
+
+    @property
+    def down(self) -> int:
+        """Rows from the first to the cursor's (a line that fills its last row exactly
+        leaves the cursor on that row)."""
+        return self.rows + max(0, (self.cells - 1) // self.width)
+
+    def erase(self) -> str:
+        """Back to where the preview began, everything below it cleared."""
+        if self.empty:
+            return ""
+        up = self.down
+        self.rows, self.cells, self.empty = 0, 0, True
+        return "\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J"
+
+
+class MarkdownStream:
+    """Text in as it streams, rendered text out: each finished part rendered once.
+
+    ``height`` (a terminal's rows; colour on): the unfinished block is shown as it
+    arrives, raw, and replaced by its rendering once whole (cursor up, clear below) — a
+    paragraph is not invisible until its end. A block taller than the screen could not
+    be erased: it stays as shown, raw. Without ``height`` (or with ``NO_COLOR``: no
+    escape code at all), a part shows when it is whole."""
+
+    def __init__(self, width: int, color: bool, height: int | None = None) -> None:
         self._blocks = Blocks()
         self._renderer = Renderer(width, color)
+        self._height = height if color else None
+        self._preview = Preview(max(width, 1))
+        self._frozen = False  # the unfinished block is taller than the screen: left raw
 
     def feed(self, text: str) -> str:
-        return "".join(self._renderer.render(p) for p in self._blocks.feed(text))
+        parts = list(self._blocks.feed(text))
+        if self._height is None:
+            return self._render(parts)
+        if not parts:  # still the same block: its new text, raw
+            return self._show(_raw(text))
+        return self._replace(parts) + self._show(_raw(self._blocks.pending()))
 
     def close(self) -> str:
-        return "".join(self._renderer.render(p) for p in self._blocks.close())
+        parts = list(self._blocks.close())
+        if self._height is None:
+            return self._render(parts)
+        return self._replace(parts) if parts or not self._preview.empty else ""
+
+    def _render(self, parts: list[Part]) -> str:
+        return "".join(self._renderer.render(p) for p in parts)
+
+    def _replace(self, parts: list[Part]) -> str:
+        """The preview erased and the parts drawn; a frozen block (left raw) ends its
+        line instead of being drawn again."""
+        if self._frozen:
+            self._frozen = False
+            self._preview = Preview(self._preview.width)
+            if parts and (parts[0].kind == "block" or parts[0].text is not None):
+                parts = parts[1:]  # the block (or the line of code) shown raw
+            return "\n" + self._render(parts)
+        return self._preview.erase() + self._render(parts)
+
+    def _show(self, raw: str) -> str:
+        if not self._frozen:
+            self._preview.add(raw)
+            assert self._height is not None
+            if self._preview.down >= self._height - 1:
+                self._frozen = True
+        return raw
+
+
+def _cells(at: int, text: str) -> int:
+    """The cell a line reaches from cell ``at`` (wide characters 2, a tab to the next
+    multiple of 8)."""
+    from rich.cells import cell_len
+
+    first, *rest = text.split("\t")
+    at += cell_len(first)
+    for piece in rest:
+        at = (at // 8 + 1) * 8 + cell_len(piece)
+    return at
+
+
+def _raw(text: str) -> str:
+    """Text as a preview shows it: controls escaped as in a rendered part."""
+    return text.replace("\r\n", "\n").translate(_CONTROLS)

@@ -335,8 +335,8 @@ class MarkdownWriter(TextWriter):
         from llmcli.io.markdown import MarkdownStream
 
         super().__init__(out, dialect, reasoning)
-        width = shutil.get_terminal_size().columns
-        self.markdown = MarkdownStream(width, out.terminal.stdout_color)
+        size = shutil.get_terminal_size()
+        self.markdown = MarkdownStream(size.columns, out.terminal.stdout_color, size.lines)
 
     def show(self, text: str) -> None:
         rendered = self.markdown.feed(text)

@@ -453,6 +453,7 @@ def test_an_error_after_half_a_line_starts_on_a_new_line(url: str) -> None:
 def test_ctrl_c_after_half_a_line_leaves_the_terminal_on_a_new_line(url: str) -> None:
     code, shown = _on_a_terminal(
         "stream",
+        "--no-render",  # the text as sent (rendered: tests/commands/test_render.py)
         "--base-url",
         url,
         "-m",

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcli.io.markdown import Blocks, MarkdownStream, Part
+from llmcli.io.markdown import Blocks, MarkdownStream, Part, Preview
 
 SAMPLE = (
     "# Title\n"
@@ -97,3 +97,35 @@ def test_a_stream_renders_each_part_once_and_no_color_has_no_escape() -> None:
     assert "\x1b" not in shown
     assert shown.count("Title") == 1 and shown.count("let a = 1;") == 1
     assert "~~~~js" not in shown and "|---|" not in shown
+
+
+def test_the_preview_knows_where_the_cursor_went() -> None:
+    preview = Preview(10)
+    assert preview.erase() == ""  # nothing shown, nothing to erase
+    preview.add("abc")
+    assert preview.down == 0
+    preview.add("defghij")  # 10 cells: the row is full, the cursor still on it
+    assert preview.down == 0
+    preview.add("k")
+    assert preview.down == 1
+    preview.add("\n日本\t|")  # the wrapped line ends; wide characters, a tab to 8
+    assert (preview.rows, preview.cells) == (2, 9)
+    assert preview.erase() == "\r\x1b[2A\x1b[J"
+    assert preview.erase() == ""
+
+
+def test_a_live_stream_shows_the_unfinished_block_raw_then_replaces_it() -> None:
+    stream = MarkdownStream(40, color=True, height=20)
+    assert stream.feed("some **bo") == "some **bo"
+    assert stream.feed("ld**") == "ld**"
+    shown = stream.feed(" words\n\nnext")
+    assert shown.startswith("\r\x1b[J")  # the raw paragraph erased (one row: no move up)
+    assert "\x1b[1mbold\x1b[0m" in shown and shown.endswith("\nnext")
+    assert stream.close().startswith("\r\x1b[J")
+
+
+def test_a_block_taller_than_the_screen_stays_raw() -> None:
+    stream = MarkdownStream(40, color=True, height=3)
+    shown = stream.feed("one\ntwo\nthree\nfour")
+    assert shown == "one\ntwo\nthree\nfour"
+    assert stream.close() == "\n"  # its line ended; not drawn again
