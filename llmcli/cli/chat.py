@@ -167,7 +167,10 @@ def chat(
     system prompt, --messages or -c the conversation so far, -a images or PDFs. stdout
     gets the reply's text (-o json: the whole response body); reasoning goes to stderr
     with --reasoning. With --json or --schema, a reply that is not JSON, or does not match
-    the schema, exits 3 naming the JSON path of the first error.
+    the schema, exits 3 naming the JSON path of the first error. At a terminal the text
+    is shown as rendered Markdown (--no-render: as sent; a pipe always gets it as sent).
+    --cache answers a request asked before from disk; --fallback names the gateways to
+    ask when this one fails before any output (no connection, 5xx, 429).
 
     \b
     Examples:

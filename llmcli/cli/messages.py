@@ -200,7 +200,8 @@ def messages(
     (output_config.format) and checks the reply: one that does not match exits 3. -o
     json is the Anthropic message (assembled from the events with --stream), -o jsonl
     compact JSON lines ({event, data} for each event of a stream), -o sse the raw bytes
-    of a stream.
+    of a stream. At a terminal the text is rendered as Markdown (--no-render: as sent);
+    --cache and --fallback work as for chat.
 
     \b
     Examples:

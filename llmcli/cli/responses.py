@@ -282,7 +282,9 @@ def responses(
     checked against the deltas), -o jsonl {event, data} for each event of a stream, -o
     sse the raw bytes. An incomplete response exits 0 with a line on stderr saying why.
     -c FILE continues statelessly (every item sent again; with --no-store the reasoning
-    goes back encrypted), or on the server with --previous-response-id last.
+    goes back encrypted), or on the server with --previous-response-id last. At a
+    terminal the text is rendered as Markdown (--no-render: as sent); --cache and
+    --fallback work as for chat.
 
     \b
     Examples:
