@@ -165,7 +165,8 @@ class Client:
 
             self._recorder = Recorder(record)
         self.gateway, self._reroute = _serving(resolved.gateway, replay)
-        self.cache = response_cache(cache)
+        # a replay answers from its cassette, never from (nor into) the cache
+        self.cache = response_cache(cache) if not replay else None
         if self.cache is not None and self.gateway.base_url != resolved.gateway.base_url:
             self.cache.alias(self.gateway.base_url or "", self.gateway.name)  # -g mock's port
 
@@ -349,6 +350,11 @@ class Client:
         """The answer --cache kept for an identical request, or None."""
         return self._session.cached(request)
 
+    def keep(self, request: Request, answer: Answer) -> None:
+        """--cache: keep an answer ``send`` gave, once it was checked (a 200 may carry an
+        error, or the wrong number of vectors)."""
+        self._session.keep(request, answer)
+
     def send(self, request: Request, *, halted: Callable[[], bool] | None = None) -> Answer:
         """The whole answer of a request (a 2xx: others raise), every promise of DESIGN's
         Limits kept; ``halted``: no attempt starts once it says True (a stopped batch)."""
@@ -454,8 +460,10 @@ class Client:
             "embeddings", {**params, "input": list(inputs), **({"model": model} if model else {})}
         )
         request = self.request("POST", "embeddings", body)
-        answer: JSON = parse_reply(self.send(request).body, request)
+        sent = self.send(request)
+        answer: JSON = parse_reply(sent.body, request)
         vectors = embeddings.vectors(answer, len(inputs), self.gateway.name)
+        self.keep(request, sent)  # --cache: checked
         answer["data"] = [
             {"object": "embedding", "index": i, "embedding": vector}
             for i, vector in enumerate(vectors)

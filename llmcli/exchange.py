@@ -262,7 +262,7 @@ class Exchange:
         found complete (an error inside a 200, a stream without its end: never kept)."""
         try:
             if not self.stream:
-                answer = self.http.send(self.request, keep=False)
+                answer = self.http.send(self.request)
                 read = self.reading.whole(answer.body)
                 self.http.keep(self.request, answer)
                 yield read

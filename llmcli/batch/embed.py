@@ -76,6 +76,7 @@ class Embedder:
         answer = self.client.send(request)
         parsed = parse_reply(answer.body, request)
         vectors = embeddings.vectors(parsed, len(texts), self.client.gateway.name)
+        self.client.keep(request, answer)  # --cache: checked, a vector for each input
         return Embedded(answer.body, vectors, parsed.get("usage"))
 
     def run(

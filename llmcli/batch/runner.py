@@ -234,8 +234,12 @@ def _sent(client: Client, row: Row, request: Any, stop: _Stop | None) -> JSON:
         return _error_line(row, e, stop)
     from llmcli.http.failures import request_id
 
-    body = results.body_of(reply.body)
-    return results.answered(row.custom_id, reply.status, request_id(reply.headers), body)
+    line = results.answered(
+        row.custom_id, reply.status, request_id(reply.headers), results.body_of(reply.body)
+    )
+    if results.succeeded(line):  # --cache: not a 200 that carries an error
+        client.keep(request, reply)
+    return line
 
 
 def _error_line(row: Row, error: LlmcliError | Halted, stop: _Stop | None) -> JSON:
@@ -299,6 +303,10 @@ class _Step:
                 self.spend.settle(worst, None)  # it may have been billed: at its worst
             raise
         parsed: JSON = parse_reply(reply.body, request)
+        from llmcli.protocol.error_objects import carried_error
+
+        if carried_error(parsed) is None:  # --cache: an answer, not an error in a 200
+            client.keep(request, reply)
         if self.spend is not None:
             usage = parsed.get("usage") if isinstance(parsed, dict) else None
             cost = self.spend.book.cost(usage, (body.get("model"),))[0] if usage else None

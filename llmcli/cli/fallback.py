@@ -3,12 +3,14 @@ request fails before any output — no connection, a 5xx or a 429 after its retr
 next gateway is asked, with one line on stderr (DESIGN.md, "Daily use").
 
 Never after output began (a word of the reply on stdout, or an earlier step of a tool
-loop), never for an answer the request itself caused (a 4xx other than 429), a deadline
-(``--timeout``), a refusal of the key (401/403), or a failure of the reply itself (76).
+loop that got its reply), never for an answer the request itself caused (a 4xx other than
+429), a deadline (``--timeout``), a refusal of the key (401/403), or a failure of the
+reply itself (76).
 The body moves with it: the first gateway's default params out, the next one's in, and
 its model: the one named after the colon, else the gateway's configured model, else the
 model asked for. Once a fallback answered, the rest of the run (a tool loop's steps)
-stays with it.
+stays with it. A credential header given with ``-H`` is not sent to a fallback (it was
+meant for the first gateway); other ``-H`` headers are.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def falls_back(error: LlmcliError) -> bool:
     return isinstance(error, TemporaryError) and error.status == 429
 
 
+def _credential(header: str) -> bool:
+    from llmcli.redaction import is_credential_header
+
+    return is_credential_header(header.partition(":")[0].strip())
+
+
 def moved(body: Mapping[str, Any], first: Gateway, then: Gateway, model: str | None) -> JSON:
     """A body built for ``first``, for ``then``: ``first``'s default params that it still
     holds as they were out, ``then``'s in below the rest, and the model (see above)."""
@@ -87,6 +95,7 @@ class Falling:
         self.endpoint = endpoint
         self.out = out
         self.stack = stack
+        self.answered = False  # a request of this run got its reply
         from llmcli.config.resolve import select
 
         for name, _ in self.fallbacks:  # an unknown one is named before anything is sent
@@ -99,11 +108,16 @@ class Falling:
                 if self.client.gateway is not self.first:
                     current = moved(body, self.first, self.client.gateway, self.model)
                 try:
-                    return self.send(current)
+                    reply = self.send(current)
                 except LlmcliError as e:
-                    if not self.fallbacks or self.out.written or not falls_back(e):
+                    # an earlier step answered (a tool loop): the run is under way there
+                    late = self.answered or self.out.written
+                    if not self.fallbacks or late or not falls_back(e):
                         raise
                     self._next(e, for_client)
+                    continue
+                self.answered = True
+                return reply
 
         return send
 
@@ -116,7 +130,11 @@ class Falling:
             name, model = self.fallbacks.pop(0)
             shown = f"{name}:{model}" if model else name
             self.out.note(f"llmcli: {error.message}; trying the fallback {shown}")
-            common = dataclasses.replace(self.common, gateway=name, base_url=None, model=model)
+            # -H credentials were meant for the first gateway: never sent to another
+            shared = [h for h in self.common.header or [] if not _credential(h)]
+            common = dataclasses.replace(
+                self.common, gateway=name, base_url=None, model=model, header=shared
+            )
             try:
                 client = self.stack.enter_context(open_client(common, caching=self.caching))
                 client.gateway.url(self.endpoint)  # it serves this endpoint

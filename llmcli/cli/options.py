@@ -175,8 +175,8 @@ class Answering:
         bool | None,
         typer.Option(
             "--render/--no-render",
-            help="Show the reply's Markdown rendered (the default at a terminal; a pipe or a "
-            "file always gets the text as sent) [env: LLMCLI_RENDER=1|0].",
+            help="Render the reply's Markdown at a terminal (the default there), never into "
+            "a pipe or a file; --no-render: the text as sent [env: LLMCLI_RENDER=1|0].",
             show_default=False,
         ),
     ] = None

@@ -11,7 +11,8 @@ answered from there, byte for byte (DESIGN.md, "Daily use").
 - **An entry**: ``DIR/ab/<key>.json``, one cassette line, the shape ``--record`` writes
   (``llmcli.mock.cassette``): ``cat DIR/*/*.json`` is a cassette ``--replay`` takes. Every
   secret of the request is ``***`` in it, as in a cassette. Only a 2xx answer that arrived
-  whole, and that its reader accepted, is kept (``keep``), up to ``MAX_KEPT``.
+  whole, and that its reader accepted, is kept (``keep``), up to ``MAX_KEPT`` (an entry,
+  the request's body included, up to ``MAX_ENTRY``).
 - **Written atomically**: a temporary file in the entry's folder, renamed over it, so a
   reader sees a whole entry or none, and concurrent llmcli processes writing one key
   each leave a whole one (the last rename wins). Folders 0700, entries 0600.
@@ -89,7 +90,7 @@ def key(request: Request, aliases: Mapping[str, str] | None = None) -> str:
     from llmcli.mock.cassette import match_key
 
     parts = urlsplit(request.url)
-    origin = f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{_port(parts)}"
+    origin = _origin(parts)
     origin = (aliases or {}).get(origin, origin)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     body = request.body.to_bytes() if isinstance(request.body, Body) else (request.body or b"")
@@ -100,6 +101,11 @@ def key(request: Request, aliases: Mapping[str, str] | None = None) -> str:
         if name.lower() not in _UNKEYED and not is_credential_header(name)
     )
     return hashlib.sha256(orjson.dumps([origin, method, path, headers, canonical])).hexdigest()
+
+
+def _origin(parts: SplitResult) -> str:
+    """``scheme://host:port``, lower-cased, the port written out when it is the default."""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{_port(parts)}"
 
 
 def _port(parts: SplitResult) -> int | str:
@@ -135,9 +141,7 @@ class ResponseCache:
 
     def alias(self, base_url: str, name: str) -> None:
         """Key the requests to ``base_url``'s origin as ``name``'s."""
-        parts = urlsplit(base_url)
-        origin = f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{_port(parts)}"
-        self.aliases[origin] = f"llmcli:{name}"
+        self.aliases[_origin(urlsplit(base_url))] = f"llmcli:{name}"
 
     def _path(self, digest: str) -> Path:
         return self.folder / digest[:2] / f"{digest}.json"
@@ -185,6 +189,8 @@ class ResponseCache:
 
         path = self._path(key(request, self.aliases))
         data = line_of(request, status, headers, body, every_length=False)
+        if len(data) > MAX_ENTRY:  # (a request's attachments count too): never read back
+            return
         try:
             path.parent.mkdir(mode=0o700, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")

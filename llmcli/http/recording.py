@@ -110,10 +110,11 @@ def line_of(
         url = redact(request.url, secrets)
     sent = [(n, v) for n, v in request.headers.items() if not is_credential_header(n)]
     line = make_line(request.method, url, sent, body, status, headers, answer, cut=cut)
+    if not every_length:  # what was shown, as it was shown (a URL password in a reply too)
+        return encode(line).encode()
     text = redact(encode(line), request.secrets)
-    if every_length:
-        for secret in secrets:
-            text = text.replace(secret, "***")
+    for secret in secrets:
+        text = text.replace(secret, "***")
     return text.encode()
 
 

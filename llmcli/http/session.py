@@ -363,6 +363,8 @@ class Session:
         timing.mark_first_byte()
         timing.end = time.perf_counter()
         timing.headers = httpx.Headers(list(hit.headers))
+        if self.recorder is not None:  # a cassette holds every answer the run got
+            self.recorder.write(request, hit.status, hit.headers, hit.body)
         return Answer(hit.status, timing.headers, hit.body, cached=True)
 
     def keep(self, request: Request, answer: Answer) -> None:
@@ -372,13 +374,11 @@ class Session:
                 request, answer.status, answer.headers.multi_items(), answer.body, self.log
             )
 
-    def send(
-        self, request: Request, halted: Callable[[], bool] | None = None, *, keep: bool = True
-    ) -> Answer:
+    def send(self, request: Request, halted: Callable[[], bool] | None = None) -> Answer:
         """The whole response of a non-streaming request, retried while nothing is out
         (and, with ``halted``, while it says False). With --cache, an identical request
-        answered before is answered from it; ``keep``: this answer is kept (else its
-        reader keeps it once it accepted it: ``keep``)."""
+        answered before is answered from it; this answer is kept only when its reader,
+        having checked it, says so (``keep``): a 200 may carry an error."""
         hit = self.cached(request)
         if hit is not None:
             return hit
@@ -399,10 +399,7 @@ class Session:
                 _close(response)
             return Answer(response.status_code, response.headers, body)
 
-        answer = self._with_retries(request, attempt, halted)
-        if keep:
-            self.keep(request, answer)
-        return answer
+        return self._with_retries(request, attempt, halted)
 
     def read_whole(self, request: Request, chunks: Iterator[bytes]) -> bytes:
         """A body read whole, up to 256 MiB (counted after decompression)."""

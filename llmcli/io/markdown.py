@@ -47,31 +47,34 @@ class Blocks:
     """Text in, finished parts out (``feed``, then ``close``): no I/O, no rich."""
 
     def __init__(self) -> None:
-        self._line = ""  # the line not yet ended
+        self._pieces: list[str] = []  # the line not yet ended, as it came (joined once)
         self._block: list[str] = []
         self._fence: str | None = None
         self._lang = ""
         self._gap = False  # a blank line ends what came before it
 
     def feed(self, text: str) -> Iterator[Part]:
-        self._line += text
-        if "\n" not in text:
+        if "\n" not in text:  # a long line in many chunks: kept as pieces, not copied
+            self._pieces.append(text)
             return
-        *lines, self._line = self._line.split("\n")
+        *lines, rest = text.split("\n")
+        lines[0] = "".join((*self._pieces, lines[0]))
+        self._pieces = [rest] if rest else []
         for line in lines:
             yield from self._take(line.removesuffix("\r").translate(_CONTROLS))
 
     def pending(self) -> str:
         """The text of what is not finished yet: the block so far, and the line not
         yet ended (inside a fence: that line only)."""
+        line = "".join(self._pieces).translate(_CONTROLS)
         if self._fence is not None or not self._block:
-            return self._line.translate(_CONTROLS)
-        return "\n".join(self._block) + "\n" + self._line.translate(_CONTROLS)
+            return line
+        return "\n".join(self._block) + "\n" + line
 
     def close(self) -> Iterator[Part]:
         """The rest: the last line, the unfinished block, an unclosed fence closed."""
-        if self._line:
-            line, self._line = self._line, ""
+        if self._pieces:
+            line, self._pieces = "".join(self._pieces), []
             yield from self._take(line.translate(_CONTROLS))
         yield from self._flush()
         if self._fence is not None:
@@ -186,39 +189,53 @@ def _lexer(lang: str) -> Any:
 
 
 class Preview:
-    """Where the raw text of the unfinished block leaves the cursor: how many rows it
-    went down from where it began, kept as text is added (no rescan: linear), so that it
-    can be erased (``erase``) when the block is whole and drawn rendered."""
+    """Where raw text written from the start of a row leaves the cursor, kept as text is
+    added (no rescan: linear), so that it can be erased (``erase``). It follows what a
+    terminal does: a row fills to its last column and the next character wraps (a full
+    row leaves the cursor on it), a wide character that would start in the last column
+    wraps whole, a tab moves to the next multiple of 8 and never past the last column."""
 
     def __init__(self, width: int) -> None:
-        self.width = width
-        self.rows = 0  # rows of the lines it ended
-        self.cells = 0  # cells of the line it is on
+        self.width = max(width, 2)
+        self.down = 0  # rows below the first
+        self.col = 0  # cells written on the cursor's row (``width``: full)
         self.empty = True
 
-    def add(self, text: str) -> None:
-        if not text:
-            return
-        self.empty = False
-        *ended, last = text.split("\n")
-        for line in ended:
-            self.cells = _cells(self.cells, line)
-            self.rows += max(1, -(-self.cells // self.width))  # a full row: still one
-            self.cells = 0
-        self.cells = _cells(self.cells, last)
+    def after(self, text: str) -> tuple[int, int]:
+        """Where ``text`` would leave the cursor: (down, col)."""
+        down, col, width = self.down, self.col, self.width
+        for line_number, line in enumerate(text.split("\n")):
+            if line_number:
+                down, col = down + 1, 0
+            if line.isascii() and "\t" not in line:  # the usual case, by arithmetic
+                if line:
+                    reach = col + len(line)
+                    if reach <= width:
+                        col = reach
+                    else:
+                        down, col = down + (reach - 1) // width, (reach - 1) % width + 1
+                continue
+            for char in line:
+                if char == "\t":
+                    col = col if col >= width else min((col // 8 + 1) * 8, width - 1)
+                    continue
+                cells = _cell(char)
+                if col + cells > width:
+                    down, col = down + 1, 0
+                col += cells
+        return down, col
 
-    @property
-    def down(self) -> int:
-        """Rows from the first to the cursor's (a line that fills its last row exactly
-        leaves the cursor on that row)."""
-        return self.rows + max(0, (self.cells - 1) // self.width)
+    def add(self, text: str) -> None:
+        if text:
+            self.down, self.col = self.after(text)
+            self.empty = False
 
     def erase(self) -> str:
         """Back to where the preview began, everything below it cleared."""
         if self.empty:
             return ""
         up = self.down
-        self.rows, self.cells, self.empty = 0, 0, True
+        self.down, self.col, self.empty = 0, 0, True
         return "\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J"
 
 
@@ -226,17 +243,18 @@ class MarkdownStream:
     """Text in as it streams, rendered text out: each finished part rendered once.
 
     ``height`` (a terminal's rows; colour on): the unfinished block is shown as it
-    arrives, raw, and replaced by its rendering once whole (cursor up, clear below) — a
-    paragraph is not invisible until its end. A block taller than the screen could not
-    be erased: it stays as shown, raw. Without ``height`` (or with ``NO_COLOR``: no
-    escape code at all), a part shows when it is whole."""
+    arrives, raw, and erased and drawn rendered once whole (cursor up, clear below) — a
+    paragraph is not invisible until its end. The raw preview stops short of the screen's
+    height (what scrolled off could not be erased): the rest of a taller block shows when
+    it is whole. Without ``height`` (or with ``NO_COLOR``: no escape code at all), a part
+    shows when it is whole."""
 
     def __init__(self, width: int, color: bool, height: int | None = None) -> None:
         self._blocks = Blocks()
         self._renderer = Renderer(width, color)
         self._height = height if color else None
-        self._preview = Preview(max(width, 1))
-        self._frozen = False  # the unfinished block is taller than the screen: left raw
+        self._preview = Preview(width)
+        self._paused = False  # the preview reached the screen's height
 
     def feed(self, text: str) -> str:
         parts = list(self._blocks.feed(text))
@@ -250,43 +268,35 @@ class MarkdownStream:
         parts = list(self._blocks.close())
         if self._height is None:
             return self._render(parts)
-        return self._replace(parts) if parts or not self._preview.empty else ""
+        return self._replace(parts)
 
     def _render(self, parts: list[Part]) -> str:
         return "".join(self._renderer.render(p) for p in parts)
 
     def _replace(self, parts: list[Part]) -> str:
-        """The preview erased and the parts drawn; a frozen block (left raw) ends its
-        line instead of being drawn again."""
-        if self._frozen:
-            self._frozen = False
-            self._preview = Preview(self._preview.width)
-            if parts and (parts[0].kind == "block" or parts[0].text is not None):
-                parts = parts[1:]  # the block (or the line of code) shown raw
-            return "\n" + self._render(parts)
+        """The preview erased, the parts drawn."""
+        self._paused = False
         return self._preview.erase() + self._render(parts)
 
     def _show(self, raw: str) -> str:
-        if not self._frozen:
-            self._preview.add(raw)
-            assert self._height is not None
-            if self._preview.down >= self._height - 1:
-                self._frozen = True
+        assert self._height is not None
+        if self._paused or not raw:
+            return ""
+        down, col = self._preview.after(raw)
+        if down >= self._height - 1:
+            self._paused = True  # it would scroll the preview's start off the screen
+            return ""
+        self._preview.down, self._preview.col, self._preview.empty = down, col, False
         return raw
 
 
-def _cells(at: int, text: str) -> int:
-    """The cell a line reaches from cell ``at`` (wide characters 2, a tab to the next
-    multiple of 8)."""
-    from rich.cells import cell_len
+def _cell(char: str) -> int:
+    from rich.cells import get_character_cell_size
 
-    first, *rest = text.split("\t")
-    at += cell_len(first)
-    for piece in rest:
-        at = (at // 8 + 1) * 8 + cell_len(piece)
-    return at
+    return get_character_cell_size(char)
 
 
 def _raw(text: str) -> str:
-    """Text as a preview shows it: controls escaped as in a rendered part."""
-    return text.replace("\r\n", "\n").translate(_CONTROLS)
+    """Text as a preview shows it: controls escaped as in a rendered part (a carriage
+    return left out: the line it ends is drawn when whole)."""
+    return text.replace("\r", "").translate(_CONTROLS)

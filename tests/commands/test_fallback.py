@@ -228,3 +228,53 @@ def test_moved_swaps_default_params_and_model() -> None:
     }
     assert moved(body, first, then, "m3")["model"] == "m3"
     assert moved(body, first, Gateway("c"), None)["model"] == "m1"
+
+
+def test_a_credential_header_is_not_sent_to_a_fallback(
+    gw: offline.RunningGateway, backup: offline.RunningGateway, tmp_path: Path
+) -> None:
+    gw.set_faults("status=503")
+    path = config(tmp_path, gw.base_url, backup.base_url)
+    secret = "Bearer sk-internal-only-123456"
+    result = run(
+        path,
+        "-m",
+        "echo",
+        "-H",
+        f"Authorization: {secret}",
+        "-H",
+        "X-Team: blue",
+        "--fallback",
+        "backup",
+        "hi",
+    )
+    assert (result.code, result.out) == (0, b"hi\n")
+    (asked,) = [r for r in list(backup.requests) if r.method == "POST"]
+    headers = {k.lower(): v for k, v in asked.headers.items()}
+    assert "authorization" not in headers and headers["x-team"] == "blue"
+
+
+def test_no_fallback_once_a_step_of_a_tool_loop_was_answered(
+    gw: offline.RunningGateway, backup: offline.RunningGateway, tmp_path: Path
+) -> None:
+    gw.set_faults("status=503;every=2")  # the second request fails
+    schema = tmp_path / "now.json"
+    schema.write_text('{"type": "object", "properties": {}}')
+    path = config(tmp_path, gw.base_url, backup.base_url)
+    result = run(
+        path,
+        "-m",
+        "tools",
+        "--tool",
+        f"now={schema}",
+        "--tool-cmd",
+        "now=echo 12:00",
+        "--approve",
+        "all",
+        "--fallback",
+        "backup",
+        "what time is it?",
+    )
+    assert result.code == 69, result.err
+    assert "fallback" not in result.err
+    assert bodies(backup) == []

@@ -346,3 +346,43 @@ def test_what_is_not_kept(tmp_path: Path) -> None:
     cache.put(request(), 200, [], b"fine")
     hit = cache.get(request())
     assert hit is not None and hit.body == b"fine"
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin"),
+    [(("embed", "-m", "embed-small", "a"), b""), (("batch", "run", "-m", "echo"), b"hi\n")],
+)
+def test_a_200_that_carries_an_error_is_not_kept_by_embed_or_batch_run(
+    gw: offline.RunningGateway, tmp_path: Path, command: tuple[str, ...], stdin: bytes
+) -> None:
+    gw.set_faults("status=200;body=" + '{"error": {"message": "overloaded"}}')
+    env = {"XDG_CACHE_HOME": str(tmp_path), "LLMCLI_API_KEY": KEY}
+    args = (*command, "--cache", "--retries", "0", "--base-url", gw.base_url)
+    assert llmcli(*args, stdin=stdin, env=env).code != 0
+    assert entries(tmp_path) == []
+
+
+def test_a_reply_is_answered_again_as_it_was_shown_url_passwords_included(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    args = ("chat", "-m", "echo", "connect to postgres://app:hunter2@db/x")
+    first = cached(gw, tmp_path, *args)
+    assert first.out == b"connect to postgres://app:hunter2@db/x\n"
+    assert cached(gw, tmp_path, *args).out == first.out
+    assert asked(gw) == 1
+
+
+def test_a_replay_neither_reads_nor_fills_the_cache_and_a_recording_holds_hits(
+    gw: offline.RunningGateway, tmp_path: Path
+) -> None:
+    args = ("chat", "-m", "echo", "hi")
+    cassette = tmp_path / "run.jsonl"
+    assert cached(gw, tmp_path, *args).code == 0
+    again = cached(gw, tmp_path, *args, "--record", str(cassette))
+    assert again.code == 0 and asked(gw) == 1  # a hit, and still recorded:
+    assert len(cassette.read_text().splitlines()) == 1
+    for entry in entries(tmp_path):
+        entry.unlink()
+    replayed = cached(gw, tmp_path, *args, "--replay", str(cassette))
+    assert (replayed.code, replayed.out) == (0, b"hi\n")
+    assert entries(tmp_path) == []

@@ -99,18 +99,22 @@ def test_a_stream_renders_each_part_once_and_no_color_has_no_escape() -> None:
     assert "~~~~js" not in shown and "|---|" not in shown
 
 
-def test_the_preview_knows_where_the_cursor_went() -> None:
+def test_the_preview_follows_the_terminal_s_cursor() -> None:
     preview = Preview(10)
     assert preview.erase() == ""  # nothing shown, nothing to erase
     preview.add("abc")
-    assert preview.down == 0
+    assert (preview.down, preview.col) == (0, 3)
     preview.add("defghij")  # 10 cells: the row is full, the cursor still on it
-    assert preview.down == 0
+    assert (preview.down, preview.col) == (0, 10)
     preview.add("k")
-    assert preview.down == 1
-    preview.add("\n日本\t|")  # the wrapped line ends; wide characters, a tab to 8
-    assert (preview.rows, preview.cells) == (2, 9)
-    assert preview.erase() == "\r\x1b[2A\x1b[J"
+    assert (preview.down, preview.col) == (1, 1)
+    preview.add("\na" + "日" * 4 + "本")  # 9 cells, then a wide one at column 10: wraps whole
+    assert (preview.down, preview.col) == (3, 2)
+    preview.add("\t|")  # a tab to 8
+    assert (preview.down, preview.col) == (3, 9)
+    preview.add("\t\t")  # never past the last column
+    assert (preview.down, preview.col) == (3, 9)
+    assert preview.erase() == "\r\x1b[3A\x1b[J"
     assert preview.erase() == ""
 
 
@@ -119,13 +123,26 @@ def test_a_live_stream_shows_the_unfinished_block_raw_then_replaces_it() -> None
     assert stream.feed("some **bo") == "some **bo"
     assert stream.feed("ld**") == "ld**"
     shown = stream.feed(" words\n\nnext")
-    assert shown.startswith("\r\x1b[J")  # the raw paragraph erased (one row: no move up)
+    assert shown.startswith("\r\x1b[J")  # the raw words shown (one row) erased
     assert "\x1b[1mbold\x1b[0m" in shown and shown.endswith("\nnext")
     assert stream.close().startswith("\r\x1b[J")
 
 
-def test_a_block_taller_than_the_screen_stays_raw() -> None:
-    stream = MarkdownStream(40, color=True, height=3)
-    shown = stream.feed("one\ntwo\nthree\nfour")
-    assert shown == "one\ntwo\nthree\nfour"
-    assert stream.close() == "\n"  # its line ended; not drawn again
+def test_a_preview_stops_short_of_the_screen_and_loses_nothing() -> None:
+    stream = MarkdownStream(40, color=False, height=4)  # no colour: no preview at all
+    assert stream.feed("one\ntwo") == ""
+    stream = MarkdownStream(40, color=True, height=4)
+    assert stream.feed("one\ntwo\nthree") == "one\ntwo\nthree"
+    assert stream.feed("\nfour") == ""  # a fourth row would scroll the first off
+    shown = stream.feed(" five.\n\n")
+    assert shown.startswith("\r\x1b[2A\x1b[J")  # the three rows shown, erased
+    assert "one two three four five." in shown  # the whole block, drawn once
+    assert stream.close() == ""
+
+
+def test_a_long_line_in_many_chunks_is_not_copied_per_chunk() -> None:
+    blocks = Blocks()
+    for _ in range(100_000):
+        assert list(blocks.feed("abcd")) == []
+    (part,) = list(blocks.feed("\n\n"))[:1]
+    assert part == Part("block", "abcd" * 100_000)
