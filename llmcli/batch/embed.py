@@ -91,6 +91,9 @@ class Embedder:
         ``text`` takes an item to its text (default: the item is the text). ``totals``,
         when given, sums the usage of the answers as they are handed out (in the caller's
         thread, not the workers')."""
+        from llmcli.batch import descriptors
+
+        descriptors.ensure(parallel)  # a connection for each request in flight
         of: Callable[[T], str] = text or (lambda item: str(item))
 
         def send(batch: Sequence[T]) -> Embedded:

@@ -375,8 +375,10 @@ def run(
     the run then stops (``Stopped``, exit 77). ``tools``: rows offering its tools run
     them (``llmcli.tools.loop``), their lines hold the final replies.
     """
+    from llmcli.batch import descriptors
     from llmcli.batch.parallel import ordered_map, unordered_map
 
+    descriptors.ensure(parallel)  # a connection for each request in flight
     limits = RateLimits(rpm, tpm) if rpm or tpm else None
     if defaults == Defaults():  # none given: the client's, as the commands take them
         defaults = Defaults.of(client)

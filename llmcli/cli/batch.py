@@ -191,6 +191,10 @@ def run(
             fill = lambda text: chosen.fill(text, values) or ""  # noqa: E731
     if resume and out_file is None:
         raise UsageError("--resume needs -o FILE: the file whose answered rows are skipped")
+    if not conn.dry_run:
+        from llmcli.batch import descriptors
+
+        descriptors.ensure(parallel)  # a connection for each request in flight
     governor = Governor(parallel, max_wait=max_wait)
     with open_client(
         conn, require_key=not conn.dry_run, governor=governor, caching=caching
