@@ -127,11 +127,11 @@ _llmcli() {
             ;;
         serve)
             case $prev in
-                --port|--host|--profile|--fault|--batch-seconds) :; return ;;
+                --port|--host|--profile|--fault|--batch-seconds|--latency) :; return ;;
                 --batch-dir|--replay) _llmcli_files "$cur"; return ;;
             esac
             [[ $cur == -* ]] && _llmcli_words "--port --host --profile --fault --quiet -q --batch-dir --batch-seconds
-                --replay -h --help" "$cur"
+                --replay --latency -h --help" "$cur"
             ;;
         batch)
             if [[ $cur == -* ]]; then _llmcli_words "-h --help" "$cur"

@@ -367,6 +367,7 @@ complete -c llmcli -n '__llmcli_using serve' -l quiet -s q -d 'Do not log each r
 complete -c llmcli -n '__llmcli_using serve' -l batch-dir -r -F -d 'Keep the batch APIs\' files and batches in DIR, shared with every gateway given it (default: a temporary directory, removed on exit)'
 complete -c llmcli -n '__llmcli_using serve' -l batch-seconds -x -d 'How long a batch runs, from created to completed or ended'
 complete -c llmcli -n '__llmcli_using serve' -l replay -r -F -d 'Answer every request from the cassette FILE (made with --record) instead'
+complete -c llmcli -n '__llmcli_using serve' -l latency -x -d 'For load tests: answer every request after SECONDS, however many at once, with fixed replies (chat, embeddings, models)'
 complete -c llmcli -n '__llmcli_using serve' -s h -l help -d 'Show this message and exit'
 
 complete -c llmcli -n '__llmcli_using batch run' -s g -l gateway -x -a '(command llmcli gateways --names 2>/dev/null)' -d 'Gateway: built-in or from config.toml'

@@ -141,6 +141,16 @@ def serve(
             help="Answer every request from the cassette FILE (made with --record) instead.",
         ),
     ] = None,
+    latency: Annotated[
+        float | None,
+        typer.Option(
+            "--latency",
+            metavar="SECONDS",
+            min=0,
+            help="For load tests: answer every request after SECONDS, however many at once, "
+            "with fixed replies (chat, embeddings, models); GET /v1/_stats counts them.",
+        ),
+    ] = None,
 ) -> None:
     """Run the offline gateway until interrupted: deterministic models (echo, lorem, think,
     tools, unicode, embed-small, embed-large), the wire format of a seed gateway with
@@ -154,7 +164,9 @@ def serve(
     --batch-dir, its results in shuffled order; a custom_id starting with "expire"
     expires, as does every row of an OpenAI batch with metadata {"mock_expire": "true"}.
     With --replay it answers from a cassette instead: each recorded request gets its
-    recorded answers in order; any other is a 404 naming the nearest recorded one.
+    recorded answers in order; any other is a 404 naming the nearest recorded one. With
+    --latency S every request is answered after S seconds by one event loop, however
+    many are in flight (fixed replies; GET /v1/_stats: in flight, the most, answered).
 
     \b
     Examples:
@@ -188,6 +200,18 @@ def serve(
     def log(line: str) -> None:
         with contextlib.suppress(OSError, ValueError):  # stderr closed: serve on, unheard
             sys.stderr.write(line + "\n")
+
+    if latency is not None:  # one event loop: thousands in flight, none the slower
+        from llmcli.mock import latency as fixed
+
+        try:
+            fixed.serve_forever(latency, port, ready, host)
+        except OSError as e:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {e.strerror or e}: choose another with "
+                "--port N (0: any free one)"
+            ) from None
+        return
 
     try:
         mock.serve_forever(
