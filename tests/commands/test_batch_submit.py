@@ -61,7 +61,9 @@ def fetch_while_waiting(
     gw: offline.RunningGateway, ident: str, *args: str, env: dict[str, str]
 ) -> Result:
     """``batch fetch IDENT --wait`` in a process of its own; the gateway's clock moves past
-    the batch's end only once the process has looked at it, so it ends only by polling."""
+    the batch's end only once the process has looked at it twice (the second look comes
+    after it read the first answer, in progress), so it ends only by polling. (Moved at the
+    first look, the clock could pass before that look was answered: one poll, ended.)"""
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmcli", "batch", "fetch", ident, "--wait", *args],
         stdin=subprocess.DEVNULL,
@@ -70,7 +72,7 @@ def fetch_while_waiting(
         env=clean_env(env),
     )
     deadline = time.monotonic() + 30  # a state to wait for, not a time to take
-    while polls(gw, ident) == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while polls(gw, ident) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     gw.advance_clock(LATER)
     out, err = proc.communicate(timeout=30)
