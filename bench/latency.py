@@ -71,12 +71,12 @@ def _more_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run(cmd: list[str], rows_file: str) -> dict[str, float]:
+def run(cmd: list[str], rows_file: str, env: dict[str, str]) -> dict[str, float]:
     """One child: wall, user and system CPU, peak RSS (MiB)."""
     with open(rows_file, "rb") as rows, open(os.devnull, "wb") as out:
         started = time.perf_counter()
         p = subprocess.Popen(
-            cmd, stdin=rows, stdout=out, stderr=subprocess.PIPE, env=ENV, preexec_fn=_more_files
+            cmd, stdin=rows, stdout=out, stderr=subprocess.PIPE, env=env, preexec_fn=_more_files
         )
         assert p.stderr is not None
         _, status, usage = os.wait4(p.pid, 0)
@@ -97,32 +97,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-peer", action="store_true", help="llmcli only")
+    parser.add_argument(
+        "--engine",
+        choices=("threads", "async", "both"),
+        default="both",
+        help="llmcli's batch engines to run (async: LLMCLI_ENGINE=async)",
+    )
     args = parser.parse_args()
     peer_py = None if args.no_peer else bench_venv()
     results: list[dict[str, Any]] = []
     print(
-        f"{'rows':>6} {'lat':>4} {'-P':>5} {'peer':<10} {'ideal':>6} {'wall':>7} {'x':>5} "
+        f"{'rows':>6} {'lat':>4} {'-P':>5} {'peer':<12} {'ideal':>6} {'wall':>7} {'x':>5} "
         f"{'user':>6} {'sys':>6} {'MiB':>5} {'held':>5}"
     )
     for rows, latency, parallel in QUICK if args.quick else CASES:
         path = str(chat_rows(rows))
         ideal = rows * latency / parallel
-        peers = {"llmcli": [LLMCLI, "batch", "run", "-P", str(parallel), "--retries", "0"]}
+        llmcli = [LLMCLI, "batch", "run", "-P", str(parallel), "--retries", "0"]
+        peers = {"llmcli": llmcli} if args.engine != "async" else {}
+        if args.engine != "threads":
+            peers["llmcli_async"] = llmcli  # LLMCLI_ENGINE=async
         if peer_py is not None:
             peers["openai_sdk"] = [peer_py, str(HERE / "peer_async_openai.py")]
         for name, base in peers.items():
+            env = {**ENV, "LLMCLI_ENGINE": "async" if name == "llmcli_async" else "threads"}
             with gateway(latency) as url:
-                if name == "llmcli":
+                if name.startswith("llmcli"):
                     cmd = [*base, "--base-url", url, path]
                 else:
                     cmd = [*base, url, str(parallel), path]
-                measured = run(cmd, path)
+                measured = run(cmd, path, env)
                 held = most_in_flight(url)
             row = {"rows": rows, "latency_s": latency, "parallel": parallel, "peer": name}
             row.update(measured, ideal_s=ideal, held=held)
             results.append(row)
             print(
-                f"{rows:6d} {latency:4g} {parallel:5d} {name:<10} {ideal:6.1f} "
+                f"{rows:6d} {latency:4g} {parallel:5d} {name:<12} {ideal:6.1f} "
                 f"{measured['wall_s']:7.2f} {measured['wall_s'] / ideal:5.2f} "
                 f"{measured['user_s']:6.1f} {measured['sys_s']:6.1f} "
                 f"{measured['peak_mib']:5.0f} {held:5d}",

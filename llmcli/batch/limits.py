@@ -41,9 +41,15 @@ class RateLimits:
         self._lock = threading.Lock()
 
     def acquire(self, tokens: int) -> None:
+        wait = self.take(tokens)
+        if wait > 0:
+            time.sleep(wait)
+
+    def take(self, tokens: int) -> float:
+        """A request's place, taken now: the seconds to wait before it may go (an event
+        loop waits them with ``asyncio.sleep``)."""
         with self._lock:  # places are taken in order; the waits overlap
             wait = self.requests.wait_for(1) if self.requests else 0.0
             if self.tokens:
                 wait = max(wait, self.tokens.wait_for(tokens))
-        if wait > 0:
-            time.sleep(wait)
+        return wait

@@ -394,6 +394,20 @@ def run(
 
         spend = Spend(max_cost, PriceBook(client))
     try:
+        from llmcli.batch import engine
+
+        if engine.usable(client):  # one event loop, thousands in flight (opt-in for now)
+            yield from engine.lines(
+                client,
+                todo,
+                parallel=parallel,
+                ordered=ordered,
+                limits=limits,
+                stop=stop,
+                spend=spend,
+                tools=tools,
+            )
+            return
         for _, line in mapper(
             lambda row: answer(client, row, limits, stop, spend, tools), todo, workers=parallel
         ):

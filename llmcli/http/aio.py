@@ -47,6 +47,11 @@ READ = 1 << 16
 Origin = tuple[str, str, int]
 
 
+class Stale(ProtocolError):
+    """A kept-alive connection the server had closed: no byte of an answer came. Tried
+    again at once on a new connection (counted: the server may have read the request)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A whole answer: its status, headers (names as sent) and body (decoded, scrubbed)."""
@@ -97,9 +102,14 @@ class Pool:
         async with self._open:
             try:
                 async with asyncio.timeout_at(when):
-                    connection = self._reuse(origin) or await self._connect(origin, request)
+                    reused = self._reuse(origin)
+                    connection = reused or await self._connect(origin, request)
                     try:
                         reply = await _exchange(connection, request, parts.netloc, target)
+                    except _NoAnswer as e:
+                        connection.close()
+                        kind = Stale if reused is not None else ProtocolError
+                        raise kind(e.message) from None
                     except BaseException:
                         connection.close()
                         raise
@@ -150,6 +160,17 @@ class Pool:
         self._idle.clear()
 
 
+class _NoAnswer(ProtocolError):
+    """The connection ended before any of the answer."""
+
+
+def _no_answer(request: Request) -> str:
+    return _where(
+        f"connection to {request.gateway} broke: Server disconnected without sending a response.",
+        request,
+    )
+
+
 def _reusable(connection: _Connection) -> bool:
     state = connection.h11
     return state.our_state is h11.DONE and state.their_state is h11.DONE
@@ -189,7 +210,10 @@ async def _answer(connection: _Connection, request: Request) -> Reply:
     while True:
         event = state.next_event()
         if event is h11.NEED_DATA:
-            state.receive_data(await connection.reader.read(READ))
+            data = await connection.reader.read(READ)
+            if not data and head is None:
+                raise _NoAnswer(_no_answer(request))
+            state.receive_data(data)
             continue
         if isinstance(event, h11.InformationalResponse):
             interim += 1
@@ -209,10 +233,9 @@ async def _answer(connection: _Connection, request: Request) -> Reply:
             continue
         if isinstance(event, h11.EndOfMessage):
             break
-        if isinstance(event, h11.ConnectionClosed) or head is None:
-            raise ProtocolError(
-                _where(f"connection to {request.gateway} broke mid-answer", request)
-            )
+        if head is None:
+            raise _NoAnswer(_no_answer(request))
+        raise ProtocolError(_where(f"connection to {request.gateway} broke mid-answer", request))
     assert head is not None
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in head.headers]
     cap = decoding.MAX_BODY if head.status_code < 400 else decoding.MAX_ERROR_BODY

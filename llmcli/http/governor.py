@@ -81,6 +81,14 @@ class Governor:
                 self.in_flight -= 1
                 self._cond.notify_all()
 
+    def waiting(self) -> float:
+        """Seconds left of the pause (an event loop waits them itself); ``Halted`` once
+        the run was stopped."""
+        with self._cond:
+            if self._halted:
+                raise Halted
+            return self.resume_at - self._clock()
+
     def pause(self, seconds: float, ticket: int | None = None) -> bool:
         """Everyone waits ``seconds`` from now; True when this starts a new pause (so
         one line is shown for a storm of 429s, not one per worker). A 429 to a request

@@ -1,0 +1,64 @@
+"""The batch engine on one event loop (``LLMCLI_ENGINE=async``, opt-in while it is new):
+thousands of rows in flight at once, and the same lines as the thread engine."""
+
+from __future__ import annotations
+
+import orjson
+from conftest import llmcli
+
+from llmcli import mock as offline
+from llmcli.mock import latency
+
+ASYNC = {"LLMCLI_ENGINE": "async", "LLMCLI_API_KEY": "k"}
+MIXED = (
+    b"a plain prompt\n"
+    b'{"custom_id": "em", "method": "POST", "url": "/v1/embeddings", '
+    b'"body": {"model": "embed-small", "input": "x"}}\n'
+    b"{not json\n"
+    b'{"custom_id": "an", "params": {"model": "echo", "max_tokens": 5, '
+    b'"messages": [{"role": "user", "content": "hi"}]}}\n'
+    b'{"custom_id": "bad", "body": {"model": "nope", "messages": []}}\n'
+    b"another prompt\n"
+)
+
+
+def test_two_thousand_rows_a_thousand_in_flight_in_input_order() -> None:
+    rows = b"".join(b"question %d\n" % i for i in range(2000))
+    with latency.start(2.0) as gateway:  # every connect long before the first answer
+        run = llmcli(
+            "batch",
+            "run",
+            "-P",
+            "1000",
+            "--base-url",
+            gateway.base_url,
+            "-m",
+            "x",
+            stdin=rows,
+            env=ASYNC,
+            timeout=120,
+        )
+        assert run.code == 0, run.err
+        assert gateway.stats.most_in_flight == 1000
+    lines = [orjson.loads(line) for line in run.out.splitlines()]
+    assert [line["custom_id"] for line in lines] == [str(i) for i in range(1, 2001)]
+    assert {line["response"]["status_code"] for line in lines} == {200}
+
+
+def test_the_same_lines_as_the_thread_engine(gw: offline.RunningGateway) -> None:
+    args = ("batch", "run", "-m", "echo", "-P", "3", "--base-url", gw.base_url)
+    threads = llmcli(*args, stdin=MIXED, env={"LLMCLI_API_KEY": "k"})
+    loop = llmcli(*args, stdin=MIXED, env=ASYNC)
+    assert (loop.code, loop.err) == (threads.code, threads.err) == (65, loop.err)
+
+    def same(out: bytes) -> list[dict[str, object]]:
+        lines = [orjson.loads(line) for line in out.splitlines()]
+        for line in lines:
+            line.pop("id")
+            if line["response"]:
+                line["response"].pop("request_id")
+        return lines
+
+    assert same(loop.out) == same(threads.out)
+    unordered = llmcli(*args, "--unordered", stdin=MIXED, env=ASYNC)
+    assert sorted(map(str, same(unordered.out))) == sorted(map(str, same(threads.out)))
