@@ -9,7 +9,8 @@ file for ``--resume``, ``limits`` holds ``--rpm``/``--tpm``, ``runner`` sends th
         print(row["custom_id"], row["response"]["status_code"])
 """
 
+from llmcli.batch.answering import Stopped
 from llmcli.batch.lines import Defaults, Row
-from llmcli.batch.runner import Stopped, Tally, run
+from llmcli.batch.runner import Tally, run
 
 __all__ = ["Defaults", "Row", "Stopped", "Tally", "run"]

@@ -39,5 +39,8 @@ def ensure(parallel: int) -> int | None:
             f"most {hard:,} (the hard limit): lower -P to {max(hard - SPARE, 1):,}, or raise "
             "the limit (ulimit -Hn, or LimitNOFILE= for a service)"
         )
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):  # a platform's own ceiling (macOS: OPEN_MAX)
+        return None
     return want

@@ -12,7 +12,7 @@ Kept as the thread engine keeps them, with the same pure pieces: the rows' lines
 or 503 that names its wait pausing every row (the client's ``Governor``: its pause and its
 halt), ``--rpm/--tpm`` (the same buckets, waited out with ``asyncio.sleep``), ``--max-cost``
 (the same ``Spend``), the 401/402/403 stop, ``--cache``. A row that runs tools goes to a
-thread (``runner.answer``), as before. Not yet here (the thread engine serves such runs):
+thread (``answering.answer``), as before. Not yet here (the thread engine serves such runs):
 ``--record``/``--replay``, a proxy from the environment, and the governor's halving of
 concurrency after a 429 (the pause is shared; the in-flight count stays ``-P``).
 """
@@ -33,8 +33,8 @@ from llmcli.errors import LlmcliError, TemporaryError, UsageError
 from llmcli.http.governor import Halted
 
 if TYPE_CHECKING:
+    from llmcli.batch.answering import _Stop
     from llmcli.batch.limits import RateLimits
-    from llmcli.batch.runner import _Stop
     from llmcli.client import Client
     from llmcli.http.aio import Pool, Reply
     from llmcli.http.request import Request
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 MIN_PAUSE = 0.1
 _END = object()
-READ_AHEAD = 64  # rows read from the input at a time (in a thread: stdin may block)
+READ_AHEAD = 64  # rows read from the input at most at a time (stdin may block)
 
 
 def usable(client: Client) -> bool:
@@ -55,7 +55,9 @@ def usable(client: Client) -> bool:
 
     if os.environ.get("LLMCLI_ENGINE", "").strip().lower() != "async":
         return False
-    return not (client.recording or client.replaying or proxy_in_environment())
+    # a URL's userinfo (Basic credentials httpx sends) is the session's to send
+    userinfo = "@" in (client.gateway.base_url or "")
+    return not (client.recording or client.replaying or proxy_in_environment() or userinfo)
 
 
 def lines(
@@ -69,8 +71,10 @@ def lines(
     spend: Spend | None,
     tools: Toolbox | None,
 ) -> Iterator[JSON]:
-    """The output line of each row (as ``runner.answer`` would make it); a ``Stopped``
-    raised after the lines before it."""
+    """The output line of each row (as ``answering.answer`` would make it); a ``Stopped``
+    raised after the lines before it, an input error after every row read before it.
+    At most twice ``parallel`` lines wait for the caller: a slow reader slows the run
+    (memory stays flat, nothing is sent that could not be written)."""
     handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
     engine = _Engine(client, parallel, ordered, limits, stop, spend, tools, handed)
     thread = threading.Thread(
@@ -82,9 +86,10 @@ def lines(
             if isinstance(item, BaseException):
                 raise item
             yield item
+            engine.taken()
     finally:
         engine.cancel()
-        thread.join(timeout=30)
+        thread.join(timeout=5)
 
 
 class _Engine:
@@ -109,59 +114,88 @@ class _Engine:
         self.handed = handed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
+        self._untaken = 0  # lines handed that the caller has not taken yet
+        self._room = asyncio.Event()  # the caller took one
+        self._cancelled = threading.Event()
 
     def cancel(self) -> None:
         """The caller stopped reading (an error, ^C, a closed pipe): end the run."""
+        self._cancelled.set()
         loop, main = self._loop, self._main
         if loop is not None and main is not None and not loop.is_closed():
             loop.call_soon_threadsafe(main.cancel)
+
+    def taken(self) -> None:
+        """The caller took a line: room for one more row (called from its thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._took)
+
+    def _took(self) -> None:
+        self._untaken -= 1
+        self._room.set()
 
     async def run(self, rows: Iterator[Row]) -> None:
         from llmcli.http.aio import Pool
 
         self._loop = asyncio.get_running_loop()
         self._main = asyncio.current_task()
-        pool = Pool(self.parallel, self.client.connect_timeout)
+        if self._cancelled.is_set():
+            self.handed.put(_END)
+            return
+        client = self.client
+        pool = Pool(self.parallel, client.connect_timeout, client.timeout)
         flight = asyncio.Semaphore(self.parallel)
+        reader = _Reader(rows)
         window: deque[asyncio.Task[JSON]] = deque()
-        unordered: set[asyncio.Task[JSON]] = set()
-        exhausted = False
+        finished: asyncio.Queue[asyncio.Task[JSON]] = asyncio.Queue()
+        started = 0  # rows sent or waiting to be, not yet handed to the caller
+        failure: BaseException | None = None
         try:
             while True:
-                while not exhausted and len(window) + len(unordered) < 2 * self.parallel:
-                    batch = await self._loop.run_in_executor(None, _take, rows, READ_AHEAD)
-                    exhausted = len(batch) < READ_AHEAD
+                # rows in flight and lines the caller has not taken: at most twice -P
+                room = 2 * self.parallel - started - self._untaken
+                if failure is None and not reader.done and room > 0:
+                    batch, failure = await reader.next(min(READ_AHEAD, room))
                     for row in batch:
                         task = asyncio.create_task(self._row(pool, flight, row))
-                        (window.append if self.ordered else unordered.add)(task)
-                if self.ordered:
-                    if not window:
-                        break
-                    self.handed.put(await window.popleft())
-                else:
-                    if not unordered:
-                        break
-                    done, _ = await asyncio.wait(unordered, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        unordered.discard(task)
-                        self.handed.put(task.result())
+                        started += 1
+                        if self.ordered:
+                            window.append(task)
+                        else:
+                            task.add_done_callback(finished.put_nowait)
+                    continue
+                if started == 0:
+                    if failure is None and not reader.done:  # the caller is behind
+                        self._room.clear()
+                        await self._room.wait()
+                        continue
+                    break
+                task = window.popleft() if self.ordered else await finished.get()
+                line = await task
+                started -= 1
+                self._untaken += 1
+                self.handed.put(line)
+            if failure is not None:  # what was read before it is out: then the error
+                self.handed.put(failure)
         except asyncio.CancelledError:
             pass
-        except BaseException as e:  # a Stopped (401, --max-cost), an input error: handed on
+        except BaseException as e:  # a Stopped (401, --max-cost): handed on
             self.handed.put(e)
         finally:
-            for task in (*window, *unordered):
+            for task in window:
                 task.cancel()
             pool.close()
             self.handed.put(_END)
 
     async def _row(self, pool: Pool, flight: asyncio.Semaphore, row: Row) -> JSON:
         async with flight:
-            return await self._answer(pool, row)
+            line: JSON = await self._answer(pool, row)
+            return line
 
     async def _answer(self, pool: Pool, row: Row) -> JSON:
-        """``runner.answer`` on the event loop."""
-        from llmcli.batch import runner
+        """``answering.answer`` on the event loop."""
+        from llmcli.batch import answering
 
         client = self.client
         if row.problem is not None:
@@ -170,12 +204,12 @@ class _Engine:
             body = client.body(row.endpoint, row.body)
             request = client.request("POST", row.endpoint, body)
         except LlmcliError as e:
-            return results.failed(row.custom_id, runner._code(e), e.message)
-        if self.tools is not None and runner._runs_tools(self.tools, row.endpoint, body):
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                None, runner.answer, client, row, self.limits, self.stop, self.spend, self.tools
+            return results.failed(row.custom_id, answering._code(e), e.message)
+        if self.tools is not None and answering._runs_tools(self.tools, row.endpoint, body):
+            looped: JSON = await _in_thread(
+                answering.answer, client, row, self.limits, self.stop, self.spend, self.tools
             )
+            return looped
         kept = client.cached(request)
         if kept is not None:
             from llmcli.http.failures import request_id
@@ -198,7 +232,7 @@ class _Engine:
                 self.spend.reserve(worst)
             except OverBudget as e:
                 self.stop.stop(e.message)
-                raise runner.Stopped(e.message) from None
+                raise answering.Stopped(e.message) from None
         try:
             line = await self._sent(pool, row, request)
         except BaseException:
@@ -206,16 +240,19 @@ class _Engine:
                 self.spend.settle(worst, None)
             raise
         if self.spend is not None:
-            self.spend.settle(worst, runner._cost_of(self.spend, line, body))
+            self.spend.settle(worst, answering._cost_of(self.spend, line, body))
         return line
 
     async def _sent(self, pool: Pool, row: Row, request: Request) -> JSON:
-        from llmcli.batch import runner
+        from llmcli.batch import answering
 
         try:
             reply = await self._with_retries(pool, request)
         except (LlmcliError, Halted) as e:
-            return runner._error_line(row, e, self.stop)
+            return answering._error_line(row, e, self.stop)
+        if 300 <= reply.status < 400:  # a redirect: the session follows it (its rules)
+            followed: JSON = await _in_thread(answering._sent, self.client, row, request, self.stop)
+            return followed
         line = results.answered(
             row.custom_id,
             reply.status,
@@ -259,10 +296,12 @@ class _Engine:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if reply.status < 400:
+            if reply.status < 300:
                 if governor is not None:
                     governor.succeeded()
                 return reply
+            if reply.status < 400:
+                return reply  # a redirect, for the session to follow
             error = _status_error(request, reply)
             if not retryable_status(reply.status):
                 raise error
@@ -312,10 +351,55 @@ def _summary(error: LlmcliError) -> str:
     return error.message.rsplit(" (", 1)[0]
 
 
-def _take(rows: Iterator[Row], count: int) -> list[Row]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= count:
-            break
-    return batch
+class _Reader:
+    """The input, read in a daemon thread (stdin may block; an interrupted run must not
+    wait for it): ``next`` gives at most ``count`` rows, fewer when the input is slow
+    (what came within a few milliseconds), and the error reading stopped at."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self.rows = rows
+        self.done = False
+
+    async def next(self, count: int) -> tuple[list[Row], BaseException | None]:
+        batch, failure, ended = await _in_thread(self._take, count)
+        self.done = ended or failure is not None
+        return batch, failure
+
+    def _take(self, count: int) -> tuple[list[Row], BaseException | None, bool]:
+        batch: list[Row] = []
+        began = time.monotonic()
+        try:
+            for row in self.rows:
+                batch.append(row)
+                if len(batch) >= count or time.monotonic() - began > 0.005:
+                    return batch, None, False
+        except Exception as e:  # a line over its cap, an unreadable input
+            return batch, e, True
+        return batch, None, True
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a daemon thread of its own (a tool row, a redirect, a read of the
+    input): an interrupted run never waits for it, as the thread engine never does."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as e:
+            loop.call_soon_threadsafe(_settle, future, None, e)
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    threading.Thread(target=work, daemon=True).start()
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

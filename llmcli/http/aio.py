@@ -79,9 +79,12 @@ class Pool:
     """Keep-alive connections by origin, at most ``size`` open (HTTP/1.1: one request on
     a connection at a time, so ``size`` is the requests in flight). One event loop's."""
 
-    def __init__(self, size: int, connect_timeout: float | None = 10.0) -> None:
+    def __init__(
+        self, size: int, connect_timeout: float | None = 10.0, timeout: float | None = None
+    ) -> None:
         self.size = size
         self.connect_timeout = connect_timeout
+        self.timeout = timeout  # --timeout, as a late answer's message names it
         self._open = asyncio.Semaphore(size)
         self._connecting = asyncio.Semaphore(min(CONNECTING, size))
         self._idle: dict[Origin, list[_Connection]] = {}
@@ -114,7 +117,7 @@ class Pool:
                         connection.close()
                         raise
             except TimeoutError:
-                raise TemporaryError(late(request, None)) from None
+                raise TemporaryError(late(request, self.timeout)) from None
         if _reusable(connection):
             connection.h11.start_next_cycle()
             self._idle.setdefault(origin, []).append(connection)
@@ -135,8 +138,10 @@ class Pool:
         scheme, host, port = origin
         tls = None
         if scheme == "https":
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
+            if self._tls is None:  # the CA bundle httpx trusts (certifi), as the session
+                import certifi
+
+                self._tls = ssl.create_default_context(cafile=certifi.where())
             tls = self._tls
         async with self._connecting:
             try:
@@ -188,8 +193,11 @@ async def _exchange(connection: _Connection, request: Request, netloc: str, targ
         if body:
             data = (data or b"") + (state.send(h11.Data(data=body)) or b"")
         data = (data or b"") + (state.send(h11.EndOfMessage()) or b"")
-        connection.writer.write(data)
-        await connection.writer.drain()
+        try:
+            connection.writer.write(data)
+            await connection.writer.drain()
+        except (ConnectionError, OSError):  # the request did not get out: no answer
+            raise _NoAnswer(_no_answer(request)) from None
         return await _answer(connection, request)
     except h11.ProtocolError as e:
         raise ProtocolError(
@@ -210,7 +218,12 @@ async def _answer(connection: _Connection, request: Request) -> Reply:
     while True:
         event = state.next_event()
         if event is h11.NEED_DATA:
-            data = await connection.reader.read(READ)
+            try:
+                data = await connection.reader.read(READ)
+            except ConnectionError:
+                if head is not None:
+                    raise
+                data = b""  # reset before any answer: as a close
             if not data and head is None:
                 raise _NoAnswer(_no_answer(request))
             state.receive_data(data)
@@ -227,9 +240,11 @@ async def _answer(connection: _Connection, request: Request) -> Reply:
             continue
         if isinstance(event, h11.Data):
             size += len(event.data)
+            raw.append(bytes(event.data))
+            if head is not None and head.status_code >= 400 and size > decoding.MAX_ERROR_BODY:
+                break  # of an error body 64 KiB is read; the connection is not reused
             if size > decoding.MAX_BODY:  # even before decompression, past the cap
                 raise _too_large(request)
-            raw.append(bytes(event.data))
             continue
         if isinstance(event, h11.EndOfMessage):
             break
