@@ -24,7 +24,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 CHAT = {
@@ -72,6 +72,10 @@ class Stats:
     in_flight: int = 0
     most_in_flight: int = 0
     answered: int = 0
+    #: tests: no answer goes out before this many were in flight at once (a barrier: a
+    #: client that cannot hold them all waits, it does not pass by luck of timing)
+    until: int = 0
+    held: list[Callable[[], None]] = field(default_factory=list)
 
     def as_reply(self) -> bytes:
         return _reply(
@@ -100,7 +104,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         for entry in self.queue:
-            if not entry.ready and entry.timer is not None:
+            if not entry.ready and entry.timer is not None:  # (a held one stays counted)
                 entry.timer.cancel()
                 self.stats.in_flight -= 1
         self.queue.clear()
@@ -154,12 +158,19 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
 
         def due() -> None:
+            if stats.most_in_flight < stats.until:  # the barrier is not reached yet
+                stats.held.append(due)
+                return
             entry.ready = True
             stats.in_flight -= 1
             stats.answered += 1
             self._flush()
 
         entry.timer = loop.call_later(self.latency, due)
+        if stats.until and stats.most_in_flight >= stats.until and stats.held:
+            held, stats.held = stats.held, []
+            for release in held:
+                release()
 
     def _flush(self) -> None:
         """The answers that are due, in the order their requests came (pipelining)."""
@@ -183,10 +194,14 @@ class _Due:
 
 
 async def _serve(
-    latency: float, port: int, ready: asyncio.Future[tuple[int, Stats]], host: str = "127.0.0.1"
+    latency: float,
+    port: int,
+    ready: asyncio.Future[tuple[int, Stats]],
+    host: str = "127.0.0.1",
+    until: int = 0,
 ) -> None:
     loop = asyncio.get_running_loop()
-    stats = Stats()
+    stats = Stats(until=until)
     try:
         server = await loop.create_server(
             lambda: _Connection(latency, stats), host, port, backlog=65535, reuse_address=True
@@ -225,15 +240,16 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 @contextlib.contextmanager
-def start(latency: float, port: int = 0) -> Iterator[LatencyGateway]:
-    """The latency gateway on 127.0.0.1 (``port`` 0: a free one), until the block ends."""
+def start(latency: float, port: int = 0, until: int = 0) -> Iterator[LatencyGateway]:
+    """The latency gateway on 127.0.0.1 (``port`` 0: a free one), until the block ends;
+    ``until``: no answer before that many requests were in flight at once (tests)."""
     loop = _new_loop()
     ready: asyncio.Future[tuple[int, Stats]] = loop.create_future()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
         with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(_serve(latency, port, ready))
+            loop.run_until_complete(_serve(latency, port, ready, until=until))
         loop.close()
 
     thread = threading.Thread(target=run, name="llmcli-latency-gateway", daemon=True)

@@ -48,7 +48,7 @@ def _stats(port: int) -> dict[str, int]:
 
 
 def test_every_request_in_flight_at_once_is_held_and_answered() -> None:
-    with latency.start(1.0) as gateway:
+    with latency.start(1.0, until=300) as gateway:  # none answered before all 300 came
         port = int(gateway.base_url.split(":")[2].split("/")[0])
         started = time.monotonic()
         bodies = asyncio.run(_ask(port, 300))
