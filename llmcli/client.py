@@ -360,13 +360,6 @@ class Client:
         """--replay: every request is answered from a cassette."""
         return self._reroute is not None
 
-    def keep_reply(
-        self, request: Request, status: int, headers: list[tuple[str, str]], body: bytes
-    ) -> None:
-        """--cache: keep an answer the batch engine got and checked."""
-        if self.cache is not None and request.cacheable:
-            self.cache.put(request, status, headers, body, self.log)
-
     def keep(self, request: Request, answer: Answer) -> None:
         """--cache: keep an answer ``send`` gave, once it was checked (a 200 may carry an
         error, or the wrong number of vectors)."""

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcli.batch import results
 from llmcli.batch.lines import Row, estimate_tokens
-from llmcli.errors import LlmcliError, TemporaryError, UsageError
+from llmcli.errors import LlmcliError, UsageError
 from llmcli.http.governor import Halted
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from llmcli.tools.loop import Toolbox
 
 JSON = dict[str, Any]
-MIN_PAUSE = 0.1
 _END = object()
 READ_AHEAD = 64  # rows read from the input at most at a time (stdin may block)
 
@@ -260,13 +259,19 @@ class _Engine:
             results.body_of(reply.body),
         )
         if results.succeeded(line):
-            self.client.keep_reply(request, reply.status, reply.headers, reply.body)
+            import httpx
+
+            from llmcli.http.session import Answer
+
+            answer = Answer(reply.status, httpx.Headers(reply.headers), reply.body)
+            self.client.keep(request, answer)
         return line
 
     async def _with_retries(self, pool: Pool, request: Request) -> Reply:
         """``Session._with_retries`` on the event loop: retries within the row's deadline,
         the governor's pause shared by every row."""
         from llmcli.http.retry import MAX_RETRY_AFTER, backoff, retryable_status, server_wait
+        from llmcli.http.session import MIN_PAUSE
 
         client = self.client
         governor = client.governor
@@ -282,10 +287,10 @@ class _Engine:
             try:
                 reply = await pool.send(request, deadline)
             except LlmcliError as e:
-                late = isinstance(e, TemporaryError) and "within --timeout" in e.message
-                if late or "larger than" in e.message or number >= client.retries:
+                from llmcli.http.aio import Late, Stale, TooLarge
+
+                if isinstance(e, Late | TooLarge) or number >= client.retries:
                     raise  # past the deadline, over a cap, or out of retries
-                from llmcli.http.aio import Stale
 
                 delay = 0.0 if isinstance(e, Stale) else backoff(number)
                 if deadline is not None and time.perf_counter() + delay >= deadline:
@@ -307,7 +312,7 @@ class _Engine:
                 raise error
             wait = server_wait(dict(reply.headers))
             if governor is not None and wait is not None and reply.status in (429, 503):
-                wait = max(wait, MIN_PAUSE)
+                wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
                 waited += wait
                 if waited > governor.max_wait:
                     raise error
@@ -344,7 +349,7 @@ def _status_error(request: Request, reply: Reply) -> LlmcliError:
     from llmcli.http.failures import status_error
 
     response = httpx.Response(reply.status, headers=reply.headers)
-    return status_error(request, response, reply.body[: 64 << 10])
+    return status_error(request, response, reply.body)  # (aio read 64 KiB of it at most)
 
 
 def _summary(error: LlmcliError) -> str:

@@ -47,6 +47,14 @@ READ = 1 << 16
 Origin = tuple[str, str, int]
 
 
+class Late(TemporaryError):
+    """The row's deadline (--timeout) passed: never retried."""
+
+
+class TooLarge(ProtocolError):
+    """An answer over its cap: never retried (it would only come again)."""
+
+
 class Stale(ProtocolError):
     """A kept-alive connection the server had closed: no byte of an answer came. Tried
     again at once on a new connection (counted: the server may have read the request)."""
@@ -117,7 +125,7 @@ class Pool:
                         connection.close()
                         raise
             except TimeoutError:
-                raise TemporaryError(late(request, self.timeout)) from None
+                raise Late(late(request, self.timeout)) from None
         if _reusable(connection):
             connection.h11.start_next_cycle()
             self._idle.setdefault(origin, []).append(connection)
@@ -282,8 +290,8 @@ def _decoded(raw: list[bytes], encoding: str, cap: int, request: Request) -> byt
     return bytes(kept)
 
 
-def _too_large(request: Request) -> ProtocolError:
-    return ProtocolError(
+def _too_large(request: Request) -> TooLarge:
+    return TooLarge(
         _where(
             f"the answer from {request.gateway} is larger than {decoding.MAX_BODY >> 20} MiB",
             request,
