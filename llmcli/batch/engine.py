@@ -13,13 +13,13 @@ or 503 that names its wait pausing every row (the client's ``Governor``: its pau
 halt), ``--rpm/--tpm`` (the same buckets, waited out with ``asyncio.sleep``), ``--max-cost``
 (the same ``Spend``), the 401/402/403 stop, ``--cache``. A row that runs tools goes to a
 thread (``answering.answer``), as before. Not yet here (the thread engine serves such runs):
-``--record``/``--replay``, a proxy from the environment, and the governor's halving of
-concurrency after a 429 (the pause is shared; the in-flight count stays ``-P``).
+``--record``/``--replay`` and a proxy from the environment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from llmcli.batch.limits import RateLimits
     from llmcli.client import Client
     from llmcli.http.aio import Pool, Reply
+    from llmcli.http.governor import Governor
     from llmcli.http.request import Request
     from llmcli.spend import Spend
     from llmcli.tools.loop import Toolbox
@@ -116,6 +117,7 @@ class _Engine:
         self._untaken = 0  # lines handed that the caller has not taken yet
         self._room = asyncio.Event()  # the caller took one
         self._cancelled = threading.Event()
+        self._waiters: deque[asyncio.Future[None]] = deque()  # rows waiting for a place
 
     def cancel(self) -> None:
         """The caller stopped reading (an error, ^C, a closed pipe): end the run."""
@@ -268,79 +270,91 @@ class _Engine:
         return line
 
     async def _with_retries(self, pool: Pool, request: Request) -> Reply:
-        """``Session._with_retries`` on the event loop: retries within the row's deadline,
-        the governor's pause shared by every row."""
-        from llmcli.http.retry import MAX_RETRY_AFTER, backoff, retryable_status, server_wait
-        from llmcli.http.session import MIN_PAUSE
+        """``Session._with_retries`` on the event loop, with its ``Attempts``: retries
+        within the row's deadline; the governor's pause, its halving of the requests in
+        flight after a 429 and its hold before a rate limit runs out, shared by every row."""
+        from llmcli.http.aio import Late, Stale, TooLarge
+        from llmcli.http.retry import Attempts, Pause, retryable_status, server_wait, summary
 
         client = self.client
         governor = client.governor
         timeout = client.timeout
         deadline = time.perf_counter() + timeout if timeout and request.bounded else None
-        number, waited = 0, 0.0
+        plan = Attempts(client.retries, deadline, governor.max_wait if governor else None)
         while True:
             if self.stop.halted():
                 raise Halted
-            if governor is not None:
-                await _paused(governor)
-            ticket = governor.pauses if governor is not None else 0
+            ticket = await self._enter(governor) if governor is not None else 0
             try:
                 reply = await pool.send(request, deadline)
+            except (Late, TooLarge):
+                raise  # past the deadline, over a cap: never again
             except LlmcliError as e:
-                from llmcli.http.aio import Late, Stale, TooLarge
-
-                if isinstance(e, Late | TooLarge) or number >= client.retries:
-                    raise  # past the deadline, over a cap, or out of retries
-
-                delay = 0.0 if isinstance(e, Stale) else backoff(number)
-                if deadline is not None and time.perf_counter() + delay >= deadline:
-                    raise
-                number += 1
-                client.log(
-                    f"llmcli: {_summary(e)}; retry {number}/{client.retries} in {delay:.1f}s"
-                )
-                await asyncio.sleep(delay)
-                continue
-            if reply.status < 300:
+                error, wait, status = e, (0.0 if isinstance(e, Stale) else None), None
+            else:
+                if reply.status < 400:  # a success, or a redirect for the session to follow
+                    if governor is not None and reply.status < 300:
+                        self._succeeded(governor, reply)
+                    return reply
+                error = _status_error(request, reply)
+                if not retryable_status(reply.status):
+                    raise error
+                wait, status = server_wait(dict(reply.headers)), reply.status
+            finally:
                 if governor is not None:
-                    governor.succeeded()
-                return reply
-            if reply.status < 400:
-                return reply  # a redirect, for the session to follow
-            error = _status_error(request, reply)
-            if not retryable_status(reply.status):
-                raise error
-            wait = server_wait(dict(reply.headers))
-            if governor is not None and wait is not None and reply.status in (429, 503):
-                wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
-                waited += wait
-                if waited > governor.max_wait:
-                    raise error
-                if deadline is not None and time.perf_counter() + wait >= deadline:
-                    raise error
-                if governor.pause(wait, ticket):
-                    client.log(f"llmcli: {_summary(error)}; pausing all requests for {wait:.1f}s")
+                    governor.leave()
+                    self._wake()
+            step = plan.after(error, wait, status)
+            if isinstance(step, LlmcliError):
+                raise step
+            if isinstance(step, Pause):
+                assert governor is not None
+                if governor.pause(step.seconds, ticket):
+                    client.log(
+                        f"llmcli: {summary(error)}; pausing all requests for {step.seconds:.1f}s"
+                    )
                 continue
-            if number >= client.retries or (wait is not None and wait > MAX_RETRY_AFTER):
-                raise error
-            delay = wait if wait is not None else backoff(number)
-            if deadline is not None and time.perf_counter() + delay >= deadline:
-                raise error
-            number += 1
-            client.log(
-                f"llmcli: {_summary(error)}; retry {number}/{client.retries} in {delay:.1f}s"
-            )
-            await asyncio.sleep(delay)
+            client.log(step.line)
+            await asyncio.sleep(step.delay)
 
+    async def _enter(self, governor: Governor) -> int:
+        """The governor's place for one attempt (its ticket), waited for on the loop: the
+        pause out, then a place among ``governor.limit`` in flight (halved by a 429)."""
+        while True:
+            wait = governor.waiting()  # Halted once the run was stopped
+            if wait > 0:
+                await asyncio.sleep(min(wait, 1.0))
+                continue
+            ticket = governor.enter()
+            if ticket is not None:
+                return ticket
+            # full: a row of this loop wakes one waiter as it leaves; a tool row's thread
+            # does not, so each waiter looks again after a while anyway
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, 0.5)
 
-async def _paused(governor: Any) -> None:
-    """Wait out the governor's pause (a 429/503 named its wait); ``Halted`` once the run
-    was stopped."""
-    while True:
-        wait = governor.waiting()
-        if wait <= 0:
-            return
-        await asyncio.sleep(min(wait, 1.0))
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _succeeded(self, governor: Governor, reply: Reply) -> None:
+        """A 2xx: one step back towards ``-P`` in flight (a place opened: a waiter wakes);
+        a rate limit about to run out holds new requests until it resets."""
+        limit = governor.limit
+        governor.succeeded()
+        if governor.limit > limit:
+            self._wake()
+        if any(name[:11] in ("x-ratelimit", "anthropic-r") for name, _ in reply.headers):
+            from llmcli.http.retry import slow_down
+
+            hint = slow_down(dict(reply.headers), governor.in_flight)
+            if hint is not None:
+                governor.hold(hint)
 
 
 def _status_error(request: Request, reply: Reply) -> LlmcliError:
@@ -350,10 +364,6 @@ def _status_error(request: Request, reply: Reply) -> LlmcliError:
 
     response = httpx.Response(reply.status, headers=reply.headers)
     return status_error(request, response, reply.body)  # (aio read 64 KiB of it at most)
-
-
-def _summary(error: LlmcliError) -> str:
-    return error.message.rsplit(" (", 1)[0]
 
 
 class _Reader:

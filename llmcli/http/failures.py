@@ -45,7 +45,11 @@ def status_error(request: Request, response: httpx.Response, body: bytes) -> Llm
     detail = error_text(body, response.headers.get("content-type", ""))
     source = f" from {request.gateway}" if request.gateway else ""
     wait = server_wait(response.headers)
-    notes = [f"retry after {wait:.0f}s"] if wait is not None and status in (408, 429) else []
+    notes = []
+    if wait is not None and status in (408, 429):  # a wait under a second, in ms
+        notes.append(
+            f"retry after {wait:.0f}s" if wait >= 1 else f"retry after {wait * 1000:.0f}ms"
+        )
     notes.append(advice(status, detail, request.gateway, response.headers, request.no_key))
     if status == 404 and "model" not in detail.lower():
         notes.append(_version_hint(request.url))

@@ -81,6 +81,24 @@ class Governor:
                 self.in_flight -= 1
                 self._cond.notify_all()
 
+    def enter(self) -> int | None:
+        """``slot`` for an event loop, which waits itself: a place among the requests in
+        flight, taken now if the pause is over and one is free (the ticket ``slot`` gives;
+        ``leave`` gives it back), or None."""
+        with self._cond:
+            if self._halted:
+                raise Halted
+            if self.resume_at > self._clock() or self.in_flight >= self.limit:
+                return None
+            self.in_flight += 1
+            return self.pauses
+
+    def leave(self) -> None:
+        """The request ``enter`` let in is over."""
+        with self._cond:
+            self.in_flight -= 1
+            self._cond.notify_all()
+
     def waiting(self) -> float:
         """Seconds left of the pause (an event loop waits them itself); ``Halted`` once
         the run was stopped."""

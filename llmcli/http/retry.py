@@ -1,7 +1,8 @@
 """Whether a failed request is tried again, and after how long.
 
 Pure functions of status and headers (no I/O): ``Retry-After`` / ``retry-after-ms`` /
-``x-ratelimit-reset-*`` waits, and exponential backoff with jitter.
+``x-ratelimit-reset-*`` waits, exponential backoff with jitter, and ``Attempts``: what
+comes after each failed attempt of one request (the session's and the batch engine's).
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+
+from llmcli.errors import LlmcliError
 
 MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait is answered at once, with its time
 
@@ -121,3 +125,90 @@ def _until(stamp: str) -> float | None:
     if when.tzinfo is None:
         return None
     return _positive(when.timestamp() - time.time())
+
+
+MIN_PAUSE = 0.1  # seconds: the least a governor pause lasts, whatever the server says
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Every worker waits ``seconds`` (the governor's pause); not counted as a retry."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """Try again after ``delay`` seconds; ``line`` says so on stderr."""
+
+    delay: float
+    line: str
+
+
+class Attempts:
+    """The retry decisions of one request (``Session._with_retries`` and the batch engine
+    share them): pure, the clock given. After each failed attempt, ``after`` says what
+    comes next: a ``Pause`` for every worker (a 429/503 naming its wait, with a governor),
+    ``Again`` after a delay, or the error to raise — the last attempt's, with how many
+    said the same, or why llmcli gave up (the wait would pass --timeout, --max-wait)."""
+
+    def __init__(
+        self,
+        retries: int,
+        deadline: float | None,
+        max_wait: float | None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.retries = retries
+        self.deadline = deadline  # --timeout, as a ``clock`` time; None: no deadline
+        self.max_wait = max_wait  # the governor's --max-wait; None: no governor
+        self.number = 0  # retries so far
+        self.waited = 0.0  # seconds of pauses so far
+        self._clock = clock
+        self._said: list[str] = []  # what each failed attempt said, for the retry lines
+
+    def after(
+        self, error: LlmcliError, wait: float | None, status: int | None
+    ) -> Pause | Again | LlmcliError:
+        """``error`` ended an attempt; ``wait``: what the server asked (0: at once, a
+        connection found dead), ``status``: the answer's (None: no answer)."""
+        now = self._clock()
+        if self.deadline is not None and now >= self.deadline:
+            return error
+        if self.max_wait is not None and wait is not None and status in (429, 503):
+            wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
+            self.waited += wait
+            if self.waited > self.max_wait:
+                return gave_up(error, f"waited {self.waited - wait:.0f}s")
+            if self.deadline is not None and now + wait >= self.deadline:
+                return gave_up(error, "the wait would pass --timeout")
+            return Pause(wait)
+        self._said.append(summary(error))
+        if self.number >= self.retries or (wait is not None and wait > MAX_RETRY_AFTER):
+            return counted(error, self._said)
+        delay = wait if wait is not None else backoff(self.number)
+        if self.deadline is not None and now + delay >= self.deadline:
+            return gave_up(error, f"a retry in {delay:.1f}s would pass --timeout")
+        self.number += 1
+        said = self._said
+        what = "the same again" if len(said) > 1 and said[-1] == said[-2] else said[-1]
+        return Again(delay, f"llmcli: {what}; retry {self.number}/{self.retries} in {delay:.1f}s")
+
+
+def summary(error: LlmcliError) -> str:
+    """An error's message without where it happened (the request in parentheses)."""
+    return error.message.rsplit(" (", 1)[0]
+
+
+def counted(error: LlmcliError, said: list[str]) -> LlmcliError:
+    """The last attempt's error; when every attempt said the same, with how many did."""
+    if len(said) > 1 and len(set(said)) == 1:
+        head, _, where = error.message.rpartition(" (")
+        if head:
+            error.message = f"{head}; {len(said)} attempts, each the same ({where}"
+    return error
+
+
+def gave_up(error: LlmcliError, why: str) -> LlmcliError:
+    error.message = f"{summary(error)}; gave up: {why} ({error.message.rsplit(' (', 1)[-1]}"
+    return error

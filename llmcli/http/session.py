@@ -27,7 +27,14 @@ from llmcli.errors import (
 from llmcli.http import decoding
 from llmcli.http.failures import late, status_error, transport_error
 from llmcli.http.request import Body, Request
-from llmcli.http.retry import MAX_RETRY_AFTER, backoff, retryable_status, server_wait, slow_down
+from llmcli.http.retry import (
+    Attempts,
+    Pause,
+    retryable_status,
+    server_wait,
+    slow_down,
+    summary,
+)
 from llmcli.http.status import status_line
 from llmcli.http.watchdog import Watchdog
 from llmcli.redaction import Scrubber, is_credential_header, redact, redacted_headers, scrub
@@ -49,7 +56,6 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 MAX_BODY = decoding.MAX_BODY
-MIN_PAUSE = 0.1  # seconds: the least a governor pause lasts, whatever the server says
 MAX_ERROR_BODY = decoding.MAX_ERROR_BODY
 # per-request state rides on httpx's request/response extensions, so batches sent from
 # several threads through one client do not share it
@@ -300,10 +306,10 @@ class Session:
         timeout = self.limits.timeout
         deadline = time.perf_counter() + timeout if timeout and request.bounded else None
         governor = self.governor
-        number = 0
-        waited = 0.0
+        plan = Attempts(
+            self.limits.retries, deadline, governor.max_wait if governor is not None else None
+        )
         ticket = 0
-        said: list[str] = []  # what each failed attempt said, for the retry lines
         while True:
             if halted is not None and halted():
                 raise Halted
@@ -315,30 +321,19 @@ class Session:
                 governor.succeeded()
                 return result
             except _Retry as retry:
-                if deadline is not None and time.perf_counter() >= deadline:
-                    raise retry.error from retry.__cause__
-                wait = retry.wait
-                if governor is not None and wait is not None and retry.status in (429, 503):
-                    wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
-                    waited += wait
-                    if waited > governor.max_wait:
-                        raise _gave_up(retry, f"waited {waited - wait:.0f}s") from None
-                    if deadline is not None and time.perf_counter() + wait >= deadline:
-                        raise _gave_up(retry, "the wait would pass --timeout") from None
-                    if governor.pause(wait, ticket):
-                        self.log(f"llmcli: {_summary(retry)}; pausing all requests for {wait:.1f}s")
+                step = plan.after(retry.error, retry.wait, retry.status)
+                if isinstance(step, LlmcliError):
+                    raise step from retry.__cause__
+                if isinstance(step, Pause):
+                    assert governor is not None
+                    if governor.pause(step.seconds, ticket):
+                        self.log(
+                            f"llmcli: {summary(retry.error)}; pausing all requests "
+                            f"for {step.seconds:.1f}s"
+                        )
                     continue
-                said.append(_summary(retry))
-                if number >= self.limits.retries or (wait is not None and wait > MAX_RETRY_AFTER):
-                    raise _counted(retry, said) from retry.__cause__
-                delay = wait if wait is not None else backoff(number)
-                if deadline is not None and time.perf_counter() + delay >= deadline:
-                    raise _gave_up(retry, f"a retry in {delay:.1f}s would pass --timeout") from None
-                number += 1
-                again = len(said) > 1 and said[-1] == said[-2]  # shown once, then counted
-                what = "the same again" if again else said[-1]
-                self.log(f"llmcli: {what}; retry {number}/{self.limits.retries} in {delay:.1f}s")
-                time.sleep(delay)
+                self.log(step.line)
+                time.sleep(step.delay)
 
     @contextmanager
     def open(self, request: Request) -> Iterator[httpx.Response]:
@@ -507,23 +502,3 @@ def _scrubbed(chunks: Iterator[bytes], scrubber: Scrubber) -> Iterator[bytes]:
     for chunk in chunks:
         yield scrubber.feed(chunk)
     yield scrubber.close()
-
-
-def _summary(retry: _Retry) -> str:
-    return retry.error.message.rsplit(" (", 1)[0]
-
-
-def _counted(retry: _Retry, said: list[str]) -> LlmcliError:
-    """The last attempt's error; when every attempt said the same, with how many did."""
-    error = retry.error
-    if len(said) > 1 and len(set(said)) == 1:
-        summary, _, where = error.message.rpartition(" (")
-        if summary:
-            error.message = f"{summary}; {len(said)} attempts, each the same ({where}"
-    return error
-
-
-def _gave_up(retry: _Retry, why: str) -> LlmcliError:
-    error = retry.error
-    error.message = f"{_summary(retry)}; gave up: {why} ({error.message.rsplit(' (', 1)[-1]}"
-    return error

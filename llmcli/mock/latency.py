@@ -76,6 +76,12 @@ class Stats:
     #: client that cannot hold them all waits, it does not pass by luck of timing)
     until: int = 0
     held: list[Callable[[], None]] = field(default_factory=list)
+    #: tests: more than this many at once (0: any number) are refused at once with a 429
+    #: that asks for a wait of the latency (``retry-after-ms``), as a provider's
+    #: concurrency limit does; ``refused`` counts them
+    capacity: int = 0
+    refused: int = 0
+    too_many: bytes = b""
 
     def as_reply(self) -> bytes:
         return _reply(
@@ -84,6 +90,7 @@ class Stats:
                 "in_flight": self.in_flight,
                 "most_in_flight": self.most_in_flight,
                 "answered": self.answered,
+                "refused": self.refused,
             },
         )
 
@@ -151,6 +158,11 @@ class _Connection(asyncio.Protocol):
             transport.write(self.stats.as_reply())
             return
         stats = self.stats
+        if stats.capacity and stats.in_flight >= stats.capacity:
+            stats.refused += 1
+            self.queue.append(_Due(stats.too_many, close, ready=True))
+            self._flush()
+            return
         stats.in_flight += 1
         stats.most_in_flight = max(stats.most_in_flight, stats.in_flight)
         entry = _Due(ROUTES.get((method, path), MISSING), close)
@@ -185,6 +197,13 @@ class _Connection(asyncio.Protocol):
                 transport.close()
 
 
+def _too_many(latency: float) -> bytes:
+    body = {"error": {"message": "too many requests at once", "type": "rate_limit_error"}}
+    reply = _reply(b"429 Too Many Requests", body)
+    wait = b"retry-after-ms: %d\r\n" % max(1, round(latency * 1000))
+    return reply.replace(b"\r\ncontent-length", b"\r\n" + wait + b"content-length", 1)
+
+
 @dataclass(slots=True)
 class _Due:
     reply: bytes
@@ -199,9 +218,10 @@ async def _serve(
     ready: asyncio.Future[tuple[int, Stats]],
     host: str = "127.0.0.1",
     until: int = 0,
+    capacity: int = 0,
 ) -> None:
     loop = asyncio.get_running_loop()
-    stats = Stats(until=until)
+    stats = Stats(until=until, capacity=capacity, too_many=_too_many(latency))
     try:
         server = await loop.create_server(
             lambda: _Connection(latency, stats), host, port, backlog=65535, reuse_address=True
@@ -240,16 +260,19 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 @contextlib.contextmanager
-def start(latency: float, port: int = 0, until: int = 0) -> Iterator[LatencyGateway]:
+def start(
+    latency: float, port: int = 0, until: int = 0, capacity: int = 0
+) -> Iterator[LatencyGateway]:
     """The latency gateway on 127.0.0.1 (``port`` 0: a free one), until the block ends;
-    ``until``: no answer before that many requests were in flight at once (tests)."""
+    ``until``: no answer before that many requests were in flight at once; ``capacity``:
+    more at once are refused with a 429 (tests)."""
     loop = _new_loop()
     ready: asyncio.Future[tuple[int, Stats]] = loop.create_future()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
         with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(_serve(latency, port, ready, until=until))
+            loop.run_until_complete(_serve(latency, port, ready, until=until, capacity=capacity))
         loop.close()
 
     thread = threading.Thread(target=run, name="llmcli-latency-gateway", daemon=True)

@@ -4,7 +4,7 @@ thousands of rows in flight at once, and the same lines as the thread engine."""
 from __future__ import annotations
 
 import orjson
-from conftest import llmcli
+from conftest import host, llmcli
 
 from llmcli import mock as offline
 from llmcli.mock import latency
@@ -62,3 +62,24 @@ def test_the_same_lines_as_the_thread_engine(gw: offline.RunningGateway) -> None
     assert same(loop.out) == same(threads.out)
     unordered = llmcli(*args, "--unordered", stdin=MIXED, env=ASYNC)
     assert sorted(map(str, same(unordered.out))) == sorted(map(str, same(threads.out)))
+
+
+def test_a_429_for_too_many_at_once_halves_the_requests_in_flight() -> None:
+    rows = b"".join(b"question %d\n" % i for i in range(60))
+    # more than 3 at once are refused with a 429 asking for 50 ms (the governor waits 0.1 s)
+    with latency.start(0.05, capacity=3) as gateway:
+        run = llmcli(
+            "batch", "run", "-P", "12", "--base-url", gateway.base_url, "-m", "x",
+            stdin=rows, env=ASYNC, timeout=120,
+        )  # fmt: skip
+        refused = gateway.stats.refused
+    assert run.code == 0, run.err
+    lines = [orjson.loads(line) for line in run.out.splitlines()]
+    assert [line["response"]["status_code"] for line in lines] == [200] * 60
+    # without the halving, nine of every twelve sent are refused, round after round (~180)
+    assert 9 <= refused < 60
+    said = set(run.err.splitlines())
+    assert said == {
+        f"llmcli: 429 Too Many Requests from {host(gateway.base_url)}: too many requests at "
+        "once [rate_limit_error]; retry after 50ms; pausing all requests for 0.1s"
+    }

@@ -100,3 +100,23 @@ def test_a_halt_refuses_every_slot_until_reopened() -> None:
     governor.resume_at = 0.0
     with governor.slot() as ticket:
         assert ticket == 1
+
+
+def test_enter_takes_a_place_only_when_the_pause_is_over_and_one_is_free() -> None:
+    now = [0.0]
+    governor = Governor(2, clock=lambda: now[0])
+    assert (governor.enter(), governor.enter(), governor.enter()) == (0, 0, None)
+    governor.leave()
+    governor.pause(1.0)  # a 429: one pause, the limit halved to 1
+    assert governor.enter() is None  # paused (and full: one in flight, limit 1)
+    now[0] = 1.5
+    assert governor.enter() is None  # the pause is over, but one is in flight of 1
+    governor.leave()
+    assert (governor.enter(), governor.in_flight) == (1, 1)  # the ticket: pauses so far
+    governor.halt()
+    try:
+        governor.enter()
+    except Halted:
+        pass
+    else:
+        raise AssertionError("a halted governor let a request in")

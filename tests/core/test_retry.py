@@ -18,9 +18,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmcli import mock as offline
-from llmcli.errors import UnavailableError
+from llmcli.errors import TemporaryError, UnavailableError
 from llmcli.http.request import Request
-from llmcli.http.retry import backoff, parse_wait, retryable_status, server_wait
+from llmcli.http.retry import (
+    Again,
+    Attempts,
+    Pause,
+    backoff,
+    parse_wait,
+    retryable_status,
+    server_wait,
+)
 from llmcli.http.session import RequestLimits, Session
 from llmcli.http.status import error_text, status_line
 from llmcli.redaction import redact, redacted_headers
@@ -529,3 +537,59 @@ def test_slow_down_before_the_429_comes() -> None:
         slow_down({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "5m"}, 1)
         == 60.0
     )
+
+
+# --- Attempts: what comes after each failed attempt (the session's and the engine's) ---
+
+
+def _failure(message: str = "connection to g broke: reset") -> TemporaryError:
+    return TemporaryError(f"{message} (POST https://g/v1/chat/completions)")
+
+
+def test_attempts_back_off_count_and_say_the_same_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    plan = Attempts(2, None, None, clock=lambda: 0.0)
+    assert plan.after(_failure(), None, None) == Again(
+        0.5, "llmcli: connection to g broke: reset; retry 1/2 in 0.5s"
+    )
+    assert plan.after(_failure(), None, None) == Again(
+        1.0, "llmcli: the same again; retry 2/2 in 1.0s"
+    )
+    last = plan.after(_failure(), None, None)
+    assert isinstance(last, TemporaryError)
+    assert last.message == (
+        "connection to g broke: reset; 3 attempts, each the same "
+        "(POST https://g/v1/chat/completions)"
+    )
+
+
+def test_attempts_take_the_servers_wait_and_never_wait_past_the_deadline() -> None:
+    now = [10.0]
+    plan = Attempts(5, 13.0, None, clock=lambda: now[0])
+    assert plan.after(_failure("HTTP 500"), 2.0, 500) == Again(
+        2.0, "llmcli: HTTP 500; retry 1/5 in 2.0s"
+    )
+    now[0] = 12.0
+    gave_up = plan.after(_failure("HTTP 500"), 2.0, 500)
+    assert isinstance(gave_up, TemporaryError)
+    assert gave_up.message == (
+        "HTTP 500; gave up: a retry in 2.0s would pass --timeout "
+        "(POST https://g/v1/chat/completions)"
+    )
+    now[0] = 13.0  # the deadline itself: the error as it is
+    late = _failure("timed out")
+    assert plan.after(late, None, None) is late
+    assert late.message == "timed out (POST https://g/v1/chat/completions)"
+
+
+def test_attempts_pause_for_a_429_with_a_governor_until_max_wait() -> None:
+    plan = Attempts(0, None, 1.0, clock=lambda: 0.0)
+    assert plan.after(_failure("HTTP 429"), 0.01, 429) == Pause(0.1)  # at least MIN_PAUSE
+    assert plan.after(_failure("HTTP 429"), 0.8, 429) == Pause(0.8)  # not counted as retries
+    over = plan.after(_failure("HTTP 429"), 0.5, 429)
+    assert isinstance(over, TemporaryError)
+    assert over.message == "HTTP 429; gave up: waited 1s (POST https://g/v1/chat/completions)"
+    # without a governor, a 429 is a retry like any other; a wait over a minute is not waited
+    alone = Attempts(3, None, None, clock=lambda: 0.0).after(_failure("HTTP 429"), 61.0, 429)
+    assert isinstance(alone, TemporaryError)
+    assert alone.message == "HTTP 429 (POST https://g/v1/chat/completions)"

@@ -55,7 +55,12 @@ def test_every_request_in_flight_at_once_is_held_and_answered() -> None:
         took = time.monotonic() - started
         assert {orjson.loads(b)["object"] for b in bodies} == {"chat.completion"}
         assert took >= 1.0  # none before its latency
-        assert _stats(port) == {"in_flight": 0, "most_in_flight": 300, "answered": 300}
+        assert _stats(port) == {
+            "in_flight": 0,
+            "most_in_flight": 300,
+            "answered": 300,
+            "refused": 0,
+        }
 
 
 def test_pipelined_requests_are_answered_in_order_and_unknown_paths_are_404() -> None:
