@@ -1,19 +1,22 @@
-"""The batch engine on one event loop (issue 27, first cut; opt-in: ``LLMCLI_ENGINE=async``).
+"""The batch engine: every row of a run a coroutine on one event loop (issue 27).
 
-``runner.run`` gives each row in flight a thread (``parallel.ordered_map``); at thousands
-in flight the threads cost more than the requests (bench/latency.py). Here each row is a
-coroutine on one event loop in a thread of its own, its request sent over
-``llmcli.http.aio.Pool`` (at most ``-P`` connections, kept alive), and the output lines
-reach the caller's thread through a queue, in input order with a window of twice ``-P``
-rows (or as they finish, ``ordered=False``).
+A thread per row in flight (``runner``'s thread engine, ``parallel.ordered_map``) costs
+more than the requests at thousands in flight (bench/latency.py). Here each row is a
+coroutine on one event loop (uvloop's when it is installed) in a thread of its own, its
+request sent over ``llmcli.http.aio.Pool`` (keep-alive connections, at most ``-P``), and
+the output lines reach the caller's thread in groups of those ready together (one write
+each), in input order with a window of twice ``-P`` rows (or as they finish,
+``ordered=False``).
 
 Kept as the thread engine keeps them, with the same pure pieces: the rows' lines
-(``results``), retries with backoff and ``Retry-After`` within the row's deadline, a 429
-or 503 that names its wait pausing every row (the client's ``Governor``: its pause and its
-halt), ``--rpm/--tpm`` (the same buckets, waited out with ``asyncio.sleep``), ``--max-cost``
-(the same ``Spend``), the 401/402/403 stop, ``--cache``. A row that runs tools goes to a
-thread (``answering.answer``), as before. Not yet here (the thread engine serves such runs):
-``--record``/``--replay`` and a proxy from the environment.
+(``results``), ``retry.Attempts`` (retries within the row's deadline, the server's waits,
+the same messages), the client's ``Governor`` (a 429 or 503 that names its wait pauses
+every row and halves the requests in flight; a rate limit about to run out holds them;
+the 401/402/403 halt), ``--rpm/--tpm`` (the same buckets, waited out with
+``asyncio.sleep``), ``--max-cost`` (the same ``Spend``), ``--cache``. A row that runs tools
+goes to a thread (``answering.answer``), as does a redirect. The thread engine still serves
+``--record``/``--replay``, a proxy from the environment, a URL with userinfo, and
+``LLMCLI_ENGINE=threads``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     from llmcli.batch.answering import _Stop
     from llmcli.batch.limits import RateLimits
     from llmcli.client import Client
-    from llmcli.http.aio import Pool, Reply
+    from llmcli.http.aio import Gate, Pool, Reply
     from llmcli.http.governor import Governor
     from llmcli.http.request import Request
     from llmcli.spend import Spend
@@ -53,14 +56,14 @@ def usable(client: Client) -> bool:
 
     from llmcli.http.proxies import proxy_in_environment
 
-    if os.environ.get("LLMCLI_ENGINE", "").strip().lower() != "async":
-        return False
+    if os.environ.get("LLMCLI_ENGINE", "").strip().lower() == "threads":
+        return False  # the thread engine, asked for (a comparison, a workaround)
     # a URL's userinfo (Basic credentials httpx sends) is the session's to send
     userinfo = "@" in (client.gateway.base_url or "")
     return not (client.recording or client.replaying or proxy_in_environment() or userinfo)
 
 
-def lines(
+def groups(
     client: Client,
     rows: Iterator[Row],
     *,
@@ -70,26 +73,41 @@ def lines(
     stop: _Stop,
     spend: Spend | None,
     tools: Toolbox | None,
-) -> Iterator[JSON]:
-    """The output line of each row (as ``answering.answer`` would make it); a ``Stopped``
-    raised after the lines before it, an input error after every row read before it.
-    At most twice ``parallel`` lines wait for the caller: a slow reader slows the run
-    (memory stays flat, nothing is sent that could not be written)."""
+) -> Iterator[list[JSON]]:
+    """The output line of each row (as ``answering.answer`` would make it), in groups of
+    the lines that were ready together (written with one write, not one each); a
+    ``Stopped`` raised after the lines before it, an input error after every row read
+    before it. At most twice ``parallel`` lines wait for the caller: a slow reader slows
+    the run (memory stays flat, nothing is sent that could not be written)."""
     handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
     engine = _Engine(client, parallel, ordered, limits, stop, spend, tools, handed)
     thread = threading.Thread(
-        target=lambda: asyncio.run(engine.run(rows)), name="llmcli-batch", daemon=True
+        target=lambda: _run(engine.run(rows)), name="llmcli-batch", daemon=True
     )
     thread.start()
     try:
         while (item := handed.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
-            yield item
-            engine.taken()
+            yield item  # the lines that were ready together, in their order
+            engine.taken(len(item))
     finally:
         engine.cancel()
         thread.join(timeout=5)
+
+
+def _run(main: Any) -> None:
+    """``main`` on an event loop of this thread: uvloop's when it is installed (it spends
+    a third of asyncio's CPU on each row), asyncio's otherwise."""
+    import importlib
+
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 class _Engine:
@@ -114,8 +132,10 @@ class _Engine:
         self.handed = handed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
-        self._untaken = 0  # lines handed that the caller has not taken yet
-        self._room = asyncio.Event()  # the caller took one
+        self._handed = 0  # lines handed to the caller (the loop's count)
+        self._taken = 0  # lines the caller took (its thread's count; the loop reads it)
+        self._room = asyncio.Event()  # the caller took one while the loop waited
+        self._want_room = False  # the loop waits for the caller: wake it on the next take
         self._cancelled = threading.Event()
         self._waiters: deque[asyncio.Future[None]] = deque()  # rows waiting for a place
 
@@ -126,18 +146,18 @@ class _Engine:
         if loop is not None and main is not None and not loop.is_closed():
             loop.call_soon_threadsafe(main.cancel)
 
-    def taken(self) -> None:
-        """The caller took a line: room for one more row (called from its thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._took)
-
-    def _took(self) -> None:
-        self._untaken -= 1
-        self._room.set()
+    def taken(self, count: int) -> None:
+        """The caller took ``count`` lines: room for as many rows (called from its
+        thread). The loop is woken only when it waits for that."""
+        self._taken += count
+        if self._want_room:
+            self._want_room = False
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._room.set)
 
     async def run(self, rows: Iterator[Row]) -> None:
-        from llmcli.http.aio import Pool
+        from llmcli.http.aio import Gate, Pool
 
         self._loop = asyncio.get_running_loop()
         self._main = asyncio.current_task()
@@ -146,7 +166,7 @@ class _Engine:
             return
         client = self.client
         pool = Pool(self.parallel, client.connect_timeout, client.timeout)
-        flight = asyncio.Semaphore(self.parallel)
+        flight = Gate(self.parallel)
         reader = _Reader(rows)
         window: deque[asyncio.Task[JSON]] = deque()
         finished: asyncio.Queue[asyncio.Task[JSON]] = asyncio.Queue()
@@ -155,7 +175,7 @@ class _Engine:
         try:
             while True:
                 # rows in flight and lines the caller has not taken: at most twice -P
-                room = 2 * self.parallel - started - self._untaken
+                room = 2 * self.parallel - started - (self._handed - self._taken)
                 if failure is None and not reader.done and room > 0:
                     batch, failure = await reader.next(min(READ_AHEAD, room))
                     for row in batch:
@@ -169,14 +189,23 @@ class _Engine:
                 if started == 0:
                     if failure is None and not reader.done:  # the caller is behind
                         self._room.clear()
-                        await self._room.wait()
+                        self._want_room = True  # then look again: it may have just taken
+                        if 2 * self.parallel - (self._handed - self._taken) <= 0:
+                            await self._room.wait()
                         continue
                     break
                 task = window.popleft() if self.ordered else await finished.get()
-                line = await task
-                started -= 1
-                self._untaken += 1
-                self.handed.put(line)
+                ready = [await task]
+                # and every line ready behind it: handed together, one wake-up
+                if self.ordered:
+                    while window and _answered(window[0]):
+                        ready.append(window.popleft().result())
+                else:
+                    while not finished.empty() and _answered(finished._queue[0]):  # type: ignore[attr-defined]
+                        ready.append(finished.get_nowait().result())
+                started -= len(ready)
+                self._handed += len(ready)
+                self.handed.put(ready)
             if failure is not None:  # what was read before it is out: then the error
                 self.handed.put(failure)
         except asyncio.CancelledError:
@@ -189,7 +218,7 @@ class _Engine:
             pool.close()
             self.handed.put(_END)
 
-    async def _row(self, pool: Pool, flight: asyncio.Semaphore, row: Row) -> JSON:
+    async def _row(self, pool: Pool, flight: Gate, row: Row) -> JSON:
         async with flight:
             line: JSON = await self._answer(pool, row)
             return line
@@ -211,7 +240,7 @@ class _Engine:
                 answering.answer, client, row, self.limits, self.stop, self.spend, self.tools
             )
             return looped
-        kept = client.cached(request)
+        kept = client.cached(request) if client.cache is not None else None
         if kept is not None:
             from llmcli.http.failures import request_id
 
@@ -260,7 +289,7 @@ class _Engine:
             reply.header("x-request-id") or reply.header("request-id") or "",
             results.body_of(reply.body),
         )
-        if results.succeeded(line):
+        if self.client.cache is not None and results.succeeded(line):
             import httpx
 
             from llmcli.http.session import Answer
@@ -287,8 +316,8 @@ class _Engine:
             ticket = await self._enter(governor) if governor is not None else 0
             try:
                 reply = await pool.send(request, deadline)
-            except (Late, TooLarge):
-                raise  # past the deadline, over a cap: never again
+            except (Late, TooLarge, UsageError):
+                raise  # past the deadline, over a cap, a request never sendable: never again
             except LlmcliError as e:
                 error, wait, status = e, (0.0 if isinstance(e, Stale) else None), None
             else:
@@ -364,6 +393,12 @@ def _status_error(request: Request, reply: Reply) -> LlmcliError:
 
     response = httpx.Response(reply.status, headers=reply.headers)
     return status_error(request, response, reply.body)  # (aio read 64 KiB of it at most)
+
+
+def _answered(task: asyncio.Task[JSON]) -> bool:
+    """A row done with its line (a row that raised is awaited alone: the lines before it
+    are handed first)."""
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 class _Reader:

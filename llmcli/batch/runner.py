@@ -136,6 +136,34 @@ def run(
     the run then stops (``Stopped``, exit 77). ``tools``: rows offering its tools run
     them (``llmcli.tools.loop``), their lines hold the final replies.
     """
+    for group in groups(
+        rows,
+        client=client,
+        parallel=parallel,
+        ordered=ordered,
+        rpm=rpm,
+        tpm=tpm,
+        defaults=defaults,
+        max_cost=max_cost,
+        tools=tools,
+    ):
+        yield from group
+
+
+def groups(
+    rows: Iterable[str | JSON | Row],
+    *,
+    client: Client,
+    parallel: int = 8,
+    ordered: bool = True,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    defaults: Defaults = Defaults(),
+    max_cost: float | None = None,
+    tools: Toolbox | None = None,
+) -> Iterator[list[JSON]]:
+    """``run``'s lines in groups of those that were ready together (``batch run`` writes
+    a group with one write)."""
     from llmcli.batch import descriptors
     from llmcli.batch.parallel import ordered_map, unordered_map
 
@@ -158,7 +186,7 @@ def run(
         from llmcli.batch import engine
 
         if engine.usable(client):  # one event loop, thousands in flight (opt-in for now)
-            yield from engine.lines(
+            yield from engine.groups(
                 client,
                 todo,
                 parallel=parallel,
@@ -172,7 +200,7 @@ def run(
         for _, line in mapper(
             lambda row: answer(client, row, limits, stop, spend, tools), todo, workers=parallel
         ):
-            yield line
+            yield [line]
     finally:  # the workers are done: the client's governor serves the next run
         if stop.message is not None and client.governor is not None:
             client.governor.reopen()

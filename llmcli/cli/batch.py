@@ -229,7 +229,7 @@ def run(
         started = time.monotonic()
         log = output().note if conn.verbose else None
         with tool_flags.toolbox(running, "chat", {}, client.secrets, log, False, True) as box:
-            answered = runner.run(
+            answered = runner.groups(
                 rows,
                 client=client,
                 parallel=parallel,
@@ -254,18 +254,19 @@ def _write_rows(
     answered: Any, sink: ResultsFile | None, tally: Tally, started: float, total: int | None
 ) -> None:
     """Each result line to FILE (whole, or the run stops with 73) or stdout (flushed),
-    counted, with progress on a terminal."""
+    counted, with progress on a terminal; the lines ready together with one write."""
     out = output()
     try:
-        for row in answered:
-            line = orjson.dumps(row) + b"\n"
+        for group in answered:
+            data = b"".join([orjson.dumps(row) + b"\n" for row in group])
             if sink is not None:
-                sink.write(line)
+                sink.write(data)
             else:
-                out.data(line)
+                out.data(data)
                 out.flush()
-            tally.count(row)
-            _progress(out, tally, started, total)
+            for row in group:
+                tally.count(row)
+                _progress(out, tally, started, total)
     finally:
         out.progress(None)
         if sink is not None:

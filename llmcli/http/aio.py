@@ -6,9 +6,9 @@ at thousands in flight the threads cost more than the requests. Here a request i
 coroutine on one event loop, over a pool of keep-alive connections (``Pool``), with the
 same promises of DESIGN's Limits for a whole answer:
 
-- h11 (the sans-I/O HTTP/1.1 library httpx's own core uses) frames the request and the
-  answer: the head, Content-Length, chunked, keep-alive, a connection's end; every 1xx is
-  skipped, at most ``MAX_INTERIM``.
+- ``llmcli.http.wire`` frames the request and reads the answer's head (checked as h11
+  checks it), ``llmcli.http.chunked`` undoes a chunked body: Content-Length, chunked,
+  keep-alive, a connection's end; every 1xx is skipped, at most ``MAX_INTERIM``.
 - ``deadline`` (``time.perf_counter`` seconds, as the session's) bounds everything: the
   connect, the head, the body (``asyncio.timeout_at``).
 - The body is decompressed in bounded steps (``llmcli.http.decoding``) and capped after
@@ -26,23 +26,26 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-import h11
-
-from llmcli.errors import ProtocolError, TemporaryError, UnavailableError
+from llmcli.errors import ProtocolError, TemporaryError, UnavailableError, UsageError
 from llmcli.http import decoding
+from llmcli.http.chunked import ChunkedDecoder, ChunkError
 from llmcli.http.failures import late
 from llmcli.http.request import Body, Request
 from llmcli.http.response_head import MAX_INTERIM
+from llmcli.http.wire import MAX_HEAD, Head, WireError, head_end, parse_head, request_head
 from llmcli.redaction import redact, scrub
 
 #: connects in progress at once: thousands at once overflow a listen queue (SYN retries
 #: of a second each); a few hundred keep it busy and never full
 CONNECTING = 256
 READ = 1 << 16
+_ACCEPT = decoding.ACCEPT_ENCODING.encode("ascii")
 
 Origin = tuple[str, str, int]
 
@@ -77,10 +80,47 @@ class Reply:
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    h11: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
+    #: both sides ended their message cleanly: it may carry the next request
+    reusable: bool = False
 
     def close(self) -> None:
         self.writer.close()
+
+
+class Gate:
+    """At most ``size`` at once, first come first served: ``asyncio.Semaphore`` without
+    its cost per entry (3.11's scans its waiters on each acquire). A place given back is
+    handed to the next waiter directly."""
+
+    __slots__ = ("_free", "_waiting")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed the place, then cancelled
+                self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 class Pool:
@@ -93,8 +133,10 @@ class Pool:
         self.size = size
         self.connect_timeout = connect_timeout
         self.timeout = timeout  # --timeout, as a late answer's message names it
-        self._open = asyncio.Semaphore(size)
-        self._connecting = asyncio.Semaphore(min(CONNECTING, size))
+        self._open = Gate(size)
+        self._connecting = Gate(min(CONNECTING, size))
+        self._targets: dict[str, tuple[Origin, str, bytes]] = {}  # by URL
+        self._heads: dict[tuple[Any, ...], bytes] = {}  # a head less its Content-Length
         self._idle: dict[Origin, list[_Connection]] = {}
         self._tls: ssl.SSLContext | None = None
         self.connects = 0  # connections made so far (reuse shows as fewer)
@@ -103,35 +145,77 @@ class Pool:
         """The whole answer to ``request`` (any status: the caller decides what a 4xx or
         5xx means), or ``UnavailableError`` (no connection), ``TemporaryError`` (the
         deadline), ``ProtocolError`` (a broken or malformed answer, a cap passed)."""
-        parts = urlsplit(request.url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin: Origin = (scheme, (parts.hostname or "").lower(), port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        loop = asyncio.get_running_loop()
-        when = None if deadline is None else loop.time() + (deadline - time.perf_counter())
+        origin, target, host = self._target(request.url)
+        head = self._head(request, target, host)
         async with self._open:
+            if deadline is None:
+                return await self._send(origin, request, head)
+            loop = asyncio.get_running_loop()
             try:
-                async with asyncio.timeout_at(when):
-                    reused = self._reuse(origin)
-                    connection = reused or await self._connect(origin, request)
-                    try:
-                        reply = await _exchange(connection, request, parts.netloc, target)
-                    except _NoAnswer as e:
-                        connection.close()
-                        kind = Stale if reused is not None else ProtocolError
-                        raise kind(e.message) from None
-                    except BaseException:
-                        connection.close()
-                        raise
+                async with asyncio.timeout_at(loop.time() + (deadline - time.perf_counter())):
+                    return await self._send(origin, request, head)
             except TimeoutError:
                 raise Late(late(request, self.timeout)) from None
-        if _reusable(connection):
-            connection.h11.start_next_cycle()
+
+    async def _send(self, origin: Origin, request: Request, head: bytes) -> Reply:
+        reused = self._reuse(origin)
+        connection = reused or await self._connect(origin, request)
+        try:
+            reply = await _exchange(connection, request, head)
+        except _NoAnswer as e:
+            connection.close()
+            kind = Stale if reused is not None else ProtocolError
+            raise kind(e.message) from None
+        except BaseException:
+            connection.close()
+            raise
+        if connection.reusable:
             self._idle.setdefault(origin, []).append(connection)
         else:
             connection.close()
         return reply
+
+    def _target(self, url: str) -> tuple[Origin, str, bytes]:
+        """A URL's origin, request target and Host header (made once per URL)."""
+        known = self._targets.get(url)
+        if known is None:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            port = parts.port or (443 if scheme == "https" else 80)
+            origin: Origin = (scheme, (parts.hostname or "").lower(), port)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            host = parts.netloc.rsplit("@", 1)[-1].encode("ascii", "replace")
+            known = origin, target, host
+            if len(self._targets) < 256:
+                self._targets[url] = known
+        return known
+
+    def _head(self, request: Request, target: str, host: bytes) -> bytes:
+        """The request's head (``wire.request_head``), its Content-Length last: the rest
+        made once for each method, URL and set of headers (every row of a run shares
+        them). Raises ``UsageError`` for a header that cannot be sent."""
+        key = (request.method, request.url, *request.headers.items())
+        head = self._heads.get(key)
+        if head is None:
+            headers = [(b"Host", host), (b"Accept-Encoding", _ACCEPT)]
+            try:
+                headers += [
+                    (n.encode("ascii"), v.encode("ascii"))
+                    for n, v in request.headers.items()
+                    if n.lower() not in ("host", "content-length", "transfer-encoding")
+                ]
+                head = request_head(request.method.encode("ascii"), target.encode("ascii"), headers)
+            except (WireError, UnicodeEncodeError) as e:  # ours: never retried
+                raise UsageError(
+                    redact(f"cannot send this request: {e}", request.secrets)
+                ) from None
+            head = head[:-2]  # the blank line comes after Content-Length
+            if len(self._heads) < 256:
+                self._heads[key] = head
+        size = _size(request)
+        if size or request.method in ("POST", "PUT", "PATCH"):
+            return head + b"Content-Length: %d\r\n\r\n" % size
+        return head + b"\r\n"
 
     def _reuse(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -184,30 +268,24 @@ def _no_answer(request: Request) -> str:
     )
 
 
-def _reusable(connection: _Connection) -> bool:
-    state = connection.h11
-    return state.our_state is h11.DONE and state.their_state is h11.DONE
+def _size(request: Request) -> int:
+    body = request.body
+    return len(body) if body is not None else 0
 
 
-async def _exchange(connection: _Connection, request: Request, netloc: str, target: str) -> Reply:
-    state = connection.h11
+async def _exchange(connection: _Connection, request: Request, head: bytes) -> Reply:
     body = request.body.to_bytes() if isinstance(request.body, Body) else (request.body or b"")
-    headers = [("Host", netloc.rsplit("@", 1)[-1]), ("Accept-Encoding", decoding.ACCEPT_ENCODING)]
-    headers += [(n, v) for n, v in request.headers.items() if n.lower() != "host"]
-    if body or request.method in ("POST", "PUT", "PATCH"):
-        headers.append(("Content-Length", str(len(body))))
+    connection.reusable = False
     try:
-        data = state.send(h11.Request(method=request.method, target=target, headers=headers))
-        if body:
-            data = (data or b"") + (state.send(h11.Data(data=body)) or b"")
-        data = (data or b"") + (state.send(h11.EndOfMessage()) or b"")
         try:
-            connection.writer.write(data)
+            connection.writer.write(head + body if len(body) < READ else head)
+            if len(body) >= READ:
+                connection.writer.write(body)
             await connection.writer.drain()
         except (ConnectionError, OSError):  # the request did not get out: no answer
             raise _NoAnswer(_no_answer(request)) from None
         return await _answer(connection, request)
-    except h11.ProtocolError as e:
+    except WireError as e:
         raise ProtocolError(
             _where(f"a malformed answer from {request.gateway}: {e}", request)
         ) from None
@@ -218,56 +296,92 @@ async def _exchange(connection: _Connection, request: Request, netloc: str, targ
 
 
 async def _answer(connection: _Connection, request: Request) -> Reply:
-    state = connection.h11
+    """The answer's head (every 1xx skipped), then its body as its head frames it."""
+    reader = connection.reader
+    buffer = b""
     interim = 0
-    head: h11.Response | None = None
-    raw: list[bytes] = []
-    size = 0
     while True:
-        event = state.next_event()
-        if event is h11.NEED_DATA:
+        end, start = head_end(buffer)
+        while end < 0:
+            if len(buffer) > MAX_HEAD:
+                raise WireError(f"an answer's head over {MAX_HEAD >> 10} KiB")
             try:
-                data = await connection.reader.read(READ)
+                data = await reader.read(READ)
             except ConnectionError:
-                if head is not None:
+                if buffer:
                     raise
                 data = b""  # reset before any answer: as a close
-            if not data and head is None:
-                raise _NoAnswer(_no_answer(request))
-            state.receive_data(data)
-            continue
-        if isinstance(event, h11.InformationalResponse):
-            interim += 1
-            if interim > MAX_INTERIM:
+            if not data:
+                if not buffer:
+                    raise _NoAnswer(_no_answer(request))
                 raise ProtocolError(
-                    _where(f"{request.gateway} sent endless interim answers", request)
+                    _where(f"connection to {request.gateway} broke mid-answer", request)
                 )
-            continue
-        if isinstance(event, h11.Response):
-            head = event
-            continue
-        if isinstance(event, h11.Data):
-            size += len(event.data)
-            raw.append(bytes(event.data))
-            if head is not None and head.status_code >= 400 and size > decoding.MAX_ERROR_BODY:
-                break  # of an error body 64 KiB is read; the connection is not reused
-            if size > decoding.MAX_BODY:  # even before decompression, past the cap
-                raise _too_large(request)
-            continue
-        if isinstance(event, h11.EndOfMessage):
+            seen = len(buffer)
+            buffer += data
+            end, start = head_end(buffer, seen)
+        head = parse_head(buffer[:end])
+        buffer = buffer[start:]
+        if head.status >= 200:
             break
-        if head is None:
-            raise _NoAnswer(_no_answer(request))
-        raise ProtocolError(_where(f"connection to {request.gateway} broke mid-answer", request))
-    assert head is not None
-    headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in head.headers]
-    cap = decoding.MAX_BODY if head.status_code < 400 else decoding.MAX_ERROR_BODY
-    body = _decoded(
-        raw, next((v for n, v in headers if n.lower() == "content-encoding"), ""), cap, request
-    )
+        interim += 1
+        if interim > MAX_INTERIM:
+            raise ProtocolError(_where(f"{request.gateway} sent endless interim answers", request))
+    error = head.status >= 400
+    raw, reusable = await _body(reader, request, head, buffer, error)
+    connection.reusable = reusable
+    cap = decoding.MAX_BODY if not error else decoding.MAX_ERROR_BODY
+    encoding = next((v for n, v in head.headers if n == "content-encoding"), "")
+    body = _decoded(raw, encoding, cap, request)
     if request.secrets:
         body = scrub(body, request.secrets)
-    return Reply(head.status_code, headers, body)
+    return Reply(head.status, head.headers, body)
+
+
+async def _body(
+    reader: asyncio.StreamReader, request: Request, head: Head, buffer: bytes, error: bool
+) -> tuple[list[bytes], bool]:
+    """The body's bytes as they came (not yet decoded), and whether the connection can
+    serve another request: its end came exactly where the head said. Of an error body 64
+    KiB is read (the connection is then not reused); any body over 256 MiB is an error."""
+    if request.method == "HEAD" or head.status in (204, 304):
+        return [], head.keep_alive and not buffer
+    most = decoding.MAX_ERROR_BODY if error else decoding.MAX_BODY
+    raw: list[bytes] = []
+    size = 0
+    decoder = ChunkedDecoder() if head.chunked else None
+    left = head.length
+    data = buffer
+    while True:
+        if data:
+            if decoder is not None:
+                try:
+                    piece = decoder.feed(data)
+                except ChunkError as e:
+                    raise WireError(str(e)) from None
+            elif left is not None:
+                piece, data = data[:left], data[left:]
+                left -= len(piece)
+            else:
+                piece = data
+            if piece:
+                raw.append(piece)
+                size += len(piece)
+                if size > most:
+                    if error:
+                        return raw, False  # what the caller keeps of it is enough
+                    raise _too_large(request)
+            if decoder is not None and decoder.done:
+                return raw, head.keep_alive and not decoder.extra
+            if left == 0:
+                return raw, head.keep_alive and not data
+        data = await reader.read(READ)
+        if not data:
+            if decoder is None and left is None:
+                return raw, False  # the body ends where the connection does
+            raise ProtocolError(
+                _where(f"connection to {request.gateway} broke mid-answer", request)
+            )
 
 
 def _decoded(raw: list[bytes], encoding: str, cap: int, request: Request) -> bytes:

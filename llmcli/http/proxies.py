@@ -9,10 +9,12 @@ outlive its request's use of the connection.
 from __future__ import annotations
 
 import os
-
-import httpx
+from typing import TYPE_CHECKING
 
 from llmcli.http.watchdog import Watch, Watchdog
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Tracer", "proxy_in_environment", "proxy_mounts"]
 
@@ -20,6 +22,7 @@ __all__ = ["Tracer", "proxy_in_environment", "proxy_mounts"]
 def proxy_mounts() -> dict[str, httpx.BaseTransport | None]:
     """httpx's transports for the proxies of the environment, as httpx mounts them when
     it makes its own transport (``no_proxy`` patterns: None, ours)."""
+    import httpx
     from httpx._utils import get_environment_proxies
 
     fresh = httpx.Limits(max_keepalive_connections=0)

@@ -23,7 +23,6 @@ environment is sent by httpx's own transport instead, which honours it.
 from __future__ import annotations
 
 import http.client
-import re
 import socket
 import ssl
 import threading
@@ -35,12 +34,11 @@ from llmcli.http.chunked import ChunkedDecoder, ChunkError
 from llmcli.http.connections import Key, NetworkStream, Pool
 from llmcli.http.response_head import CutHead, Response, framing_problem
 from llmcli.http.watchdog import Watch, Watchdog
+from llmcli.http.wire import WireError, request_head
 
 __all__ = ["BLOCK", "DEADLINE", "StaleConnection", "Transport"]
 
 BLOCK = 64 << 10  # bytes asked of the socket per read
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 _VERSIONS = {10: b"HTTP/1.0", 11: b"HTTP/1.1"}
 _NO_ANSWER = "Server disconnected without sending a response."
 _LATE = "the request's deadline passed"
@@ -195,15 +193,12 @@ class Transport(httpx.BaseTransport):
 
 def _head(request: httpx.Request) -> bytes:
     """The request line and headers, checked as h11 checks them."""
-    lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
-    for name, value in request.headers.raw:
-        if not _TOKEN.fullmatch(name):
-            raise httpx.LocalProtocolError(f"Illegal header name {name!r}", request=request)
-        if _BAD_VALUE.search(value):
-            raise httpx.LocalProtocolError(f"Illegal header value {value!r}", request=request)
-        lines.append(b"%s: %s\r\n" % (name, value))
-    lines.append(b"\r\n")
-    return b"".join(lines)
+    try:
+        return request_head(
+            request.method.encode("ascii"), request.url.raw_path, request.headers.raw
+        )
+    except WireError as e:
+        raise httpx.LocalProtocolError(str(e), request=request) from None
 
 
 def _send(sock: socket.socket, request: httpx.Request, head: bytes) -> httpx.TransportError | None:

@@ -1,5 +1,6 @@
-"""The batch engine on one event loop (``LLMCLI_ENGINE=async``, opt-in while it is new):
-thousands of rows in flight at once, and the same lines as the thread engine."""
+"""The batch engine on one event loop (the default; ``LLMCLI_ENGINE=threads`` runs the
+thread engine): thousands of rows in flight at once, and the same lines as the thread
+engine."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from conftest import host, llmcli
 from llmcli import mock as offline
 from llmcli.mock import latency
 
-ASYNC = {"LLMCLI_ENGINE": "async", "LLMCLI_API_KEY": "k"}
+ASYNC = {"LLMCLI_API_KEY": "k"}
+THREADS = {"LLMCLI_ENGINE": "threads", "LLMCLI_API_KEY": "k"}
 MIXED = (
     b"a plain prompt\n"
     b'{"custom_id": "em", "method": "POST", "url": "/v1/embeddings", '
@@ -47,7 +49,7 @@ def test_two_thousand_rows_a_thousand_in_flight_in_input_order() -> None:
 
 def test_the_same_lines_as_the_thread_engine(gw: offline.RunningGateway) -> None:
     args = ("batch", "run", "-m", "echo", "-P", "3", "--base-url", gw.base_url)
-    threads = llmcli(*args, stdin=MIXED, env={"LLMCLI_API_KEY": "k"})
+    threads = llmcli(*args, stdin=MIXED, env=THREADS)
     loop = llmcli(*args, stdin=MIXED, env=ASYNC)
     assert (loop.code, loop.err) == (threads.code, threads.err) == (65, loop.err)
 
