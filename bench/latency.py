@@ -101,7 +101,7 @@ def main() -> None:
         "--engine",
         choices=("threads", "async", "both"),
         default="both",
-        help="llmcli's batch engines to run (async: LLMCLI_ENGINE=async)",
+        help="llmcli's batch engines to run (async: the default; threads: LLMCLI_ENGINE=threads)",
     )
     args = parser.parse_args()
     peer_py = None if args.no_peer else bench_venv()
@@ -114,13 +114,13 @@ def main() -> None:
         path = str(chat_rows(rows))
         ideal = rows * latency / parallel
         llmcli = [LLMCLI, "batch", "run", "-P", str(parallel), "--retries", "0"]
-        peers = {"llmcli": llmcli} if args.engine != "async" else {}
-        if args.engine != "threads":
-            peers["llmcli_async"] = llmcli  # LLMCLI_ENGINE=async
+        peers = {"llmcli": llmcli} if args.engine != "threads" else {}
+        if args.engine != "async":
+            peers["llmcli_threads"] = llmcli  # LLMCLI_ENGINE=threads
         if peer_py is not None:
             peers["openai_sdk"] = [peer_py, str(HERE / "peer_async_openai.py")]
         for name, base in peers.items():
-            env = {**ENV, "LLMCLI_ENGINE": "async" if name == "llmcli_async" else "threads"}
+            env = {**ENV, "LLMCLI_ENGINE": "threads" if name == "llmcli_threads" else "async"}
             with gateway(latency) as url:
                 if name.startswith("llmcli"):
                     cmd = [*base, "--base-url", url, path]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -359,6 +360,17 @@ class Client:
     def replaying(self) -> bool:
         """--replay: every request is answered from a cassette."""
         return self._reroute is not None
+
+    def answered(self, headers: list[tuple[str, str]]) -> None:
+        """A request sent elsewhere (the batch engine's loop) was answered: the run's
+        timing (its first byte, its end, the last answer's head), as ``send`` keeps it,
+        for ``--usage``."""
+        import httpx
+
+        timing = self._session.timing
+        timing.mark_first_byte()
+        timing.end = time.perf_counter()
+        timing.headers = httpx.Headers(headers)
 
     def keep(self, request: Request, answer: Answer) -> None:
         """--cache: keep an answer ``send`` gave, once it was checked (a 200 may carry an

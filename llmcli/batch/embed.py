@@ -23,6 +23,7 @@ from llmcli.protocol import embeddings
 if TYPE_CHECKING:
     from llmcli.client import Client
     from llmcli.http.request import Request
+    from llmcli.http.session import Answer
 
 T = TypeVar("T")
 
@@ -74,10 +75,17 @@ class Embedder:
         """One batch's answer, checked (a vector per input, in input order)."""
         request = self.request(texts)
         answer = self.client.send(request)
-        parsed = parse_reply(answer.body, request)
-        vectors = embeddings.vectors(parsed, len(texts), self.client.gateway.name)
-        self.client.keep(request, answer)  # --cache: checked, a vector for each input
-        return Embedded(answer.body, vectors, parsed.get("usage"))
+        return self._checked(request, answer.body, answer, len(texts))
+
+    def _checked(
+        self, request: Request, body: bytes, answer: Answer | None, count: int
+    ) -> Embedded:
+        """An answer's vectors, checked: one for each of the ``count`` inputs."""
+        parsed = parse_reply(body, request)
+        vectors = embeddings.vectors(parsed, count, self.client.gateway.name)
+        if answer is not None:
+            self.client.keep(request, answer)  # --cache: checked, a vector for each input
+        return Embedded(body, vectors, parsed.get("usage"))
 
     def run(
         self,
@@ -99,7 +107,21 @@ class Embedder:
         def send(batch: Sequence[T]) -> Embedded:
             return self.send([of(item) for item in batch])
 
-        for batch, embedded in ordered_map(send, batches, workers=parallel):
+        from llmcli.batch import engine
+
+        answered: Iterable[tuple[Sequence[T], Embedded]]
+        if engine.usable(self.client):  # the batch engine's loop: no thread per request
+
+            async def work(loop: Any, pool: Any, batch: Sequence[T]) -> tuple[Any, Embedded]:
+                request = self.request([of(item) for item in batch])
+                body, answer = await loop.fetched(pool, request)
+                return batch, self._checked(request, body, answer, len(batch))
+
+            groups = engine.answers(self.client, iter(batches), work, parallel=parallel)
+            answered = (pair for group in groups for pair in group)
+        else:
+            answered = ordered_map(send, batches, workers=parallel)
+        for batch, embedded in answered:
             if totals is not None:
                 totals.add(embedded.usage)
             yield batch, embedded

@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from llmcli.batch import results
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from llmcli.http.aio import Gate, Pool, Reply
     from llmcli.http.governor import Governor
     from llmcli.http.request import Request
+    from llmcli.http.session import Answer
     from llmcli.spend import Spend
     from llmcli.tools.loop import Toolbox
 
@@ -81,8 +82,31 @@ def groups(
     the run (memory stays flat, nothing is sent that could not be written)."""
     handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
     engine = _Engine(client, parallel, ordered, limits, stop, spend, tools, handed)
+    return _handed(engine, rows)
+
+
+#: what answers one item of a run on the loop, given the engine and its pool (``embed``)
+Work = Callable[["_Engine", "Pool", Any], Awaitable[Any]]
+
+
+def answers(
+    client: Client, items: Iterator[Any], work: Work, *, parallel: int
+) -> Iterator[list[Any]]:
+    """``work``'s answer to each item, ``parallel`` in flight, in input order, in groups
+    of those ready together; the first error raised after the answers before it. Every
+    request ``work`` sends through ``_Engine.fetched`` keeps ``Client.send``'s promises."""
+    from llmcli.batch.answering import _Stop
+
+    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    engine = _Engine(client, parallel, True, None, _Stop(client), None, None, handed, work)
+    return _handed(engine, items)
+
+
+def _handed(engine: _Engine, items: Iterator[Any]) -> Iterator[list[Any]]:
+    """The engine's groups, as its loop (a thread of its own) hands them over."""
+    handed = engine.handed
     thread = threading.Thread(
-        target=lambda: _run(engine.run(rows)), name="llmcli-batch", daemon=True
+        target=lambda: _run(engine.run(items)), name="llmcli-batch", daemon=True
     )
     thread.start()
     try:
@@ -121,8 +145,10 @@ class _Engine:
         spend: Spend | None,
         tools: Toolbox | None,
         handed: queue.SimpleQueue[Any],
+        work: Work | None = None,
     ) -> None:
         self.client = client
+        self.work = work
         self.parallel = max(parallel, 1)
         self.ordered = ordered
         self.limits = limits
@@ -218,10 +244,35 @@ class _Engine:
             pool.close()
             self.handed.put(_END)
 
-    async def _row(self, pool: Pool, flight: Gate, row: Row) -> JSON:
+    async def _row(self, pool: Pool, flight: Gate, row: Any) -> Any:
         async with flight:
+            if self.work is not None:
+                return await self.work(self, pool, row)
             line: JSON = await self._answer(pool, row)
             return line
+
+    async def fetched(self, pool: Pool, request: Request) -> tuple[bytes, Answer | None]:
+        """The body of a 2xx answer to ``request`` (``Client.send`` on the loop: retries,
+        the governor, a redirect followed by the session, --cache answering an identical
+        request), and, with --cache, the answer to keep once it was checked
+        (``Client.keep``); an error answer raises its error."""
+        client = self.client
+        if client.cache is not None:
+            kept = client.cached(request)
+            if kept is not None:
+                return kept.body, None
+        reply = await self._with_retries(pool, request)
+        if 300 <= reply.status < 400:  # the session follows it (its rules)
+            followed: Answer = await _in_thread(client.send, request)
+            return followed.body, followed
+        client.answered(reply.headers)  # --usage: the run's timing, the last answer's head
+        if client.cache is None:
+            return reply.body, None
+        import httpx
+
+        from llmcli.http.session import Answer
+
+        return reply.body, Answer(reply.status, httpx.Headers(reply.headers), reply.body)
 
     async def _answer(self, pool: Pool, row: Row) -> JSON:
         """``answering.answer`` on the event loop."""

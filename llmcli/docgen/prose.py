@@ -18,7 +18,7 @@ CONFIG_FILE = (
     "XDG_CONFIG_HOME is unset; LLMCLI_CONFIG names another file). Its shape is in llmcli(1)."
 )
 
-Scope = Literal["all", "request", "config", "embed", "cache", "render"]
+Scope = Literal["all", "request", "config", "embed", "cache", "render", "many"]
 
 
 def applies(scope: Scope, cmd: Command) -> bool:
@@ -37,6 +37,7 @@ def applies(scope: Scope, cmd: Command) -> bool:
         "embed": cmd.path == ("embed",),
         "cache": any(o.name == "cache" for o in cmd.options),
         "render": any(o.name == "render" for o in cmd.options),
+        "many": cmd.path in (("embed",), ("batch", "run")),
     }[scope]
 
 
@@ -80,6 +81,12 @@ def environment() -> list[tuple[str, Scope, str]]:
             "render",
             "0: show the reply's Markdown as sent at a terminal too (--no-render); 1: render "
             "it there (the default). A pipe or a file always gets the text as sent.",
+        ),
+        (
+            "LLMCLI_ENGINE",
+            "many",
+            "threads: a thread for each request in flight instead of one event loop for "
+            "them all (--record, --replay, a proxy and a URL with a password use it anyway).",
         ),
         (
             "XDG_CACHE_HOME",

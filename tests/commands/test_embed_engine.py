@@ -40,3 +40,29 @@ def test_totals_sum_integer_fields_only() -> None:
     totals.add({"prompt_tokens": 4, "total_tokens": 4})
     totals.add(None)
     assert totals.usage == {"prompt_tokens": 7, "total_tokens": 7}
+
+
+def test_hundreds_in_flight_on_the_event_loop_without_a_thread_each() -> None:
+    import threading
+
+    from llmcli.mock import latency
+
+    batches = [[f"text {i}"] for i in range(400)]
+    threads_seen: list[int] = []
+    # no answer before 200 requests are in flight at once: a run that cannot hold them
+    # all waits here, it does not pass by luck of timing
+    with (
+        latency.start(0.0, until=200) as gateway,
+        Client(base_url=gateway.base_url, api_key="k") as client,
+    ):
+        embedder = Embedder(client, "latency-embed")
+        answered = []
+        for batch, embedded in embedder.run(batches, parallel=200):
+            threads_seen.append(threading.active_count())
+            answered.append((batch, embedded.vectors))
+        held = gateway.stats.most_in_flight
+    assert held == 200
+    assert [batch for batch, _ in answered] == batches
+    assert {str(vectors) for _, vectors in answered} == {"[[0.125, -0.25, 0.5, -1.0]]"}
+    # the engine's loop and its input reader, not a thread per request in flight
+    assert max(threads_seen) < 20
