@@ -4,7 +4,8 @@ End-to-end tests run llmcli as a process of its own against a real HTTP server o
 loopback (never a mocked transport) and assert stdout bytes, stderr and the exit code
 separately. ``llmcli()`` forks it from a process that has already imported it
 (``zygote.py``: ~0.25 s less a run, a quarter of the suite's time); a run whose extra
-environment sets the interpreter's own ``PYTHON*`` variables, or any run with
+environment sets what the interpreter reads at start-up (``PYTHON*``, ``LANG``, ``LC_*``,
+``TZ``), or any run with
 ``LLMCLI_TESTS_NO_ZYGOTE=1``, is a fresh ``python -m llmcli``.
 """
 
@@ -96,8 +97,9 @@ def llmcli(
     session of its own, without a controlling terminal, as under CI (a tool call is then
     never asked about on the terminal of the person running the tests)."""
     environment = clean_env(env)
-    # the interpreter's own settings (PYTHONPATH, ...) are read at start-up: a real process
-    starts = any(name.startswith("PYTHON") for name in env or {})
+    # what the interpreter reads at start-up (PYTHONPATH, PYTHONHASHSEED, the locale, the
+    # time zone): a real process
+    starts = any(name.startswith(("PYTHON", "LANG", "LC_", "TZ")) for name in env or {})
     if not starts and "LLMCLI_TESTS_NO_ZYGOTE" not in {**os.environ, **(env or {})}:
         code, out, err = forked.run(list(args), stdin, environment, timeout)
         return Result(code, out, err.decode("utf-8", "replace"))

@@ -71,14 +71,21 @@ def run(
     else:
         in_r, in_w = os.pipe()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(30)  # the zygote answers at once; never a hang
     try:
         conn.connect(_socket_path())
         socket.send_fds(conn, [_HEADER.pack(len(body))], [in_r, out_w, err_w])
         conn.sendall(body)
+        (pid,) = _HEADER.unpack(_read_exact(conn, _HEADER.size))
+    except BaseException:
+        conn.close()
+        for fd in (out_r, err_r, in_w):
+            if fd is not None:
+                os.close(fd)
+        raise
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)
-    (pid,) = _HEADER.unpack(_read_exact(conn, _HEADER.size))
     deadline = time.monotonic() + timeout
     try:
         out, err = _communicate(in_w, out_r, err_r, stdin or b"", deadline)

@@ -44,15 +44,27 @@ def _preload() -> None:
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     import json
 
-    head, fds, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 3)
-    (size,) = _HEADER.unpack(head)
+    head, received, _flags, _addr = socket.recv_fds(conn, _HEADER.size, 3)
+    fds = list(received)
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise EOFError
+    try:
+        (size,) = _HEADER.unpack(head)
+    except struct.error:
+        for fd in fds:
+            os.close(fd)
+        raise
     body = b""
     while len(body) < size:
         chunk = conn.recv(size - len(body))
         if not chunk:
+            for fd in fds:
+                os.close(fd)
             raise EOFError
         body += chunk
-    return json.loads(body), list(fds)
+    return json.loads(body), fds
 
 
 def _serve(path: str) -> tuple[dict[str, Any], list[int]]:
@@ -69,9 +81,13 @@ def _serve(path: str) -> tuple[dict[str, Any], list[int]]:
         for key, _events in selector.select():
             if key.fileobj is listener:
                 conn, _ = listener.accept()
+                conn.settimeout(30)  # a client that connects and says nothing: dropped
+                fds: list[int] = []
                 try:
                     request, fds = _receive(conn)
-                except (OSError, EOFError, ValueError):
+                except (OSError, EOFError, ValueError, struct.error):
+                    for fd in fds:
+                        os.close(fd)
                     conn.close()
                     continue
                 pid = os.fork()

@@ -59,9 +59,12 @@ def usable(client: Client) -> bool:
 
     if os.environ.get("LLMCLI_ENGINE", "").strip().lower() == "threads":
         return False  # the thread engine, asked for (a comparison, a workaround)
-    # a URL's userinfo (Basic credentials httpx sends) is the session's to send
+    # a URL's userinfo (Basic credentials httpx sends) is the session's to send; -v's
+    # request and answer lines are the session's to print
     userinfo = "@" in (client.gateway.base_url or "")
-    return not (client.recording or client.replaying or proxy_in_environment() or userinfo)
+    return not (
+        client.recording or client.replaying or client.verbose or proxy_in_environment() or userinfo
+    )
 
 
 def groups(
@@ -169,8 +172,9 @@ class _Engine:
         """The caller stopped reading (an error, ^C, a closed pipe): end the run."""
         self._cancelled.set()
         loop, main = self._loop, self._main
-        if loop is not None and main is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(main.cancel)
+        with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nothing to end
+            if loop is not None and main is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(main.cancel)
 
     def taken(self, count: int) -> None:
         """The caller took ``count`` lines: room for as many rows (called from its
@@ -179,8 +183,10 @@ class _Engine:
         if self._want_room:
             self._want_room = False
             loop = self._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._room.set)
+            # (the loop may close between the look and the call: the run is over then)
+            with contextlib.suppress(RuntimeError):
+                if loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(self._room.set)
 
     async def run(self, rows: Iterator[Row]) -> None:
         from llmcli.http.aio import Gate, Pool
@@ -262,9 +268,8 @@ class _Engine:
             if kept is not None:
                 return kept.body, None
         reply = await self._with_retries(pool, request)
-        if 300 <= reply.status < 400:  # the session follows it (its rules)
-            followed: Answer = await _in_thread(client.send, request)
-            return followed.body, followed
+        if reply.status >= 300:  # a 3xx not followed (no Location, a 304): not an answer
+            raise _status_error(request, reply)
         client.answered(reply.headers)  # --usage: the run's timing, the last answer's head
         if client.cache is None:
             return reply.body, None
@@ -331,9 +336,6 @@ class _Engine:
             reply = await self._with_retries(pool, request)
         except (LlmcliError, Halted) as e:
             return answering._error_line(row, e, self.stop)
-        if 300 <= reply.status < 400:  # a redirect: the session follows it (its rules)
-            followed: JSON = await _in_thread(answering._sent, self.client, row, request, self.stop)
-            return followed
         line = results.answered(
             row.custom_id,
             reply.status,
@@ -354,6 +356,7 @@ class _Engine:
         within the row's deadline; the governor's pause, its halving of the requests in
         flight after a 429 and its hold before a rate limit runs out, shared by every row."""
         from llmcli.http.aio import Late, Stale, TooLarge
+        from llmcli.http.request import REDIRECTS, origin_of
         from llmcli.http.retry import Attempts, Pause, retryable_status, server_wait, summary
 
         client = self.client
@@ -361,6 +364,7 @@ class _Engine:
         timeout = client.timeout
         deadline = time.perf_counter() + timeout if timeout and request.bounded else None
         plan = Attempts(client.retries, deadline, governor.max_wait if governor else None)
+        first, hops = origin_of(request.url), 0
         while True:
             if self.stop.halted():
                 raise Halted
@@ -372,7 +376,12 @@ class _Engine:
             except LlmcliError as e:
                 error, wait, status = e, (0.0 if isinstance(e, Stale) else None), None
             else:
-                if reply.status < 400:  # a success, or a redirect for the session to follow
+                location = reply.header("location")
+                if reply.status in REDIRECTS and location is not None:
+                    hops += 1  # followed as httpx follows it: within the same deadline
+                    request = _followed(request, reply.status, location, first, hops)
+                    continue
+                if reply.status < 400:
                     if governor is not None and reply.status < 300:
                         self._succeeded(governor, reply)
                     return reply
@@ -400,20 +409,26 @@ class _Engine:
     async def _enter(self, governor: Governor) -> int:
         """The governor's place for one attempt (its ticket), waited for on the loop: the
         pause out, then a place among ``governor.limit`` in flight (halved by a 429)."""
-        while True:
-            wait = governor.waiting()  # Halted once the run was stopped
-            if wait > 0:
-                await asyncio.sleep(min(wait, 1.0))
-                continue
-            ticket = governor.enter()
-            if ticket is not None:
-                return ticket
-            # full: a row of this loop wakes one waiter as it leaves; a tool row's thread
-            # does not, so each waiter looks again after a while anyway
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, 0.5)
+        waiter: asyncio.Future[None] | None = None
+        try:
+            while True:
+                wait = governor.waiting()  # Halted once the run was stopped
+                if wait > 0:
+                    await asyncio.sleep(min(wait, 1.0))
+                    continue
+                ticket = governor.enter()
+                if ticket is not None:
+                    return ticket
+                # full: a row of this loop wakes one waiter as it leaves; a tool row's
+                # thread does not, so each waiter looks again after a while anyway (with
+                # the same future: a timeout leaves nothing behind in the queue)
+                if waiter is None or waiter.done():
+                    waiter = asyncio.get_running_loop().create_future()
+                    self._waiters.append(waiter)
+                await asyncio.wait([waiter], timeout=0.5)
+        finally:
+            if waiter is not None and not waiter.done():
+                waiter.cancel()  # still queued: a wake-up passes over it
 
     def _wake(self) -> None:
         while self._waiters:
@@ -435,6 +450,30 @@ class _Engine:
             hint = slow_down(dict(reply.headers), governor.in_flight)
             if hint is not None:
                 governor.hold(hint)
+
+
+def _followed(request: Request, status: int, location: str, first: str, hops: int) -> Request:
+    """The request a redirect asks for (``request.redirected``), or the session's error
+    for one llmcli does not follow."""
+    from llmcli.errors import ProtocolError
+    from llmcli.http.request import MAX_REDIRECTS, redirected
+    from llmcli.redaction import redact
+
+    where = f"({request.method} {request.url})"
+    if hops > MAX_REDIRECTS:
+        raise ProtocolError(
+            redact(f"too many redirects from {request.gateway} {where}", request.secrets)
+        )
+    try:
+        return redirected(request, status, location, first)
+    except ValueError as e:
+        raise ProtocolError(
+            redact(
+                f"{request.gateway} redirected to a URL llmcli does not follow ({e}; only "
+                f"http and https) {where}",
+                request.secrets,
+            )
+        ) from None
 
 
 def _status_error(request: Request, reply: Reply) -> LlmcliError:

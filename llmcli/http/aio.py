@@ -221,19 +221,23 @@ class Pool:
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if not connection.reader.at_eof() and not connection.writer.is_closing():
+            reader = connection.reader
+            # bytes that came while it was idle (a late 408, a wrong Content-Length's
+            # rest) would be read as the next answer: such a connection is not reused
+            quiet = not getattr(reader, "_buffer", b"")
+            if quiet and not reader.at_eof() and not connection.writer.is_closing():
                 return connection
-            connection.close()  # the server closed it while it was idle
+            connection.close()  # the server closed it, or spoke, while it was idle
         return None
 
     async def _connect(self, origin: Origin, request: Request) -> _Connection:
         scheme, host, port = origin
         tls = None
         if scheme == "https":
-            if self._tls is None:  # the CA bundle httpx trusts (certifi), as the session
-                import certifi
+            if self._tls is None:  # what the session trusts: SSL_CERT_FILE/DIR, certifi
+                import httpx
 
-                self._tls = ssl.create_default_context(cafile=certifi.where())
+                self._tls = httpx.create_ssl_context()
             tls = self._tls
         async with self._connecting:
             try:
@@ -313,7 +317,11 @@ async def _answer(connection: _Connection, request: Request) -> Reply:
                 data = b""  # reset before any answer: as a close
             if not data:
                 if not buffer:
-                    raise _NoAnswer(_no_answer(request))
+                    if not interim:  # after a 1xx, the server did answer: no retry at once
+                        raise _NoAnswer(_no_answer(request))
+                    raise ProtocolError(
+                        _where(f"connection to {request.gateway} broke mid-answer", request)
+                    )
                 raise ProtocolError(
                     _where(f"connection to {request.gateway} broke mid-answer", request)
                 )
@@ -371,10 +379,11 @@ async def _body(
                     if error:
                         return raw, False  # what the caller keeps of it is enough
                     raise _too_large(request)
-            if decoder is not None and decoder.done:
-                return raw, head.keep_alive and not decoder.extra
-            if left == 0:
-                return raw, head.keep_alive and not data
+        # (before any read: a Content-Length of 0, a body that came with its head)
+        if decoder is not None and decoder.done:
+            return raw, head.keep_alive and not decoder.extra
+        if left == 0:
+            return raw, head.keep_alive and not data
         data = await reader.read(READ)
         if not data:
             if decoder is None and left is None:

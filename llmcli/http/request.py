@@ -120,3 +120,44 @@ def parse_reply(body: bytes, request: Request) -> Any:
                 request.secrets,
             )
         ) from None
+
+
+#: a redirect is followed at most this many times (httpx's default)
+MAX_REDIRECTS = 20
+#: the statuses whose Location is followed (httpx follows these)
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, as a redirect's credentials are judged by."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+
+
+def redirected(request: Request, status: int, location: str, first: str) -> Request:
+    """The request a redirect asks for, as httpx builds it: the Location resolved against
+    the URL; a 303 (not HEAD), or a 301/302 of a POST, becomes a GET without a body; to an
+    origin other than ``first`` (the first request's) no credential header goes. Raises
+    ``ValueError`` (the URL) for a scheme other than http and https."""
+    from dataclasses import replace
+    from urllib.parse import urljoin, urlsplit
+
+    from llmcli.redaction import is_credential_header
+
+    url = urljoin(request.url, location.strip())
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ValueError(url)
+    method = request.method
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    headers = dict(request.headers)
+    if method != request.method:
+        for name in [n for n in headers if n.lower() in ("content-length", "transfer-encoding")]:
+            del headers[name]
+    if origin_of(url) != first:
+        for name in [n for n in headers if is_credential_header(n)]:
+            del headers[name]
+    body = request.body if method == request.method else None
+    return replace(request, method=method, url=url, headers=headers, body=body)

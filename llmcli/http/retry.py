@@ -166,6 +166,8 @@ class Attempts:
         self.waited = 0.0  # seconds of pauses so far
         self._clock = clock
         self._said: list[str] = []  # what each failed attempt said, for the retry lines
+        #: the error ``after`` gave last says why llmcli gave up (not what the server said)
+        self.gave_up = False
 
     def after(
         self, error: LlmcliError, wait: float | None, status: int | None
@@ -179,8 +181,10 @@ class Attempts:
             wait = max(wait, MIN_PAUSE)  # a tiny wait must not become a flood
             self.waited += wait
             if self.waited > self.max_wait:
+                self.gave_up = True
                 return gave_up(error, f"waited {self.waited - wait:.0f}s")
             if self.deadline is not None and now + wait >= self.deadline:
+                self.gave_up = True
                 return gave_up(error, "the wait would pass --timeout")
             return Pause(wait)
         self._said.append(summary(error))
@@ -188,6 +192,7 @@ class Attempts:
             return counted(error, self._said)
         delay = wait if wait is not None else backoff(self.number)
         if self.deadline is not None and now + delay >= self.deadline:
+            self.gave_up = True
             return gave_up(error, f"a retry in {delay:.1f}s would pass --timeout")
         self.number += 1
         said = self._said

@@ -323,7 +323,7 @@ class Session:
             except _Retry as retry:
                 step = plan.after(retry.error, retry.wait, retry.status)
                 if isinstance(step, LlmcliError):
-                    raise step from retry.__cause__
+                    raise step from (None if plan.gave_up else retry.__cause__)
                 if isinstance(step, Pause):
                     assert governor is not None
                     if governor.pause(step.seconds, ticket):

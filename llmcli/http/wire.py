@@ -25,7 +25,7 @@ MAX_HEAD = 64 << 10  # an answer's status line and headers, together
 
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _BAD_VALUE = re.compile(rb"[\r\n\x00]")
-_STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?")
+_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: ([^\r\n]*))?")
 _DIGITS = re.compile(rb"[0-9]{1,20}")
 _END = re.compile(rb"\r?\n\r?\n")
 

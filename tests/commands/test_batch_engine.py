@@ -85,3 +85,19 @@ def test_a_429_for_too_many_at_once_halves_the_requests_in_flight() -> None:
         f"llmcli: 429 Too Many Requests from {host(gateway.base_url)}: too many requests at "
         "once [rate_limit_error]; retry after 50ms; pausing all requests for 0.1s"
     }
+
+
+def test_a_redirect_is_followed_not_sent_again(gw: offline.RunningGateway) -> None:
+    moved = gw.base_url + "/chat/completions?moved=1"
+    for status, method in (("307", "POST"), ("303", "GET")):
+        gw.requests.clear()
+        fault = f"X-Mock-Fault: redirect={moved};status={status};times=1"
+        run = llmcli(
+            "batch", "run", "-m", "echo", "--base-url", gw.base_url, "-H", fault,
+            stdin=b"hello\n", env=ASYNC,
+        )  # fmt: skip
+        seen = [(r.method, r.path) for r in gw.requests]
+        # the original once, then where it was sent (a 303: a GET), never the original again
+        assert seen == [("POST", "/v1/chat/completions"), (method, "/v1/chat/completions?moved=1")]
+        line = orjson.loads(run.out)
+        assert line["custom_id"] == "1", run.err

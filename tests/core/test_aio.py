@@ -113,3 +113,50 @@ def test_a_thousand_in_flight_at_once() -> None:
         replies = send_all([chat(gateway.base_url) for _ in range(1000)], 1000)
         assert gateway.stats.most_in_flight == 1000
     assert {r.status for r in replies} == {200}
+
+
+EARLY_HINTS_THEN_CHUNKED = (
+    b"HTTP/1.1 103 Early Hints\nLink: </a>\n\n"
+    b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\r\nok\r\n0\r\nX: y\r\n\r\n"
+)
+
+
+def _raw(answer: bytes) -> dict[str, str]:
+    from urllib.parse import quote_from_bytes
+
+    return {"X-Mock-Fault": "raw=" + quote_from_bytes(answer, safe="")}
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "body"),
+    [
+        # no body at all: answered at once, not read until the deadline or the close
+        (b"HTTP/1.1 429 Too Many\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n", 429, b""),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, b""),
+        # the body that came with the head, and no more than its length
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 200, b"ok"),
+        # interim answers skipped, LF-only lines, a chunked body with a trailer
+        (EARLY_HINTS_THEN_CHUNKED, 200, b"ok"),
+        # no length: the body ends where the connection does
+        (b"HTTP/1.1 200 OK\r\n\r\nto the end", 200, b"to the end"),
+    ],
+)  # fmt: skip
+def test_each_framing_a_server_may_send(url: str, answer: bytes, status: int, body: bytes) -> None:
+    reply = send_all([chat(url, **_raw(answer))], 1, timeout=20)[0]
+    assert (reply.status, reply.body) == (status, body)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (b"HTTP/1.1 099 Odd\r\n\r\n", "illegal status line: b'HTTP/1.1 099 Odd'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", "connection to gw broke mid-answer"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n", "connection to gw broke mid-answer"),
+    ],
+)  # fmt: skip
+def test_a_broken_framing_is_a_protocol_error_naming_it(
+    url: str, answer: bytes, problem: str
+) -> None:
+    with pytest.raises(ProtocolError) as broken:
+        send_all([chat(url, **_raw(answer))], 1, timeout=20)
+    assert problem in broken.value.message
