@@ -14,7 +14,8 @@ the same messages), the client's ``Governor`` (a 429 or 503 that names its wait 
 every row and halves the requests in flight; a rate limit about to run out holds them;
 the 401/402/403 halt), ``--rpm/--tpm`` (the same buckets, waited out with
 ``asyncio.sleep``), ``--max-cost`` (the same ``Spend``), ``--cache``. A row that runs tools
-goes to a thread (``answering.answer``), as does a redirect. The thread engine still serves
+goes to a thread (``answering.answer``); a redirect is followed on the loop, as httpx
+follows it (``request.redirected``). The thread engine still serves
 ``--record``/``--replay``, a proxy from the environment, a URL with userinfo, and
 ``LLMCLI_ENGINE=threads``.
 """
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcli.batch import results
 from llmcli.batch.lines import Row, estimate_tokens
+from llmcli.batch.loop_thread import READ_AHEAD, Reader, in_thread, on_loop
 from llmcli.errors import LlmcliError, UsageError
 from llmcli.http.governor import Halted
 
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 _END = object()
-READ_AHEAD = 64  # rows read from the input at most at a time (stdin may block)
 
 
 def usable(client: Client) -> bool:
@@ -109,7 +110,7 @@ def _handed(engine: _Engine, items: Iterator[Any]) -> Iterator[list[Any]]:
     """The engine's groups, as its loop (a thread of its own) hands them over."""
     handed = engine.handed
     thread = threading.Thread(
-        target=lambda: _run(engine.run(items)), name="llmcli-batch", daemon=True
+        target=lambda: on_loop(engine.run(items)), name="llmcli-batch", daemon=True
     )
     thread.start()
     try:
@@ -121,20 +122,6 @@ def _handed(engine: _Engine, items: Iterator[Any]) -> Iterator[list[Any]]:
     finally:
         engine.cancel()
         thread.join(timeout=5)
-
-
-def _run(main: Any) -> None:
-    """``main`` on an event loop of this thread: uvloop's when it is installed (it spends
-    a third of asyncio's CPU on each row), asyncio's otherwise."""
-    import importlib
-
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
 
 
 class _Engine:
@@ -199,7 +186,7 @@ class _Engine:
         client = self.client
         pool = Pool(self.parallel, client.connect_timeout, client.timeout)
         flight = Gate(self.parallel)
-        reader = _Reader(rows)
+        reader = Reader(rows)
         window: deque[asyncio.Task[JSON]] = deque()
         finished: asyncio.Queue[asyncio.Task[JSON]] = asyncio.Queue()
         started = 0  # rows sent or waiting to be, not yet handed to the caller
@@ -259,7 +246,7 @@ class _Engine:
 
     async def fetched(self, pool: Pool, request: Request) -> tuple[bytes, Answer | None]:
         """The body of a 2xx answer to ``request`` (``Client.send`` on the loop: retries,
-        the governor, a redirect followed by the session, --cache answering an identical
+        the governor, redirects followed, --cache answering an identical
         request), and, with --cache, the answer to keep once it was checked
         (``Client.keep``); an error answer raises its error."""
         client = self.client
@@ -292,7 +279,7 @@ class _Engine:
         except LlmcliError as e:
             return results.failed(row.custom_id, answering._code(e), e.message)
         if self.tools is not None and answering._runs_tools(self.tools, row.endpoint, body):
-            looped: JSON = await _in_thread(
+            looped: JSON = await in_thread(
                 answering.answer, client, row, self.limits, self.stop, self.spend, self.tools
             )
             return looped
@@ -356,7 +343,7 @@ class _Engine:
         within the row's deadline; the governor's pause, its halving of the requests in
         flight after a 429 and its hold before a rate limit runs out, shared by every row."""
         from llmcli.http.aio import Late, Stale, TooLarge
-        from llmcli.http.request import REDIRECTS, origin_of
+        from llmcli.http.request import REDIRECTS, followed, origin_of
         from llmcli.http.retry import Attempts, Pause, retryable_status, server_wait, summary
 
         client = self.client
@@ -379,7 +366,7 @@ class _Engine:
                 location = reply.header("location")
                 if reply.status in REDIRECTS and location is not None:
                     hops += 1  # followed as httpx follows it: within the same deadline
-                    request = _followed(request, reply.status, location, first, hops)
+                    request = followed(request, reply.status, location, first, hops)
                     continue
                 if reply.status < 400:
                     if governor is not None and reply.status < 300:
@@ -452,30 +439,6 @@ class _Engine:
                 governor.hold(hint)
 
 
-def _followed(request: Request, status: int, location: str, first: str, hops: int) -> Request:
-    """The request a redirect asks for (``request.redirected``), or the session's error
-    for one llmcli does not follow."""
-    from llmcli.errors import ProtocolError
-    from llmcli.http.request import MAX_REDIRECTS, redirected
-    from llmcli.redaction import redact
-
-    where = f"({request.method} {request.url})"
-    if hops > MAX_REDIRECTS:
-        raise ProtocolError(
-            redact(f"too many redirects from {request.gateway} {where}", request.secrets)
-        )
-    try:
-        return redirected(request, status, location, first)
-    except ValueError as e:
-        raise ProtocolError(
-            redact(
-                f"{request.gateway} redirected to a URL llmcli does not follow ({e}; only "
-                f"http and https) {where}",
-                request.secrets,
-            )
-        ) from None
-
-
 def _status_error(request: Request, reply: Reply) -> LlmcliError:
     import httpx
 
@@ -489,57 +452,3 @@ def _answered(task: asyncio.Task[JSON]) -> bool:
     """A row done with its line (a row that raised is awaited alone: the lines before it
     are handed first)."""
     return task.done() and not task.cancelled() and task.exception() is None
-
-
-class _Reader:
-    """The input, read in a daemon thread (stdin may block; an interrupted run must not
-    wait for it): ``next`` gives at most ``count`` rows, fewer when the input is slow
-    (what came within a few milliseconds), and the error reading stopped at."""
-
-    def __init__(self, rows: Iterator[Row]) -> None:
-        self.rows = rows
-        self.done = False
-
-    async def next(self, count: int) -> tuple[list[Row], BaseException | None]:
-        batch, failure, ended = await _in_thread(self._take, count)
-        self.done = ended or failure is not None
-        return batch, failure
-
-    def _take(self, count: int) -> tuple[list[Row], BaseException | None, bool]:
-        batch: list[Row] = []
-        began = time.monotonic()
-        try:
-            for row in self.rows:
-                batch.append(row)
-                if len(batch) >= count or time.monotonic() - began > 0.005:
-                    return batch, None, False
-        except Exception as e:  # a line over its cap, an unreadable input
-            return batch, e, True
-        return batch, None, True
-
-
-async def _in_thread(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in a daemon thread of its own (a tool row, a redirect, a read of the
-    input): an interrupted run never waits for it, as the thread engine never does."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def work() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as e:
-            loop.call_soon_threadsafe(_settle, future, None, e)
-        else:
-            loop.call_soon_threadsafe(_settle, future, result, None)
-
-    threading.Thread(target=work, daemon=True).start()
-    return await future
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

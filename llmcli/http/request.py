@@ -161,3 +161,25 @@ def redirected(request: Request, status: int, location: str, first: str) -> Requ
             del headers[name]
     body = request.body if method == request.method else None
     return replace(request, method=method, url=url, headers=headers, body=body)
+
+
+def followed(request: Request, status: int, location: str, first: str, hops: int) -> Request:
+    """The request a redirect asks for (``request.redirected``), or the session's error
+    for one llmcli does not follow."""
+    from llmcli.errors import ProtocolError
+
+    where = f"({request.method} {request.url})"
+    if hops > MAX_REDIRECTS:
+        raise ProtocolError(
+            redact(f"too many redirects from {request.gateway} {where}", request.secrets)
+        )
+    try:
+        return redirected(request, status, location, first)
+    except ValueError as e:
+        raise ProtocolError(
+            redact(
+                f"{request.gateway} redirected to a URL llmcli does not follow ({e}; only "
+                f"http and https) {where}",
+                request.secrets,
+            )
+        ) from None

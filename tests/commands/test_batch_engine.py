@@ -78,8 +78,10 @@ def test_a_429_for_too_many_at_once_halves_the_requests_in_flight() -> None:
     assert run.code == 0, run.err
     lines = [orjson.loads(line) for line in run.out.splitlines()]
     assert [line["response"]["status_code"] for line in lines] == [200] * 60
-    # without the halving, nine of every twelve sent are refused, round after round (~180)
-    assert 9 <= refused < 60
+    # refused: 21 in every run measured; without the halving nine of every twelve sent are
+    # refused round after round (93-122 measured). A loaded machine overlaps fewer
+    # requests, so fewer are refused: the bound holds either way
+    assert 0 < refused < 60
     said = set(run.err.splitlines())
     assert said == {
         f"llmcli: 429 Too Many Requests from {host(gateway.base_url)}: too many requests at "

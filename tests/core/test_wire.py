@@ -1,4 +1,5 @@
-"""HTTP/1.1 framing without I/O (llmcli.http.wire): request heads, answer heads."""
+"""HTTP/1.1 framing without I/O (llmcli.http.wire): request heads, answer heads; and the
+request a redirect asks for (llmcli.http.request.redirected)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmcli.errors import ProtocolError
+from llmcli.http.request import MAX_REDIRECTS, Request, followed, origin_of, redirected
 from llmcli.http.wire import MAX_HEAD, Head, WireError, head_end, parse_head, request_head
 
 
@@ -97,3 +100,41 @@ def test_head_end_finds_the_first_blank_line_from_any_start(data: bytes, start: 
     assert b"\n\n" not in whole[: body - 1].replace(b"\r\n", b"\n")
     # looked for again from anywhere before it (as more bytes came): the same place
     assert head_end(whole, min(start, end)) == (end, body)
+
+
+# --- redirects, as the event-loop engine follows them (llmcli.http.request.redirected) ---
+
+
+def _post() -> Request:
+    headers = {"Authorization": "Bearer k", "X-Api-Key": "k", "Content-Type": "application/json"}
+    return Request("POST", "https://a.example/v1/chat", headers, b"{}", secrets=("k",))
+
+
+@pytest.mark.parametrize(
+    ("status", "location", "method", "url", "body"),
+    [
+        (307, "/v2/chat", "POST", "https://a.example/v2/chat", b"{}"),
+        (308, "chat2?x=1", "POST", "https://a.example/v1/chat2?x=1", b"{}"),
+        (303, "https://a.example/done", "GET", "https://a.example/done", None),
+        (302, "/v1/other", "GET", "https://a.example/v1/other", None),
+        (301, "/v1/other", "GET", "https://a.example/v1/other", None),
+    ],
+)
+def test_a_redirect_is_the_request_httpx_would_send(
+    status: int, location: str, method: str, url: str, body: bytes | None
+) -> None:
+    moved = redirected(_post(), status, location, origin_of("https://a.example/v1/chat"))
+    assert (moved.method, moved.url, moved.body) == (method, url, body)
+    assert moved.headers["Authorization"] == "Bearer k"  # the same origin: credentials go
+
+
+def test_a_redirect_elsewhere_carries_no_credential_and_only_http_is_followed() -> None:
+    first = origin_of("https://a.example/v1/chat")
+    moved = redirected(_post(), 307, "https://b.example/v1/chat", first)
+    assert dict(moved.headers) == {"Content-Type": "application/json"}
+    assert origin_of("HTTPS://User:pw@A.example:8443/x") == "https://a.example:8443"
+    with pytest.raises(ValueError):
+        redirected(_post(), 302, "ftp://a.example/x", first)
+    with pytest.raises(ProtocolError) as many:
+        followed(_post(), 307, "/v1/again", first, MAX_REDIRECTS + 1)
+    assert many.value.message == "too many redirects from  (POST https://a.example/v1/chat)"
