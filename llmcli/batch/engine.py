@@ -31,11 +31,21 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from llmcli.batch import results
+from llmcli.batch import answering, results
 from llmcli.batch.lines import Row, estimate_tokens
 from llmcli.batch.loop_thread import READ_AHEAD, Reader, in_thread, on_loop
 from llmcli.errors import LlmcliError, UsageError
+from llmcli.http.aio import Late, Stale, TooLarge
 from llmcli.http.governor import Halted
+from llmcli.http.request import REDIRECTS, followed, origin_of
+from llmcli.http.retry import (
+    Attempts,
+    Pause,
+    retryable_status,
+    server_wait,
+    slow_down,
+    summary,
+)
 
 if TYPE_CHECKING:
     from llmcli.batch.answering import _Stop
@@ -268,8 +278,6 @@ class _Engine:
 
     async def _answer(self, pool: Pool, row: Row) -> JSON:
         """``answering.answer`` on the event loop."""
-        from llmcli.batch import answering
-
         client = self.client
         if row.problem is not None:
             return results.failed(row.custom_id, "invalid_request", row.problem)
@@ -317,8 +325,6 @@ class _Engine:
         return line
 
     async def _sent(self, pool: Pool, row: Row, request: Request) -> JSON:
-        from llmcli.batch import answering
-
         try:
             reply = await self._with_retries(pool, request)
         except (LlmcliError, Halted) as e:
@@ -342,20 +348,21 @@ class _Engine:
         """``Session._with_retries`` on the event loop, with its ``Attempts``: retries
         within the row's deadline; the governor's pause, its halving of the requests in
         flight after a 429 and its hold before a rate limit runs out, shared by every row."""
-        from llmcli.http.aio import Late, Stale, TooLarge
-        from llmcli.http.request import REDIRECTS, followed, origin_of
-        from llmcli.http.retry import Attempts, Pause, retryable_status, server_wait, summary
-
         client = self.client
         governor = client.governor
         timeout = client.timeout
         deadline = time.perf_counter() + timeout if timeout and request.bounded else None
-        plan = Attempts(client.retries, deadline, governor.max_wait if governor else None)
-        first, hops = origin_of(request.url), 0
+        plan: Attempts | None = None  # made at the first failure (most rows have none)
+        first, hops = request.url, 0
         while True:
             if self.stop.halted():
                 raise Halted
-            ticket = await self._enter(governor) if governor is not None else 0
+            ticket: int | None = 0
+            if governor is not None:  # a place at once, or waited for
+                ticket = governor.enter()
+                if ticket is None:
+                    ticket = await self._enter(governor)
+            ok = False
             try:
                 reply = await pool.send(request, deadline)
             except (Late, TooLarge, UsageError):
@@ -363,14 +370,13 @@ class _Engine:
             except LlmcliError as e:
                 error, wait, status = e, (0.0 if isinstance(e, Stale) else None), None
             else:
-                location = reply.header("location")
+                location = reply.header("location") if 300 <= reply.status < 400 else None
                 if reply.status in REDIRECTS and location is not None:
                     hops += 1  # followed as httpx follows it: within the same deadline
-                    request = followed(request, reply.status, location, first, hops)
+                    request = followed(request, reply.status, location, origin_of(first), hops)
                     continue
                 if reply.status < 400:
-                    if governor is not None and reply.status < 300:
-                        self._succeeded(governor, reply)
+                    ok = reply.status < 300
                     return reply
                 error = _status_error(request, reply)
                 if not retryable_status(reply.status):
@@ -378,8 +384,14 @@ class _Engine:
                 wait, status = server_wait(dict(reply.headers)), reply.status
             finally:
                 if governor is not None:
-                    governor.leave()
+                    if governor.leave(ok):  # a 2xx after a 429 may let one more in
+                        self._wake()
                     self._wake()
+                    if ok:
+                        _hold(governor, reply)
+            if plan is None:
+                max_wait = governor.max_wait if governor is not None else None
+                plan = Attempts(client.retries, deadline, max_wait)
             step = plan.after(error, wait, status)
             if isinstance(step, LlmcliError):
                 raise step
@@ -424,19 +436,13 @@ class _Engine:
                 waiter.set_result(None)
                 return
 
-    def _succeeded(self, governor: Governor, reply: Reply) -> None:
-        """A 2xx: one step back towards ``-P`` in flight (a place opened: a waiter wakes);
-        a rate limit about to run out holds new requests until it resets."""
-        limit = governor.limit
-        governor.succeeded()
-        if governor.limit > limit:
-            self._wake()
-        if any(name[:11] in ("x-ratelimit", "anthropic-r") for name, _ in reply.headers):
-            from llmcli.http.retry import slow_down
 
-            hint = slow_down(dict(reply.headers), governor.in_flight)
-            if hint is not None:
-                governor.hold(hint)
+def _hold(governor: Governor, reply: Reply) -> None:
+    """A 2xx whose rate limit is about to run out holds new requests until it resets."""
+    if any(name[:11] in ("x-ratelimit", "anthropic-r") for name, _ in reply.headers):
+        hint = slow_down(dict(reply.headers), governor.in_flight)
+        if hint is not None:
+            governor.hold(hint)
 
 
 def _status_error(request: Request, reply: Reply) -> LlmcliError:

@@ -65,15 +65,18 @@ class Stale(ProtocolError):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A whole answer: its status, headers (names as sent) and body (decoded, scrubbed)."""
+    """A whole answer: its status, headers (names lowercased) and body (decoded, scrubbed)."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((v for n, v in self.headers if n.lower() == lowered), None)
+        lowered = name.lower()  # (the names are lowercased as they are read)
+        for n, v in self.headers:
+            if n == lowered:
+                return v
+        return None
 
 
 @dataclass(slots=True)
@@ -285,7 +288,8 @@ async def _exchange(connection: _Connection, request: Request, head: bytes) -> R
             connection.writer.write(head + body if len(body) < READ else head)
             if len(body) >= READ:
                 connection.writer.write(body)
-            await connection.writer.drain()
+            if connection.writer.transport.get_write_buffer_size():
+                await connection.writer.drain()  # (only when the socket did not take it all)
         except (ConnectionError, OSError):  # the request did not get out: no answer
             raise _NoAnswer(_no_answer(request)) from None
         return await _answer(connection, request)
@@ -394,7 +398,10 @@ async def _body(
 
 
 def _decoded(raw: list[bytes], encoding: str, cap: int, request: Request) -> bytes:
-    codings = decoding.decoders(encoding) if encoding else []
+    if not encoding:  # as sent (_body kept it under the cap, an error body at it)
+        whole = raw[0] if len(raw) == 1 else b"".join(raw)
+        return whole[:cap] if len(whole) > cap else whole
+    codings = decoding.decoders(encoding)
     if codings is None:
         raise ProtocolError(
             _where(f"{request.gateway} answered in {encoding!r}, not gzip or deflate", request)

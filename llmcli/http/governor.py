@@ -93,11 +93,21 @@ class Governor:
             self.in_flight += 1
             return self.pauses
 
-    def leave(self) -> None:
-        """The request ``enter`` let in is over."""
+    def leave(self, succeeded: bool = False) -> bool:
+        """The request ``enter`` let in is over (``succeeded``: with a 2xx, as
+        ``succeeded()``, under the same lock); True when one more may now be in flight
+        than before (the limit grew)."""
         with self._cond:
             self.in_flight -= 1
+            grew = False
+            if succeeded and self.limit < self.parallel:
+                self._successes += 1
+                if self._successes >= self.limit:
+                    self._successes = 0
+                    self.limit += 1
+                    grew = True
             self._cond.notify_all()
+            return grew
 
     def waiting(self) -> float:
         """Seconds left of the pause (an event loop waits them itself); ``Halted`` once
