@@ -94,9 +94,7 @@ def groups(
     ``Stopped`` raised after the lines before it, an input error after every row read
     before it. At most twice ``parallel`` lines wait for the caller: a slow reader slows
     the run (memory stays flat, nothing is sent that could not be written)."""
-    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    engine = _Engine(client, parallel, ordered, limits, stop, spend, tools, handed)
-    return _handed(engine, rows)
+    return _handed(_Engine(client, parallel, ordered, limits, stop, spend, tools), rows)
 
 
 #: what answers one item of a run on the loop, given the engine and its pool (``embed``)
@@ -109,11 +107,8 @@ def answers(
     """``work``'s answer to each item, ``parallel`` in flight, in input order, in groups
     of those ready together; the first error raised after the answers before it. Every
     request ``work`` sends through ``_Engine.fetched`` keeps ``Client.send``'s promises."""
-    from llmcli.batch.answering import _Stop
-
-    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    engine = _Engine(client, parallel, True, None, _Stop(client), None, None, handed, work)
-    return _handed(engine, items)
+    stop = answering._Stop(client)
+    return _handed(_Engine(client, parallel, True, None, stop, None, None, work), items)
 
 
 def _handed(engine: _Engine, items: Iterator[Any]) -> Iterator[list[Any]]:
@@ -144,7 +139,6 @@ class _Engine:
         stop: _Stop,
         spend: Spend | None,
         tools: Toolbox | None,
-        handed: queue.SimpleQueue[Any],
         work: Work | None = None,
     ) -> None:
         self.client = client
@@ -155,7 +149,8 @@ class _Engine:
         self.stop = stop
         self.spend = spend
         self.tools = tools
-        self.handed = handed
+        #: what the loop hands the caller: groups of lines, an error, then _END
+        self.handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
         self._handed = 0  # lines handed to the caller (the loop's count)
@@ -268,13 +263,7 @@ class _Engine:
         if reply.status >= 300:  # a 3xx not followed (no Location, a 304): not an answer
             raise _status_error(request, reply)
         client.answered(reply.headers)  # --usage: the run's timing, the last answer's head
-        if client.cache is None:
-            return reply.body, None
-        import httpx
-
-        from llmcli.http.session import Answer
-
-        return reply.body, Answer(reply.status, httpx.Headers(reply.headers), reply.body)
+        return reply.body, (_kept(reply) if client.cache is not None else None)
 
     async def _answer(self, pool: Pool, row: Row) -> JSON:
         """``answering.answer`` on the event loop."""
@@ -336,12 +325,7 @@ class _Engine:
             results.body_of(reply.body),
         )
         if self.client.cache is not None and results.succeeded(line):
-            import httpx
-
-            from llmcli.http.session import Answer
-
-            answer = Answer(reply.status, httpx.Headers(reply.headers), reply.body)
-            self.client.keep(request, answer)
+            self.client.keep(request, _kept(reply))
         return line
 
     async def _with_retries(self, pool: Pool, request: Request) -> Reply:
@@ -435,6 +419,15 @@ class _Engine:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+def _kept(reply: Reply) -> Answer:
+    """A reply as ``Client.keep`` takes it (--cache)."""
+    import httpx
+
+    from llmcli.http.session import Answer
+
+    return Answer(reply.status, httpx.Headers(reply.headers), reply.body)
 
 
 def _hold(governor: Governor, reply: Reply) -> None:
